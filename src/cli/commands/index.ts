@@ -1,0 +1,13 @@
+/**
+ * Every subcommand of `cloudp2p`. Each module exports a `register*` function that adds
+ * its command (with its own --help) to the program.
+ */
+import type { Command } from 'commander';
+
+type Registration = (program: Command) => void;
+
+const registrations: Registration[] = [];
+
+export function registerAllCommands(program: Command): void {
+  for (const register of registrations) register(program);
+}

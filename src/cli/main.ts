@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * The `cloudp2p` command. Each subcommand lives in ./commands and registers itself
+ * on the program; this file only wires them up and turns errors into exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { readPackageVersion } from '../util/package-info.js';
+import { registerAllCommands } from './commands/index.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('cloudp2p')
+    .description(
+      'A fault-tolerant cloud that hides images by steganography, and peer agents that share them with view limits.',
+    )
+    .version(readPackageVersion())
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerAllCommands(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.ok;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+function reportError(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed the message (or the help/version text).
+    if (
+      err.code === 'commander.helpDisplayed' ||
+      err.code === 'commander.version' ||
+      err.code === 'commander.help'
+    ) {
+      return ExitCode.ok;
+    }
+    return ExitCode.usage;
+  }
+  if (err instanceof CloudP2PError) {
+    process.stderr.write(`cloudp2p: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`cloudp2p: unexpected error (please report this): ${detail}\n`);
+  return ExitCode.failure;
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined &&
+  import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,263 @@
+/**
+ * Server configuration: the seed CloudP2P's TOML format (its key names keep working) plus
+ * cloudp2p's additions, validated with errors that name the file, the key and what is allowed.
+ * Times are seconds in the file (fractions allowed) and milliseconds inside the program.
+ */
+import { dirname, isAbsolute, resolve } from 'node:path';
+import {
+  ConfigError,
+  loadTomlFile,
+  parseHostPort,
+  type ConfigTable,
+} from '../util/config-reader.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface PeerConfig {
+  id: number;
+  address: Endpoint;
+}
+
+export interface ElectionTimings {
+  heartbeat_interval_ms: number;
+  election_timeout_ms: number;
+  failure_timeout_ms: number;
+  monitor_interval_ms: number;
+}
+
+export interface ServerConfig {
+  /** The file this came from, for messages. */
+  source: string;
+  cluster_id: number;
+  id: number;
+  address: Endpoint;
+  http_address: Endpoint;
+  peers: PeerConfig[];
+  election: ElectionTimings & {
+    /** Relative load margin a challenger must beat the leader by, sustained, to replace it. */
+    hysteresis_margin: number;
+    hysteresis_sustain_ms: number;
+    score_weights: { cpu: number; tasks: number; memory: number };
+    score_input: 'cpu_percent' | 'load_average';
+  };
+  encryption: {
+    thread_pool_size: number;
+    max_queue_size: number;
+    max_image_bytes: number;
+    /** Absolute path of a cover image, or undefined for the shipped default cover. */
+    cover_path: string | undefined;
+  };
+  failure_simulation: {
+    enabled: boolean;
+    interval_ms: number;
+    max_silence_ms: number;
+  };
+  directory: { url: string | undefined };
+  limits: {
+    max_frame_bytes: number;
+    max_connections: number;
+    request_timeout_ms: number;
+  };
+}
+
+export const MAX_PEERS = 63;
+const MAX_SERVER_ID = 65535;
+const SECONDS = { min: 0.01, max: 3600 };
+
+/** Defaults tuned for fast, safe failover on a LAN; see docs/ELECTION.md for the reasoning. */
+export const DEFAULT_TIMINGS: ElectionTimings = {
+  heartbeat_interval_ms: 250,
+  election_timeout_ms: 500,
+  failure_timeout_ms: 1000,
+  monitor_interval_ms: 100,
+};
+
+export function loadServerConfig(
+  path: string,
+  overrides: { failureSimulation?: boolean } = {},
+): ServerConfig {
+  const root = loadTomlFile(path);
+  const config = readServerConfig(root, dirname(resolve(path)));
+  if (overrides.failureSimulation !== undefined)
+    config.failure_simulation.enabled = overrides.failureSimulation;
+  return config;
+}
+
+export function readServerConfig(root: ConfigTable, baseDir: string): ServerConfig {
+  const server = root.table('server', { required: true });
+  const id = server.integer('id', undefined, { min: 1, max: MAX_SERVER_ID });
+  const address = parseHostPort(server.string('address'), server.where('address'));
+  const httpText = server.optionalString('http_address');
+  const http_address = httpText
+    ? parseHostPort(httpText, server.where('http_address'))
+    : { host: address.host, port: defaultHttpPort(address.port, server) };
+  const cluster_id = server.integer('cluster_id', 1, { min: 0, max: 0xffff_ffff });
+  server.rejectUnknownKeys();
+
+  const peers = readPeers(root.table('peers'), id);
+  const election = readElection(root.table('election'));
+  const encryption = readEncryption(root.table('encryption'), baseDir);
+  const failure_simulation = readFailureSimulation(root.table('failure_simulation'));
+  const directory = readDirectory(root.table('directory'), baseDir);
+  const limits = readLimits(root.table('limits'), encryption.max_image_bytes);
+  root.rejectUnknownKeys();
+
+  checkDistinctAddresses(root.source, { id, address }, peers);
+  return {
+    source: root.source,
+    cluster_id,
+    id,
+    address,
+    http_address,
+    peers,
+    election,
+    encryption,
+    failure_simulation,
+    directory,
+    limits,
+  };
+}
+
+function defaultHttpPort(port: number, server: ConfigTable): number {
+  const http = port + 1000;
+  if (http > 65535)
+    throw new ConfigError(
+      `${server.where('http_address')}: cannot derive a default from port ${port}; set http_address`,
+    );
+  return http;
+}
+
+function readPeers(table: ConfigTable, selfId: number): PeerConfig[] {
+  const peers = table.tables('peers', { maxItems: MAX_PEERS }).map((entry) => {
+    const peer = {
+      id: entry.integer('id', undefined, { min: 1, max: MAX_SERVER_ID }),
+      address: parseHostPort(entry.string('address'), entry.where('address')),
+    };
+    entry.rejectUnknownKeys();
+    return peer;
+  });
+  table.rejectUnknownKeys();
+  const ids = new Set<number>([selfId]);
+  for (const peer of peers) {
+    if (ids.has(peer.id)) {
+      throw new ConfigError(
+        `${table.where('peers')}: server id ${peer.id} appears twice (ids must be unique, including this server's own id ${selfId})`,
+      );
+    }
+    ids.add(peer.id);
+  }
+  return peers;
+}
+
+function secondsToMs(table: ConfigTable, key: string, fallback_ms: number): number {
+  return Math.round(table.number(key, fallback_ms / 1000, SECONDS) * 1000);
+}
+
+function readElection(table: ConfigTable): ServerConfig['election'] {
+  const timings: ElectionTimings = {
+    heartbeat_interval_ms: secondsToMs(
+      table,
+      'heartbeat_interval_secs',
+      DEFAULT_TIMINGS.heartbeat_interval_ms,
+    ),
+    election_timeout_ms: secondsToMs(
+      table,
+      'election_timeout_secs',
+      DEFAULT_TIMINGS.election_timeout_ms,
+    ),
+    failure_timeout_ms: secondsToMs(
+      table,
+      'failure_timeout_secs',
+      DEFAULT_TIMINGS.failure_timeout_ms,
+    ),
+    monitor_interval_ms: secondsToMs(
+      table,
+      'monitor_interval_secs',
+      DEFAULT_TIMINGS.monitor_interval_ms,
+    ),
+  };
+  if (timings.failure_timeout_ms < 2 * timings.heartbeat_interval_ms) {
+    // With less than two heartbeats per failure timeout, one late heartbeat kills a healthy peer.
+    throw new ConfigError(
+      `${table.where('failure_timeout_secs')}: must be at least twice heartbeat_interval_secs ` +
+        `(${timings.failure_timeout_ms / 1000} s < 2 × ${timings.heartbeat_interval_ms / 1000} s)`,
+    );
+  }
+  const weights = table.table('score_weights');
+  const score_weights = {
+    cpu: weights.number('cpu', 0.5, { min: 0, max: 1 }),
+    tasks: weights.number('tasks', 0.3, { min: 0, max: 1 }),
+    memory: weights.number('memory', 0.2, { min: 0, max: 1 }),
+  };
+  weights.rejectUnknownKeys();
+  const score_input = table.string('score_input', 'cpu_percent', {
+    pattern: /^(cpu_percent|load_average)$/,
+    patternHint: '"cpu_percent" or "load_average"',
+  }) as 'cpu_percent' | 'load_average';
+  const hysteresis_margin = table.number('hysteresis_margin', 0.25, { min: 0, max: 10 });
+  const hysteresis_sustain_ms = secondsToMs(table, 'hysteresis_sustain_secs', 10_000);
+  table.rejectUnknownKeys();
+  return { ...timings, hysteresis_margin, hysteresis_sustain_ms, score_weights, score_input };
+}
+
+function readEncryption(table: ConfigTable, baseDir: string): ServerConfig['encryption'] {
+  const thread_pool_size = table.integer('thread_pool_size', 2, { min: 1, max: 256 });
+  const max_queue_size = table.integer('max_queue_size', 100, { min: 1, max: 100_000 });
+  const max_image_bytes = table.integer('max_image_mb', 16, { min: 1, max: 200 }) * 1024 * 1024;
+  const cover = table.optionalString('cover');
+  table.rejectUnknownKeys();
+  return {
+    thread_pool_size,
+    max_queue_size,
+    max_image_bytes,
+    cover_path: cover === undefined ? undefined : resolvePath(baseDir, cover),
+  };
+}
+
+function readFailureSimulation(table: ConfigTable): ServerConfig['failure_simulation'] {
+  const enabled = table.boolean('enabled', false);
+  const interval_ms = secondsToMs(table, 'interval_secs', 30_000);
+  const max_silence_ms = secondsToMs(table, 'max_silence_secs', 20_000);
+  table.rejectUnknownKeys();
+  return { enabled, interval_ms, max_silence_ms };
+}
+
+function readDirectory(table: ConfigTable, baseDir: string): ServerConfig['directory'] {
+  const url = table.optionalString('url');
+  table.rejectUnknownKeys();
+  if (url === undefined) return { url: undefined };
+  // A relative SQLite path is relative to the config file, like every other path in it.
+  const sqlite = /^sqlite:(?!:memory:)(.+)$/.exec(url);
+  return { url: sqlite ? `sqlite:${resolvePath(baseDir, sqlite[1] as string)}` : url };
+}
+
+function readLimits(table: ConfigTable, maxImageBytes: number): ServerConfig['limits'] {
+  // A frame must at least hold the largest accepted image plus its metadata.
+  const minFrameMb = Math.ceil(maxImageBytes / (1024 * 1024)) + 1;
+  const max_frame_bytes =
+    table.integer('max_frame_mb', Math.max(64, minFrameMb), { min: minFrameMb, max: 256 }) *
+    1024 *
+    1024;
+  const max_connections = table.integer('max_connections', 1024, { min: 8, max: 65536 });
+  const request_timeout_ms = secondsToMs(table, 'request_timeout_secs', 30_000);
+  table.rejectUnknownKeys();
+  return { max_frame_bytes, max_connections, request_timeout_ms };
+}
+
+function resolvePath(baseDir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(baseDir, path);
+}
+
+function checkDistinctAddresses(source: string, self: PeerConfig, peers: PeerConfig[]): void {
+  const seen = new Map<string, number>();
+  for (const server of [self, ...peers]) {
+    const key = `${server.address.host}:${server.address.port}`;
+    const other = seen.get(key);
+    if (other !== undefined)
+      throw new ConfigError(`${source}: servers ${other} and ${server.id} both use address ${key}`);
+    seen.set(key, server.id);
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * A TCP socket that speaks cloudp2p frames: decodes incoming bytes into frames, writes encoded
+ * frames, bounds its write buffer, and closes itself on framing errors, idle timeouts or a peer
+ * that stops reading. Used by servers, clients and peer agents alike.
+ */
+import { Socket, connect } from 'node:net';
+import { FrameDecoder } from '../protocol/frame-decoder.js';
+import { FrameError, type Frame, type FrameLimits } from '../protocol/frame.js';
+
+export interface FramedConnectionOptions {
+  limits: FrameLimits;
+  /** Close when nothing is received for this long (0 = never). */
+  idleTimeout_ms?: number;
+  /** Close when this many bytes are queued for writing: the peer is not reading. */
+  maxWriteBuffer_bytes?: number;
+}
+
+export type CloseReason =
+  | { kind: 'ended' }
+  | { kind: 'error'; message: string }
+  | { kind: 'frame_error'; error: FrameError }
+  | { kind: 'idle'; idle_ms: number }
+  | { kind: 'write_backlog'; buffered_bytes: number }
+  | { kind: 'local'; message: string };
+
+export interface FramedConnectionHandlers {
+  onFrame(frame: Frame): void;
+  /** Framing is lost: return a last frame to send (an error reply) before the connection closes. */
+  onFrameError?(error: FrameError): Uint8Array | null;
+  /** Called exactly once. */
+  onClose?(reason: CloseReason): void;
+}
+
+const DEFAULT_MAX_WRITE_BUFFER_BYTES = 256 * 1024 * 1024;
+
+export class FramedConnection {
+  private readonly decoder: FrameDecoder;
+  private closed = false;
+  private closeReason: CloseReason | null = null;
+  readonly remote: string;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly options: FramedConnectionOptions,
+    private handlers: FramedConnectionHandlers,
+  ) {
+    this.decoder = new FrameDecoder(options.limits);
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    socket.setNoDelay(true);
+    if (options.idleTimeout_ms) {
+      socket.setTimeout(options.idleTimeout_ms, () =>
+        this.close({ kind: 'idle', idle_ms: options.idleTimeout_ms as number }),
+      );
+    }
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.onEnd());
+    socket.on('error', (err) => this.close({ kind: 'error', message: err.message }));
+    socket.on('close', () => this.close({ kind: 'ended' }));
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  setHandlers(handlers: FramedConnectionHandlers): void {
+    this.handlers = handlers;
+  }
+
+  /** Queues an encoded frame. Returns false (and does nothing) once the connection is closed. */
+  send(encodedFrame: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.socket.write(encodedFrame);
+    const limit = this.options.maxWriteBuffer_bytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES;
+    if (this.socket.writableLength > limit) {
+      this.close({ kind: 'write_backlog', buffered_bytes: this.socket.writableLength });
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends a last frame (e.g. an error reply) and closes once it is flushed. */
+  sendAndClose(encodedFrame: Uint8Array, reason: CloseReason): void {
+    if (this.closed) return;
+    this.markClosed(reason);
+    this.socket.end(encodedFrame);
+    // A peer that never reads must not hold the socket open forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+  }
+
+  close(reason: CloseReason): void {
+    if (this.closed) return;
+    this.markClosed(reason);
+    this.socket.destroy();
+  }
+
+  private markClosed(reason: CloseReason): void {
+    this.closed = true;
+    this.closeReason = reason;
+    this.socket.removeAllListeners('data');
+    this.handlers.onClose?.(reason);
+  }
+
+  get reason(): CloseReason | null {
+    return this.closeReason;
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      if (err instanceof FrameError) {
+        const reply = this.handlers.onFrameError?.(err) ?? null;
+        if (reply) this.sendAndClose(reply, { kind: 'frame_error', error: err });
+        else this.close({ kind: 'frame_error', error: err });
+        return;
+      }
+      throw err;
+    }
+    for (const frame of frames) {
+      if (this.closed) return;
+      this.handlers.onFrame(frame);
+    }
+  }
+
+  private onEnd(): void {
+    try {
+      this.decoder.end();
+      this.close({ kind: 'ended' });
+    } catch (err) {
+      this.close(
+        err instanceof FrameError
+          ? { kind: 'frame_error', error: err }
+          : { kind: 'error', message: String(err) },
+      );
+    }
+  }
+}
+
+/** Opens a TCP connection with a connect timeout; rejects with a clear message. */
+export function dial(host: string, port: number, timeout_ms: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`connecting to ${host}:${port} timed out after ${timeout_ms} ms`));
+    }, timeout_ms);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new Error(`cannot connect to ${host}:${port}: ${err.message}`));
+    });
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * Data types of the steganography engine. Everything here is plain data on typed arrays so
+ * it can cross a worker_threads boundary (structured clone) unchanged.
+ */
+
+/** An 8-bit, non-premultiplied, row-major image: RGB (3) or RGBA (4) bytes per pixel. */
+export interface Raster {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  data: Uint8Array;
+}
+
+/** Media types a hidden image may have (checked against the file's magic bytes). */
+export type HiddenMediaType = 'image/png' | 'image/jpeg';
+
+export interface HiddenImage {
+  mediaType: HiddenMediaType;
+  /** The original file bytes, carried unchanged (never re-encoded). */
+  bytes: Uint8Array;
+}
+
+export interface ViewerGrant {
+  username: string;
+  /** How many times this viewer may open the image in total. */
+  quota: number;
+}
+
+/**
+ * Who may see the hidden image. This record (and only this record: not the consumed-views
+ * counters) is what a later owner signature will cover; see docs/STEGO-FORMAT.md.
+ */
+export interface AccessRights {
+  owner: string;
+  imageId: string;
+  viewers: ViewerGrant[];
+}
+
+export interface ViewerConsumption {
+  username: string;
+  /** Views already used by this viewer; updated by the viewer's agent on each view. */
+  consumed: number;
+}
+
+/** Everything a container carries. */
+export interface ContainerPayload {
+  image: HiddenImage;
+  rights?: AccessRights;
+  /**
+   * Views consumed so far, only for viewers listed in `rights`. Viewers not listed here
+   * have consumed 0. Decoded payloads list every viewer of `rights`, in the same order.
+   */
+  consumedViews?: ViewerConsumption[];
+  /** An optional UTF-8 text message. */
+  message?: string;
+}

@@ -35,6 +35,8 @@ export interface ServerConfig {
   id: number;
   address: Endpoint;
   http_address: Endpoint;
+  /** Where this server keeps its hard state (epoch) across restarts. */
+  data_dir: string;
   peers: PeerConfig[];
   election: ElectionTimings & {
     /** Relative load margin a challenger must beat the leader by, sustained, to replace it. */
@@ -64,7 +66,8 @@ export interface ServerConfig {
 }
 
 export const MAX_PEERS = 63;
-const MAX_SERVER_ID = 65535;
+/** Server ids form the low digits of an epoch (src/core/epoch.ts), hence 1..999. */
+const MAX_SERVER_ID = 999;
 const SECONDS = { min: 0.01, max: 3600 };
 
 /** Defaults tuned for fast, safe failover on a LAN; see docs/ELECTION.md for the reasoning. */
@@ -95,6 +98,7 @@ export function readServerConfig(root: ConfigTable, baseDir: string): ServerConf
     ? parseHostPort(httpText, server.where('http_address'))
     : { host: address.host, port: defaultHttpPort(address.port, server) };
   const cluster_id = server.integer('cluster_id', 1, { min: 0, max: 0xffff_ffff });
+  const data_dir = resolvePath(baseDir, server.string('data_dir', `.cloudp2p/server-${id}`));
   server.rejectUnknownKeys();
 
   const peers = readPeers(root.table('peers'), id);
@@ -112,6 +116,7 @@ export function readServerConfig(root: ConfigTable, baseDir: string): ServerConf
     id,
     address,
     http_address,
+    data_dir,
     peers,
     election,
     encryption,

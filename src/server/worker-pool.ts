@@ -44,6 +44,7 @@ interface PendingJob<Job, Result> {
   id: number;
   job: Job;
   transfer: ArrayBuffer[];
+  onStart: (() => void) | undefined;
   resolve: (result: Result) => void;
   reject: (err: Error) => void;
 }
@@ -89,6 +90,36 @@ export class WorkerPool<Job, Result> {
   }
 
   submit(job: Job, transfer: ArrayBuffer[] = []): Promise<Result> {
+    return this.start(job, { transfer }).result;
+  }
+
+  /**
+   * Like submit, with a hook called when a worker picks the job up, and a `cancel` that
+   * withdraws the job if it is still waiting (returns false once it runs or finished).
+   */
+  start(
+    job: Job,
+    options: { transfer?: ArrayBuffer[]; onStart?: () => void } = {},
+  ): { result: Promise<Result>; cancel: () => boolean } {
+    let jobId = 0;
+    const result = this.enqueue(job, options.transfer ?? [], options.onStart, (id) => (jobId = id));
+    return { result, cancel: () => this.cancelQueued(jobId) };
+  }
+
+  private cancelQueued(jobId: number): boolean {
+    const index = this.queue.findIndex((pending) => pending.id === jobId);
+    if (index < 0) return false;
+    const [pending] = this.queue.splice(index, 1);
+    pending?.reject(new CloudP2PError('cancelled', 'task cancelled before it started'));
+    return true;
+  }
+
+  private enqueue(
+    job: Job,
+    transfer: ArrayBuffer[],
+    onStart: (() => void) | undefined,
+    onId: (id: number) => void,
+  ): Promise<Result> {
     if (this.closed)
       return Promise.reject(
         new CloudP2PError(
@@ -107,8 +138,10 @@ export class WorkerPool<Job, Result> {
         ),
       );
     }
+    const id = this.nextJobId++;
+    onId(id);
     return new Promise<Result>((resolve, reject) => {
-      this.queue.push({ id: this.nextJobId++, job, transfer, resolve, reject });
+      this.queue.push({ id, job, transfer, onStart, resolve, reject });
       this.dispatch();
     });
   }
@@ -167,6 +200,7 @@ export class WorkerPool<Job, Result> {
       slot.timer = setTimeout(() => this.onTimeout(slot), this.options.jobTimeout_ms);
       const request: WorkerRequest<Job> = { id: next.id, job: next.job };
       slot.worker.postMessage(request, next.transfer);
+      next.onStart?.();
     }
   }
 

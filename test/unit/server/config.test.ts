@@ -81,7 +81,7 @@ describe('server config', () => {
     expectConfigError('[server]\nid = 1\n', /server\.address: missing required key/);
     expectConfigError(
       '[server]\nid = 0\naddress = "127.0.0.1:1"\n',
-      /server\.id: 0 is out of range; allowed 1\.\.65535/,
+      /server\.id: 0 is out of range; allowed 1\.\.999/,
     );
     expectConfigError(
       '[server]\nid = 1\naddress = "localhost"\n',

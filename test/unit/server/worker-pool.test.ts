@@ -87,3 +87,18 @@ describe('WorkerPool', () => {
     await closing;
   });
 });
+
+describe('WorkerPool.start', () => {
+  it('calls onStart when a worker picks the job and lets a waiting job be cancelled', async () => {
+    const p = makePool(1, 5);
+    const started: string[] = [];
+    const first = p.start({ kind: 'sleep', ms: 100 }, { onStart: () => started.push('first') });
+    const second = p.start({ kind: 'square', value: 4 }, { onStart: () => started.push('second') });
+    expect(started).toEqual(['first']);
+    expect(second.cancel()).toBe(true);
+    await expect(second.result).rejects.toMatchObject({ code: 'cancelled' });
+    expect(first.cancel()).toBe(false); // already running
+    await expect(first.result).resolves.toBe(100);
+    expect(started).toEqual(['first']);
+  });
+});

@@ -21,6 +21,7 @@ import {
   USERNAME_PATTERN,
 } from './limits.js';
 import { hiddenMediaTypeOf } from './media-type.js';
+import { parseChunks } from './png-decode.js';
 import type {
   AccessRights,
   ContainerPayload,
@@ -211,7 +212,28 @@ function validateHiddenImage(payload: ContainerPayload): { code: number; bytes: 
   if (image.mediaType !== sniffed) {
     throw invalid(`the hidden file is declared ${image.mediaType} but its bytes are ${sniffed}`);
   }
+  checkHiddenImageStructure(image.bytes, sniffed);
   return { code: MEDIA_TYPE_CODES[sniffed], bytes: image.bytes };
+}
+
+/**
+ * A cheap structural check of the hidden file (no pixel decoding, so it costs microseconds):
+ * a PNG must have valid chunk CRCs, an IHDR and an IEND; a JPEG must contain an EOI marker.
+ * This catches truncated and damaged files before they are hidden.
+ */
+function checkHiddenImageStructure(bytes: Uint8Array, mediaType: HiddenMediaType): void {
+  if (mediaType === 'image/png') {
+    try {
+      parseChunks(bytes);
+    } catch (err) {
+      throw invalid(`the hidden PNG is damaged: ${(err as Error).message}`);
+    }
+    return;
+  }
+  for (let i = bytes.length - 2; i >= 2; i--) {
+    if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return;
+  }
+  throw invalid('the hidden JPEG is truncated (it has no end-of-image marker)');
 }
 
 function encodeMessage(message: string | undefined): Uint8Array | undefined {

@@ -24,7 +24,7 @@ function invalidPng(message: string): StegoError {
 }
 
 /** Parses the chunk list; returns the header and the concatenated IDAT data. */
-function parseChunks(bytes: Uint8Array): { info: PngInfo; idat: Uint8Array } {
+export function parseChunks(bytes: Uint8Array): { info: PngInfo; idat: Uint8Array } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   let offset = 8;
   let info: PngInfo | undefined;

@@ -3,10 +3,12 @@
  * its command (with its own --help) to the program.
  */
 import type { Command } from 'commander';
+import { registerDemoCommand } from './demo.js';
+import { registerStegoCommands } from './stego.js';
 
 type Registration = (program: Command) => void;
 
-const registrations: Registration[] = [];
+const registrations: Registration[] = [registerStegoCommands, registerDemoCommand];
 
 export function registerAllCommands(program: Command): void {
   for (const register of registrations) register(program);

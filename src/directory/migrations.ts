@@ -1,0 +1,254 @@
+/**
+ * The directory's schema history. Migrations are named `NNNN_what` and applied in name order by
+ * Kysely's Migrator at open; the applied ones are recorded in `dir_migrations`. Never edit an
+ * applied migration: add a new one. The same migrations serve every backend; the few type
+ * differences (binary, auto-increment, MySQL table options) are picked per backend here.
+ */
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DirectoryBackend } from './store.js';
+
+/** The newest migration this build knows; a database with a newer one is refused. */
+export const LATEST_MIGRATION = '0001_initial';
+
+export function migrationProvider(backend: DirectoryBackend): MigrationProvider {
+  return {
+    getMigrations: async (): Promise<Record<string, Migration>> => ({
+      '0001_initial': initialMigration(backend),
+    }),
+  };
+}
+
+// The builders below are untyped (Kysely<unknown>) on purpose: a migration describes the schema
+// as it was at that point in history, not the current TypeScript view of it.
+function initialMigration(backend: DirectoryBackend): Migration {
+  // PostgreSQL: binary ("C") collation on every string column, so ordering and comparisons
+  // (keyset pagination) are byte-wise, like MySQL's utf8mb4_bin and SQLite's default.
+  const varchar = (chars: number) =>
+    backend === 'postgres'
+      ? sql.raw(`varchar(${chars}) collate "C"`)
+      : sql.raw(`varchar(${chars})`);
+  const binary32 =
+    backend === 'postgres' ? sql`bytea` : backend === 'mysql' ? sql`varbinary(32)` : sql`blob`;
+  // MySQL: utf8mb4 for any title, and a binary collation so that comparisons are exact and
+  // case-sensitive like on PostgreSQL and SQLite.
+  const table = (db: Kysely<unknown>, name: string) =>
+    backend === 'mysql'
+      ? db.schema
+          .createTable(name)
+          .modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
+      : db.schema.createTable(name);
+
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await table(db, 'dir_users')
+        .addColumn('user_id', varchar(36), (c) => c.notNull().primaryKey())
+        .addColumn('username', varchar(32), (c) => c.notNull())
+        .addColumn('public_key', binary32, (c) => c.notNull())
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('dir_users_username_uq', ['username'])
+        .execute();
+
+      await table(db, 'dir_challenges')
+        .addColumn('nonce', varchar(64), (c) => c.notNull().primaryKey())
+        .addColumn('user_id', varchar(36), (c) => c.notNull())
+        .addColumn('issued_at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('used_at_ms', 'bigint')
+        .addForeignKeyConstraint(
+          'dir_challenges_user_fk',
+          ['user_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .execute();
+      await db.schema
+        .createIndex('dir_challenges_user_idx')
+        .on('dir_challenges')
+        .columns(['user_id', 'issued_at_ms'])
+        .execute();
+      await db.schema
+        .createIndex('dir_challenges_expiry_idx')
+        .on('dir_challenges')
+        .column('expires_at_ms')
+        .execute();
+
+      await table(db, 'dir_presence')
+        .addColumn('user_id', varchar(36), (c) => c.notNull().primaryKey())
+        .addColumn('is_online', 'smallint', (c) => c.notNull())
+        .addColumn('address', varchar(253))
+        .addColumn('port', 'integer')
+        .addColumn('last_seen_at_ms', 'bigint')
+        .addForeignKeyConstraint(
+          'dir_presence_user_fk',
+          ['user_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .addCheckConstraint('dir_presence_online_ck', sql`is_online in (0, 1)`)
+        .execute();
+      await db.schema
+        .createIndex('dir_presence_online_idx')
+        .on('dir_presence')
+        .columns(['is_online', 'last_seen_at_ms'])
+        .execute();
+
+      await table(db, 'dir_images')
+        .addColumn('owner_id', varchar(36), (c) => c.notNull())
+        .addColumn('image_id', varchar(64), (c) => c.notNull())
+        .addColumn('title', varchar(200), (c) => c.notNull())
+        .addColumn('width', 'integer', (c) => c.notNull())
+        .addColumn('height', 'integer', (c) => c.notNull())
+        .addColumn('media_type', varchar(100), (c) => c.notNull())
+        .addColumn('size_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('dir_images_pk', ['owner_id', 'image_id'])
+        .addForeignKeyConstraint(
+          'dir_images_owner_fk',
+          ['owner_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .execute();
+
+      await table(db, 'dir_requests')
+        .addColumn('request_id', varchar(36), (c) => c.notNull().primaryKey())
+        .addColumn('requester_id', varchar(36), (c) => c.notNull())
+        .addColumn('owner_id', varchar(36), (c) => c.notNull())
+        .addColumn('image_id', varchar(64), (c) => c.notNull())
+        .addColumn('views', 'integer', (c) => c.notNull())
+        .addColumn('kind', varchar(16), (c) => c.notNull())
+        .addColumn('status', varchar(16), (c) => c.notNull())
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('answered_at_ms', 'bigint')
+        .addForeignKeyConstraint(
+          'dir_requests_requester_fk',
+          ['requester_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .addForeignKeyConstraint(
+          'dir_requests_owner_fk',
+          ['owner_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .addCheckConstraint(
+          'dir_requests_status_ck',
+          sql`status in ('pending', 'accepted', 'rejected')`,
+        )
+        .addCheckConstraint('dir_requests_kind_ck', sql`kind in ('access', 'more_views')`)
+        .execute();
+      await db.schema
+        .createIndex('dir_requests_owner_idx')
+        .on('dir_requests')
+        .columns(['owner_id', 'created_at_ms', 'request_id'])
+        .execute();
+      await db.schema
+        .createIndex('dir_requests_owner_status_idx')
+        .on('dir_requests')
+        .columns(['owner_id', 'status', 'created_at_ms', 'request_id'])
+        .execute();
+      await db.schema
+        .createIndex('dir_requests_requester_idx')
+        .on('dir_requests')
+        .columns(['requester_id', 'created_at_ms', 'request_id'])
+        .execute();
+      await db.schema
+        .createIndex('dir_requests_pending_idx')
+        .on('dir_requests')
+        .columns(['requester_id', 'owner_id', 'image_id', 'status'])
+        .execute();
+      await db.schema
+        .createIndex('dir_requests_answered_idx')
+        .on('dir_requests')
+        .columns(['status', 'answered_at_ms'])
+        .execute();
+
+      await table(db, 'dir_grants')
+        .addColumn('owner_id', varchar(36), (c) => c.notNull())
+        .addColumn('image_id', varchar(64), (c) => c.notNull())
+        .addColumn('viewer_id', varchar(36), (c) => c.notNull())
+        .addColumn('quota', 'integer', (c) => c.notNull())
+        .addColumn('version', 'bigint', (c) => c.notNull())
+        .addColumn('revoked', 'smallint', (c) => c.notNull())
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('dir_grants_pk', ['owner_id', 'image_id', 'viewer_id'])
+        .addForeignKeyConstraint(
+          'dir_grants_owner_fk',
+          ['owner_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .addForeignKeyConstraint(
+          'dir_grants_viewer_fk',
+          ['viewer_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .addCheckConstraint('dir_grants_quota_ck', sql`quota >= 0`)
+        .addCheckConstraint('dir_grants_version_ck', sql`version >= 1`)
+        .addCheckConstraint('dir_grants_revoked_ck', sql`revoked in (0, 1)`)
+        .execute();
+      await db.schema
+        .createIndex('dir_grants_viewer_idx')
+        .on('dir_grants')
+        .columns(['viewer_id', 'owner_id', 'image_id'])
+        .execute();
+
+      const updateId =
+        backend === 'postgres'
+          ? table(db, 'dir_updates').addColumn('update_id', 'bigserial', (c) => c.primaryKey())
+          : backend === 'mysql'
+            ? table(db, 'dir_updates').addColumn('update_id', 'bigint', (c) =>
+                c.primaryKey().autoIncrement(),
+              )
+            : // AUTOINCREMENT: SQLite must never reuse an id, or a late ack could delete a newer update.
+              table(db, 'dir_updates').addColumn('update_id', 'integer', (c) =>
+                c.primaryKey().autoIncrement(),
+              );
+      await updateId
+        .addColumn('recipient_id', varchar(36), (c) => c.notNull())
+        .addColumn('kind', varchar(32), (c) => c.notNull())
+        .addColumn('subject_key', varchar(200), (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at_ms', 'bigint', (c) => c.notNull())
+        .addForeignKeyConstraint(
+          'dir_updates_recipient_fk',
+          ['recipient_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .addUniqueConstraint('dir_updates_subject_uq', ['recipient_id', 'subject_key'])
+        .execute();
+      await db.schema
+        .createIndex('dir_updates_recipient_idx')
+        .on('dir_updates')
+        .columns(['recipient_id', 'update_id'])
+        .execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      for (const name of [
+        'dir_updates',
+        'dir_grants',
+        'dir_requests',
+        'dir_images',
+        'dir_presence',
+        'dir_challenges',
+        'dir_users',
+      ]) {
+        await db.schema.dropTable(name).ifExists().execute();
+      }
+    },
+  };
+}

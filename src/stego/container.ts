@@ -34,6 +34,8 @@ export const CONTAINER_MAGIC = Uint8Array.of(0x43, 0x50, 0x32, 0x50); // "CP2P"
 export const CONTAINER_VERSION = 1;
 export const HEADER_BYTES = 48;
 const SECTION_HEADER_BYTES = 5;
+/** Bytes a container adds to the hidden file when it has no rights and no message. */
+export const MIN_CONTAINER_OVERHEAD_BYTES = HEADER_BYTES + SECTION_HEADER_BYTES + 1;
 
 /** Header flag bits. Bits 0 and 1 are reserved for later steps; this version writes 0. */
 export const ContainerFlag = {

@@ -3,7 +3,7 @@
  * Servers that want worker threads use the synchronous core (embedContainer, encodePng,
  * extractContainer, CoverSet) directly; these functions are thin wrappers around it.
  */
-import { containerSize, viewsLeft } from './container.js';
+import { MIN_CONTAINER_OVERHEAD_BYTES, containerSize, viewsLeft } from './container.js';
 import type { CoverSet, PreparedCover } from './cover.js';
 import { loadCoverSet } from './cover.js';
 import {
@@ -132,19 +132,14 @@ export async function capacity(options: CoverChoice = {}): Promise<CapacityRepor
     ({ width, height } = coverSet.cover.raster);
   }
   const capacityBytes = capacityBytesFor(width, height);
-  const overhead =
-    containerSize({ image: { mediaType: 'image/png', bytes: PNG_MAGIC_ONLY } }) -
-    PNG_MAGIC_ONLY.length;
   return {
     width,
     height,
     capacityBytes,
-    maxHiddenImageBytes: Math.max(0, capacityBytes - overhead),
+    maxHiddenImageBytes: Math.max(0, capacityBytes - MIN_CONTAINER_OVERHEAD_BYTES),
     maxSeedTextBytes: Math.max(0, capacityBytes - 4),
   };
 }
-
-const PNG_MAGIC_ONLY = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 
 /**
  * Rewrites the consumed-views counters inside a stego PNG and re-encodes it. The rest of

@@ -21,6 +21,7 @@ export {
   CONTAINER_VERSION,
   ContainerFlag,
   HEADER_BYTES,
+  MIN_CONTAINER_OVERHEAD_BYTES,
   SectionType,
   canonicalRights,
   containerSize,

@@ -18,6 +18,7 @@
  * does not depend on whether a cache was used (see CoverPngCache).
  */
 import { constants, crc32, deflateRawSync } from 'node:zlib';
+import { deflateLiterals } from './huffman.js';
 import { assertRaster } from './raster.js';
 import type { Raster } from './types.js';
 
@@ -123,25 +124,30 @@ function encodeBand(raster: Raster, band: number, scratch: Uint8Array): EncodedB
   const endRow = Math.min(raster.height, firstRow + BAND_ROWS);
   const filteredLength = (endRow - firstRow) * (raster.width * raster.channels + 1);
   const filtered = scratch.subarray(0, filteredLength);
-  const zeros = filterAverage(raster, firstRow, endRow, filtered);
-  const flat = zeros >= filteredLength * LZ_ZERO_SHARE;
-  const deflated = deflateRawSync(filtered, {
-    level: 1,
-    strategy: flat ? constants.Z_DEFAULT_STRATEGY : constants.Z_HUFFMAN_ONLY,
-    finishFlush: constants.Z_SYNC_FLUSH,
-  });
+  const histogram = new Uint32Array(256);
+  filterAverage(raster, firstRow, endRow, filtered, histogram);
+  const flat = (histogram[0] as number) >= filteredLength * LZ_ZERO_SHARE;
+  const deflated = flat
+    ? deflateRawSync(filtered, { level: 1, finishFlush: constants.Z_SYNC_FLUSH })
+    : deflateLiterals(filtered, histogram);
   const prefix = band === 0 ? ZLIB_HEADER : undefined;
   return { chunk: idatChunk(deflated, prefix), adler: adler32(filtered), filteredLength };
 }
 
-/** Average-filters rows [firstRow, endRow) into `out`; returns how many residuals are zero. */
-function filterAverage(raster: Raster, firstRow: number, endRow: number, out: Uint8Array): number {
+/** Average-filters rows [firstRow, endRow) into `out` and counts the output bytes in `histogram`. */
+function filterAverage(
+  raster: Raster,
+  firstRow: number,
+  endRow: number,
+  out: Uint8Array,
+  histogram: Uint32Array,
+): void {
   const { data, channels } = raster;
   const stride = raster.width * channels;
   let o = 0;
-  let zeros = 0;
   for (let y = firstRow; y < endRow; y++) {
     out[o++] = FILTER_AVERAGE;
+    histogram[FILTER_AVERAGE]!++;
     const row = y * stride;
     const end = row + stride;
     if (y === 0) {
@@ -149,7 +155,7 @@ function filterAverage(raster: Raster, firstRow: number, endRow: number, out: Ui
         const left = i - row >= channels ? (data[i - channels] as number) : 0;
         const value = ((data[i] as number) - (left >> 1)) & 0xff;
         out[o++] = value;
-        if (value === 0) zeros++;
+        histogram[value]!++;
       }
       continue;
     }
@@ -169,7 +175,9 @@ function filterAverage(raster: Raster, firstRow: number, endRow: number, out: Ui
         out[o] = v0;
         out[o + 1] = v1;
         out[o + 2] = v2;
-        zeros += (v0 === 0 ? 1 : 0) + (v1 === 0 ? 1 : 0) + (v2 === 0 ? 1 : 0);
+        histogram[v0]!++;
+        histogram[v1]!++;
+        histogram[v2]!++;
         o += 3;
         a0 = x0;
         a1 = x1;
@@ -193,7 +201,10 @@ function filterAverage(raster: Raster, firstRow: number, endRow: number, out: Ui
         out[o + 1] = v1;
         out[o + 2] = v2;
         out[o + 3] = v3;
-        zeros += (v0 === 0 ? 1 : 0) + (v1 === 0 ? 1 : 0) + (v2 === 0 ? 1 : 0) + (v3 === 0 ? 1 : 0);
+        histogram[v0]!++;
+        histogram[v1]!++;
+        histogram[v2]!++;
+        histogram[v3]!++;
         o += 4;
         a0 = x0;
         a1 = x1;
@@ -202,7 +213,6 @@ function filterAverage(raster: Raster, firstRow: number, endRow: number, out: Ui
       }
     }
   }
-  return zeros;
 }
 
 const ADLER_MOD = 65521;

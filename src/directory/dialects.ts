@@ -238,7 +238,7 @@ export function isUnavailableError(err: unknown): boolean {
   }
   return (
     typeof message === 'string' &&
-    /connection terminated|connection timeout|timeout exceeded when trying to connect|query read timeout|cannot use a pool after calling end/i.test(
+    /connection terminated|connection timeout|timeout exceeded when trying to connect|query read timeout|cannot use a pool after calling end|client password must be/i.test(
       message,
     )
   );

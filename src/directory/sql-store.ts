@@ -912,7 +912,7 @@ export class SqlDirectoryStore implements DirectoryStore {
           const elapsed = performance.now() - started;
           if (abandoned || !isTransientError(err) || elapsed >= this.ctx.busy_timeout_ms) throw err;
           // Exponential backoff with jitter, so competing processes do not retry in lockstep.
-          await sleep(Math.min(2 ** tries, 100) * (0.5 + Math.random()));
+          await sleep(Math.min(2 ** tries, 20) * (0.5 + Math.random()));
         }
       }
     })();

@@ -857,6 +857,54 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
       });
     });
 
+    describe('failure modes', () => {
+      it('gives up within its timeouts when another writer holds a lock, then recovers', async () => {
+        const alice = await register('alice');
+        const bob = await register('bob');
+        const impatient = await h.open({ operation_timeout_ms: 1500, busy_timeout_ms: 500 });
+        const change = (quota: number) =>
+          impatient.setGrant(alice.user_id, { ...grantKey(alice, bob), quota });
+        await h
+          .raw()
+          .connection()
+          .execute(async (conn) => {
+            if (store.backend === 'sqlite') {
+              await sql`begin immediate`.execute(conn);
+            } else {
+              await sql`begin`.execute(conn);
+              await conn
+                .selectFrom('dir_users')
+                .select('user_id')
+                .where('user_id', '=', alice.user_id)
+                .forUpdate()
+                .execute();
+            }
+            try {
+              const started = performance.now();
+              await expectCode(change(1), 'directory_unavailable');
+              expect(performance.now() - started).toBeLessThan(5000);
+            } finally {
+              await sql`rollback`.execute(conn);
+            }
+          });
+        expect((await change(2)).quota).toBe(2);
+      });
+
+      it('refuses a database whose schema is newer than this build', async () => {
+        await h
+          .raw()
+          .insertInto('dir_migrations' as never)
+          .values({ name: '9999_future', timestamp: new Date().toISOString() } as never)
+          .execute();
+        const err = await h.open().then(
+          () => new Error('expected the open to fail'),
+          (e: unknown) => e,
+        );
+        expect(isDirectoryError(err, 'directory_migration_failed')).toBe(true);
+        expect(String(err)).toMatch(/newer cloudp2p/);
+      });
+    });
+
     describe('bad rows and hostile input', () => {
       it('reports corrupt rows instead of returning them', async () => {
         const alice = await register('alice');

@@ -91,10 +91,12 @@ export function harnessFactory(backend: BackendUnderTest): HarnessFactory {
   };
 }
 
-const HOW_TO =
-  'To run it: start the database, create a user allowed to create cloudp2p_test_* schemas/databases, and set ' +
-  'CLOUDP2P_TEST_POSTGRES_URL=postgres://cloudp2p:cloudp2p@127.0.0.1:5432/cloudp2p_test and/or ' +
-  'CLOUDP2P_TEST_MYSQL_URL=mysql://cloudp2p:cloudp2p@127.0.0.1:3306/cloudp2p_test (.ci/run shows the setup).';
+function howToRun(variable: string, example: string): string {
+  return (
+    `${variable} is not set. To run it: start the database, create a user allowed to create ` +
+    `cloudp2p_test_* schemas/databases, and set ${variable}=${example} (.ci/run shows the setup).`
+  );
+}
 
 export function sqliteBackend(): BackendUnderTest {
   return {
@@ -113,7 +115,12 @@ export function postgresBackend(env = process.env): BackendUnderTest {
   const base = env.CLOUDP2P_TEST_POSTGRES_URL;
   return {
     name: 'postgres',
-    unavailable: base ? undefined : `CLOUDP2P_TEST_POSTGRES_URL is not set. ${HOW_TO}`,
+    unavailable: base
+      ? undefined
+      : howToRun(
+          'CLOUDP2P_TEST_POSTGRES_URL',
+          'postgres://cloudp2p:cloudp2p@127.0.0.1:5432/cloudp2p_test',
+        ),
     fresh: async () => {
       if (!base) throw new Error('CLOUDP2P_TEST_POSTGRES_URL is not set');
       const schema = `cloudp2p_test_${randomBytes(6).toString('hex')}`;
@@ -136,7 +143,12 @@ export function mysqlBackend(env = process.env): BackendUnderTest {
   const base = env.CLOUDP2P_TEST_MYSQL_URL;
   return {
     name: 'mysql',
-    unavailable: base ? undefined : `CLOUDP2P_TEST_MYSQL_URL is not set. ${HOW_TO}`,
+    unavailable: base
+      ? undefined
+      : howToRun(
+          'CLOUDP2P_TEST_MYSQL_URL',
+          'mysql://cloudp2p:cloudp2p@127.0.0.1:3306/cloudp2p_test',
+        ),
     fresh: async () => {
       if (!base) throw new Error('CLOUDP2P_TEST_MYSQL_URL is not set');
       const database = `cloudp2p_test_${randomBytes(6).toString('hex')}`;

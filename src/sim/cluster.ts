@@ -1,0 +1,773 @@
+/**
+ * A whole simulated cloud in one process: ServerNodes and ClientSessions from src/core,
+ * a simulated network, worker pools that "run" tasks as delays, and controls to inject
+ * faults. Time is virtual (ms) and every random choice comes from one seeded PRNG, so a run
+ * is a pure function of its configuration: same seed, same trace.
+ */
+import { ClientSession, type ClientEvent } from '../core/client-session.js';
+import type { ClientSessionConfigInput, ServerNodeConfigInput } from '../core/config.js';
+import { formatEpoch, type HardState } from '../core/epoch.js';
+import type { NodeEvent, Source } from '../core/events.js';
+import { ELECTION_MESSAGE_TYPES, type Message, type MessageType } from '../core/messages.js';
+import { randomInt, SeededRandom } from '../core/random.js';
+import { ServerNode } from '../core/server-node.js';
+import { EventQueue } from './event-queue.js';
+import { InvariantChecker } from './invariants.js';
+import { clientEndpoint, Network, serverEndpoint, type NetworkConditions } from './network.js';
+
+export interface SimConfig {
+  seed: number;
+  nodes: number;
+  clients: number;
+  /** Server settings shared by all nodes (id and peers are filled in). */
+  server: Omit<ServerNodeConfigInput, 'id' | 'peers'>;
+  /** Client settings shared by all clients. */
+  client: Omit<Partial<ClientSessionConfigInput>, 'client_id' | 'servers'>;
+  /** Simulated task run time range. */
+  exec_min_ms: number;
+  exec_max_ms: number;
+  /** JSON round-trip every message (proves they are plain data, as on the wire). */
+  serialize: boolean;
+  /** Keep a human-readable trace of every step. */
+  trace: boolean;
+  /** Fixed load per server (index = id - 1) instead of a random walk. */
+  fixed_loads?: readonly { cpu_pct: number; memory_used_pct: number }[];
+}
+
+export type ServerStatus = 'up' | 'crashed' | 'paused';
+
+interface Worker {
+  running: Set<string>;
+  queue: string[];
+  refs: Map<string, { client_id: string; task_id: string }>;
+}
+
+export interface SimServer {
+  id: number;
+  status: ServerStatus;
+  node: ServerNode | null;
+  incarnation: number;
+  hard: HardState | undefined;
+  timerAt: number;
+  timerToken: number;
+  worker: Worker;
+  deferred: (() => void)[];
+  baseCpu: number;
+  baseMem: number;
+}
+
+export interface SimClient {
+  id: string;
+  session: ClientSession;
+  timerAt: number;
+  timerToken: number;
+  /** task id -> submit time */
+  submitted: Map<string, number>;
+  delivered: Map<string, { at: number; latency: number; server: number }>;
+  failed: Map<string, string>;
+}
+
+type SimEvent =
+  | { kind: 'deliver'; to: number; from: Source; message: Message }
+  | { kind: 'deliverClient'; client: number; from: number; message: Message }
+  | { kind: 'serverTimer'; id: number; token: number }
+  | { kind: 'clientTimer'; client: number; token: number }
+  | { kind: 'taskStart'; id: number; incarnation: number; key: string }
+  | { kind: 'taskDone'; id: number; incarnation: number; key: string }
+  | { kind: 'load'; id: number }
+  | { kind: 'call'; fn: () => void };
+
+export type FaultKind = 'crash' | 'restart' | 'pause' | 'resume' | 'partition' | 'heal';
+
+/** What a trace line is about, for filtering. */
+export type TraceKind = 'fault' | 'event' | 'send' | 'deliver' | 'client';
+
+export interface TraceLine {
+  time_ms: number;
+  kind: TraceKind;
+  text: string;
+}
+
+/** Deterministic stand-in for the steganography result of a task. */
+export function expectedDigest(client: string, task: string): string {
+  let h = 0x811c9dc5;
+  const s = `${client}/${task}`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
+const TYPE_CODES = new Map<string, number>();
+function typeCode(type: string): number {
+  let code = TYPE_CODES.get(type);
+  if (code === undefined) {
+    code = TYPE_CODES.size + 1;
+    TYPE_CODES.set(type, code);
+  }
+  return code;
+}
+
+export class Simulation {
+  readonly config: SimConfig;
+  readonly random: SeededRandom;
+  readonly network: Network;
+  readonly checker = new InvariantChecker();
+  readonly servers: SimServer[] = [];
+  readonly clients: SimClient[] = [];
+  readonly trace: TraceLine[] = [];
+  /** Messages sent, by type (all copies the network accepted or dropped). */
+  readonly sentByType = new Map<MessageType, number>();
+  now = 0;
+  /** Rolling hash of everything that happened: equal fingerprints = identical runs. */
+  fingerprint = 0x811c9dc5;
+  /** Latest time a server left silence (failure simulation). */
+  lastSilenceEnd = 0;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly serverRandom: SeededRandom;
+  private readonly nodeEventListeners: ((server: SimServer, e: NodeEvent) => void)[] = [];
+  private readonly faultListeners: ((kind: FaultKind, server: number | null) => void)[] = [];
+  private taskCounter = 0;
+
+  constructor(config: SimConfig) {
+    this.config = config;
+    this.random = new SeededRandom(config.seed);
+    this.network = new Network(this.random.fork());
+    this.serverRandom = this.random.fork();
+    const ids = Array.from({ length: config.nodes }, (_, i) => i + 1);
+    for (const id of ids) this.servers.push(this.newServer(id));
+    for (let c = 0; c < config.clients; c++) this.clients.push(this.newClient(c));
+    for (const s of this.servers) {
+      this.bootServer(s);
+      if (config.fixed_loads === undefined) this.queue.push(1000, { kind: 'load', id: s.id });
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Setup
+  // ------------------------------------------------------------------------------------
+
+  serverConfig(id: number): ServerNodeConfigInput {
+    const all = Array.from({ length: this.config.nodes }, (_, i) => i + 1);
+    return { ...this.config.server, id, peers: all.filter((p) => p !== id) };
+  }
+
+  private newServer(id: number): SimServer {
+    const fixed = this.config.fixed_loads?.[id - 1];
+    return {
+      id,
+      status: 'up',
+      node: null,
+      incarnation: 0,
+      hard: undefined,
+      timerAt: Infinity,
+      timerToken: 0,
+      worker: { running: new Set(), queue: [], refs: new Map() },
+      deferred: [],
+      baseCpu: fixed?.cpu_pct ?? randomInt(this.random, 5, 60),
+      baseMem: fixed?.memory_used_pct ?? randomInt(this.random, 20, 70),
+    };
+  }
+
+  private bootServer(s: SimServer): void {
+    s.incarnation++;
+    s.status = 'up';
+    s.node = new ServerNode(this.serverConfig(s.id), this.serverRandom.fork(), this.now, s.hard);
+    s.worker = { running: new Set(), queue: [], refs: new Map() };
+    s.deferred = [];
+    s.timerAt = Infinity;
+    this.checker.onServerReset(s.id);
+    this.applyLoad(s);
+    this.afterServerInput(s);
+  }
+
+  private newClient(index: number): SimClient {
+    const id = `c${index + 1}`;
+    const session = new ClientSession(
+      {
+        task_deadline_ms: 3_600_000,
+        ...this.config.client,
+        client_id: id,
+        servers: Array.from({ length: this.config.nodes }, (_, i) => i + 1),
+      },
+      this.random.fork(),
+      this.now,
+    );
+    return {
+      id,
+      session,
+      timerAt: Infinity,
+      timerToken: 0,
+      submitted: new Map(),
+      delivered: new Map(),
+      failed: new Map(),
+    };
+  }
+
+  onNodeEvent(listener: (server: SimServer, e: NodeEvent) => void): void {
+    this.nodeEventListeners.push(listener);
+  }
+
+  onFault(listener: (kind: FaultKind, server: number | null) => void): void {
+    this.faultListeners.push(listener);
+  }
+
+  private notifyFault(kind: FaultKind, server: number | null): void {
+    for (const listener of this.faultListeners) listener(kind, server);
+  }
+
+  server(id: number): SimServer {
+    const s = this.servers[id - 1];
+    if (s === undefined) throw new Error(`no server s${id}`);
+    return s;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Running
+  // ------------------------------------------------------------------------------------
+
+  /** Processes every event up to and including time `t`, then sets the clock to `t`. */
+  runUntil(t: number): void {
+    while (this.queue.peekTime() <= t) {
+      const next = this.queue.pop();
+      if (next === undefined) break;
+      this.now = next.time;
+      this.dispatch(next.item);
+    }
+    this.now = Math.max(this.now, t);
+  }
+
+  /** Schedules a function at time `t` (for fault plans and workloads). */
+  at(t: number, fn: () => void): void {
+    this.queue.push(Math.max(t, this.now), { kind: 'call', fn });
+  }
+
+  private hash(...values: number[]): void {
+    let h = this.fingerprint;
+    for (const v of values) h = Math.imul(h ^ (v | 0), 0x01000193);
+    this.fingerprint = h >>> 0;
+  }
+
+  private dispatch(e: SimEvent): void {
+    switch (e.kind) {
+      case 'deliver':
+        return this.deliverToServer(e.to, e.from, e.message);
+      case 'deliverClient':
+        return this.deliverToClient(e.client, e.from, e.message);
+      case 'serverTimer':
+        return this.onServerTimer(e.id, e.token);
+      case 'clientTimer':
+        return this.onClientTimer(e.client, e.token);
+      case 'taskStart':
+        return this.onTaskStart(e.id, e.incarnation, e.key);
+      case 'taskDone':
+        return this.onTaskDone(e.id, e.incarnation, e.key);
+      case 'load':
+        return this.onLoadTick(e.id);
+      case 'call':
+        return e.fn();
+    }
+  }
+
+  /** Runs `fn` on the server's node now, or when it resumes if paused; drops it if crashed. */
+  private withServer(s: SimServer, fn: (node: ServerNode) => void): void {
+    if (s.status === 'crashed' || s.node === null) return;
+    if (s.status === 'paused') {
+      s.deferred.push(() => this.withServer(s, fn));
+      return;
+    }
+    fn(s.node);
+    this.afterServerInput(s);
+  }
+
+  private deliverToServer(id: number, from: Source, message: Message): void {
+    const s = this.server(id);
+    this.hash(1, this.now, id, typeCode(message.type));
+    if (s.status === 'crashed') return;
+    if (this.config.trace)
+      this.log('deliver', `${sourceName(from)} -> s${id} ${describe(message)}`);
+    this.withServer(s, (node) => node.receive(from, message, this.now));
+  }
+
+  private deliverToClient(index: number, from: number, message: Message): void {
+    const c = this.clients[index];
+    if (c === undefined) return;
+    this.hash(2, this.now, index, typeCode(message.type));
+    if (this.config.trace) this.log('deliver', `s${from} -> ${c.id} ${describe(message)}`);
+    c.session.receive(from, message, this.now);
+    this.afterClientInput(index);
+  }
+
+  private onServerTimer(id: number, token: number): void {
+    const s = this.server(id);
+    if (token !== s.timerToken || s.status !== 'up' || s.node === null) return;
+    s.timerAt = Infinity;
+    this.hash(3, this.now, id);
+    s.node.tick(this.now);
+    this.afterServerInput(s);
+  }
+
+  private onClientTimer(index: number, token: number): void {
+    const c = this.clients[index];
+    if (c === undefined || token !== c.timerToken) return;
+    c.timerAt = Infinity;
+    c.session.tick(this.now);
+    this.afterClientInput(index);
+  }
+
+  private afterServerInput(s: SimServer): void {
+    const node = s.node;
+    if (node === null || s.status !== 'up') return;
+    const ready = node.drain();
+    if (ready.hard_state !== null) s.hard = ready.hard_state;
+    for (const out of ready.messages) this.route({ kind: 'server', id: s.id }, out.to, out.message);
+    for (const e of ready.events) this.onEvent(s, e);
+    this.checker.onEpochObserved(this.now, s.id, node.epoch);
+    const next = node.nextDeadline_ms();
+    if (next < s.timerAt) {
+      s.timerAt = next;
+      s.timerToken++;
+      this.queue.push(next, { kind: 'serverTimer', id: s.id, token: s.timerToken });
+    }
+  }
+
+  private afterClientInput(index: number): void {
+    const c = this.clients[index];
+    if (c === undefined) return;
+    const ready = c.session.drain();
+    for (const out of ready.messages) {
+      this.route({ kind: 'client', id: c.id }, { kind: 'server', id: out.to }, out.message);
+    }
+    for (const e of ready.events) this.onClientEvent(c, e);
+    const next = c.session.nextDeadline_ms();
+    if (next !== null && next < c.timerAt) {
+      c.timerAt = next;
+      c.timerToken++;
+      this.queue.push(next, { kind: 'clientTimer', client: index, token: c.timerToken });
+    }
+  }
+
+  private route(from: Source, to: Source, message: Message): void {
+    this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1);
+    const payload: Message = this.config.serialize
+      ? (JSON.parse(JSON.stringify(message)) as Message)
+      : message;
+    const fromEnd = from.kind === 'server' ? serverEndpoint(from.id) : clientEndpoint(from.id);
+    const toEnd = to.kind === 'server' ? serverEndpoint(to.id) : clientEndpoint(to.id);
+    const arrivals = this.network.plan(fromEnd, toEnd, this.now);
+    if (this.config.trace && arrivals.length === 0) {
+      this.log('send', `${sourceName(from)} -> ${sourceName(to)} ${describe(message)} LOST`);
+    }
+    for (const t of arrivals) {
+      if (to.kind === 'server') {
+        this.queue.push(t, { kind: 'deliver', to: to.id, from, message: payload });
+      } else {
+        const index = this.clients.findIndex((c) => c.id === to.id);
+        if (index < 0 || from.kind !== 'server') continue;
+        this.queue.push(t, {
+          kind: 'deliverClient',
+          client: index,
+          from: from.id,
+          message: payload,
+        });
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Node events: workers, checks, trace
+  // ------------------------------------------------------------------------------------
+
+  private onEvent(s: SimServer, e: NodeEvent): void {
+    for (const listener of this.nodeEventListeners) listener(s, e);
+    switch (e.type) {
+      case 'executeTask': {
+        const key = `${e.client_id}/${e.task_id}`;
+        s.worker.refs.set(key, { client_id: e.client_id, task_id: e.task_id });
+        s.worker.queue.push(key);
+        this.startWorkers(s);
+        break;
+      }
+      case 'cancelTask': {
+        const key = `${e.client_id}/${e.task_id}`;
+        s.worker.queue = s.worker.queue.filter((k) => k !== key);
+        break;
+      }
+      case 'becameLeader':
+        this.checker.onBecameLeader(this.now, s.id, s.incarnation, e.epoch);
+        break;
+      case 'silenceStarted':
+        this.checker.onSilenceStarted(this.now, s.id, e.until_ms);
+        break;
+      case 'silenceEnded':
+        this.checker.onSilenceEnded(s.id);
+        this.lastSilenceEnd = this.now;
+        break;
+      default:
+        break;
+    }
+    if (this.config.trace && e.type !== 'executeTask' && e.type !== 'releaseResult') {
+      this.log('event', `s${s.id} ${describeEvent(e)}`);
+    }
+  }
+
+  private startWorkers(s: SimServer): void {
+    const pool = this.config.server.thread_pool_size ?? 4;
+    while (s.worker.running.size < pool && s.worker.queue.length > 0) {
+      const key = s.worker.queue.shift();
+      if (key === undefined) break;
+      s.worker.running.add(key);
+      this.queue.push(this.now, { kind: 'taskStart', id: s.id, incarnation: s.incarnation, key });
+    }
+  }
+
+  private onTaskStart(id: number, incarnation: number, key: string): void {
+    const s = this.server(id);
+    if (s.incarnation !== incarnation) return;
+    const ref = s.worker.refs.get(key);
+    if (ref === undefined) return;
+    this.withServer(s, (node) => node.taskStarted(ref.client_id, ref.task_id, this.now));
+    const exec = randomInt(this.random, this.config.exec_min_ms, this.config.exec_max_ms);
+    this.queue.push(this.now + exec, { kind: 'taskDone', id, incarnation, key });
+  }
+
+  private onTaskDone(id: number, incarnation: number, key: string): void {
+    const s = this.server(id);
+    if (s.incarnation !== incarnation || s.status === 'crashed') return;
+    if (s.status === 'paused') {
+      s.deferred.push(() => this.onTaskDone(id, incarnation, key));
+      return;
+    }
+    const ref = s.worker.refs.get(key);
+    s.worker.running.delete(key);
+    s.worker.refs.delete(key);
+    if (ref !== undefined) {
+      const digest = expectedDigest(ref.client_id, ref.task_id);
+      this.withServer(s, (node) =>
+        node.taskFinished(
+          ref.client_id,
+          ref.task_id,
+          { ok: true, result_size_bytes: 1000, result_digest: digest, error: null },
+          this.now,
+        ),
+      );
+    }
+    this.startWorkers(s);
+  }
+
+  private onClientEvent(c: SimClient, e: ClientEvent): void {
+    switch (e.type) {
+      case 'delivered':
+        c.delivered.set(e.task_id, { at: this.now, latency: e.latency_ms, server: e.server_id });
+        this.checker.onDelivered(
+          this.now,
+          c.id,
+          e.task_id,
+          e.result_digest,
+          expectedDigest(c.id, e.task_id),
+        );
+        break;
+      case 'failed':
+        c.failed.set(e.task_id, e.reason);
+        this.checker.fail(this.now, 'task-failed', `${c.id}/${e.task_id}: ${e.reason}`);
+        break;
+      case 'conflictingResult':
+        this.checker.onConflictingResult(
+          this.now,
+          c.id,
+          e.task_id,
+          `${e.delivered} vs ${e.other} from s${e.server_id}`,
+        );
+        break;
+      default:
+        break;
+    }
+    if (
+      this.config.trace &&
+      (e.type === 'delivered' || e.type === 'failed' || e.type === 'reassigned')
+    ) {
+      this.log('client', `${c.id} ${describeClientEvent(e)}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Load
+  // ------------------------------------------------------------------------------------
+
+  private applyLoad(s: SimServer): void {
+    const busy = s.worker.running.size * 10;
+    const noise = this.config.fixed_loads === undefined ? randomInt(this.random, -5, 5) : 0;
+    const cpu = Math.max(0, Math.min(100, s.baseCpu + busy + noise));
+    const load = { cpu_pct: cpu, memory_used_pct: s.baseMem };
+    this.withServer(s, (node) => node.setLocalLoad(load, this.now));
+  }
+
+  private onLoadTick(id: number): void {
+    const s = this.server(id);
+    this.queue.push(this.now + 1000, { kind: 'load', id });
+    if (s.status === 'crashed') return;
+    if (this.random.next() < 0.05) s.baseCpu = randomInt(this.random, 5, 80);
+    this.applyLoad(s);
+  }
+
+  /** Sets a server's load (scenarios); it stays until changed again. */
+  setLoad(id: number, cpu_pct: number, memory_used_pct: number): void {
+    const s = this.server(id);
+    s.baseCpu = cpu_pct;
+    s.baseMem = memory_used_pct;
+    this.applyLoad(s);
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Faults
+  // ------------------------------------------------------------------------------------
+
+  crash(id: number): void {
+    const s = this.server(id);
+    if (s.status === 'crashed') return;
+    this.log('fault', `crash s${id}`);
+    s.status = 'crashed';
+    s.node = null;
+    s.deferred = [];
+    s.worker = { running: new Set(), queue: [], refs: new Map() };
+    this.checker.onServerReset(id);
+    this.hash(10, this.now, id);
+    this.notifyFault('crash', id);
+  }
+
+  restart(id: number): void {
+    const s = this.server(id);
+    if (s.status !== 'crashed') return;
+    this.log('fault', `restart s${id}`);
+    this.hash(11, this.now, id);
+    this.bootServer(s);
+    this.notifyFault('restart', id);
+  }
+
+  pause(id: number): void {
+    const s = this.server(id);
+    if (s.status !== 'up') return;
+    this.log('fault', `pause s${id}`);
+    s.status = 'paused';
+    this.hash(12, this.now, id);
+    this.notifyFault('pause', id);
+  }
+
+  resume(id: number): void {
+    const s = this.server(id);
+    if (s.status !== 'paused') return;
+    this.log('fault', `resume s${id}`);
+    this.hash(13, this.now, id);
+    s.status = 'up';
+    s.timerAt = Infinity;
+    const deferred = s.deferred;
+    s.deferred = [];
+    if (s.node !== null) {
+      s.node.tick(this.now);
+      this.afterServerInput(s);
+    }
+    for (const fn of deferred) fn();
+    this.notifyFault('resume', id);
+  }
+
+  partition(groups: number[][]): void {
+    this.log(
+      'fault',
+      `partition ${groups.map((g) => g.map((i) => `s${i}`).join(',')).join(' | ')}`,
+    );
+    this.network.partition(groups);
+    this.notifyFault('partition', null);
+  }
+
+  blockOneWay(from: number, to: number): void {
+    this.log('fault', `block s${from} -> s${to}`);
+    this.network.blockOneWay(from, to);
+    this.notifyFault('partition', null);
+  }
+
+  heal(): void {
+    this.log('fault', 'heal network');
+    this.network.heal();
+    this.notifyFault('heal', null);
+  }
+
+  setConditions(c: Partial<NetworkConditions>): void {
+    this.network.conditions = { ...this.network.conditions, ...c };
+  }
+
+  setFailureSimulation(enabled: boolean): void {
+    for (const s of this.servers)
+      this.withServer(s, (node) => node.setFailureSimulation(enabled, this.now));
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Workload
+  // ------------------------------------------------------------------------------------
+
+  /** Submits one task from client `index` now; returns its id. */
+  submit(index: number, taskId?: string): string {
+    const c = this.clients[index];
+    if (c === undefined) throw new Error(`no client ${index}`);
+    const id = taskId ?? `t${++this.taskCounter}`;
+    c.submitted.set(id, this.now);
+    c.session.submit(id, 1000, this.now);
+    this.afterClientInput(index);
+    return id;
+  }
+
+  // ------------------------------------------------------------------------------------
+  // Observation
+  // ------------------------------------------------------------------------------------
+
+  /** Servers that are up and not silent. */
+  liveServers(): SimServer[] {
+    return this.servers.filter(
+      (s) => s.status === 'up' && s.node !== null && s.node.currentRole !== 'silent',
+    );
+  }
+
+  /** The leader every live server follows, or null if they disagree (or follow nobody live). */
+  agreedLeader(): { leader: number; epoch: number } | null {
+    const live = this.liveServers();
+    if (live.length === 0) return null;
+    const first = live[0]?.node;
+    if (first === undefined || first === null) return null;
+    const leader = first.leaderId;
+    const epoch = first.epoch;
+    if (leader === null) return null;
+    for (const s of live) {
+      if (s.node?.leaderId !== leader || s.node.epoch !== epoch) return null;
+    }
+    const ls = this.server(leader);
+    if (ls.status !== 'up' || ls.node?.currentRole !== 'leader') return null;
+    return { leader, epoch };
+  }
+
+  /** Tasks submitted but not delivered. */
+  pendingTasks(): string[] {
+    const out: string[] = [];
+    for (const c of this.clients) {
+      for (const t of c.submitted.keys()) if (!c.delivered.has(t)) out.push(`${c.id}/${t}`);
+    }
+    return out;
+  }
+
+  /** Every server's history and local task tables are empty (all work acknowledged). */
+  quiescent(): boolean {
+    for (const s of this.servers) {
+      const node = s.node;
+      if (node === null) continue;
+      const st = node.status(this.now);
+      if (st.history.size > 0) return false;
+      if (
+        st.tasks.queued + st.tasks.running + st.tasks.cached_results + st.tasks.pending_removals >
+        0
+      )
+        return false;
+    }
+    return this.pendingTasks().length === 0;
+  }
+
+  electionMessagesSent(): number {
+    let n = 0;
+    for (const [type, count] of this.sentByType) if (ELECTION_MESSAGE_TYPES.has(type)) n += count;
+    return n;
+  }
+
+  log(kind: TraceKind, text: string): void {
+    if (this.config.trace) this.trace.push({ time_ms: this.now, kind, text });
+  }
+
+  /** One line per server: role, leader, epoch, history size. */
+  describeServers(): string[] {
+    return this.servers.map((s) => {
+      if (s.node === null) return `s${s.id} crashed`;
+      const st = s.node.status(this.now);
+      const leader = st.leader_id === null ? '-' : `s${st.leader_id}`;
+      const state = s.status === 'paused' ? 'paused' : st.role;
+      return `s${s.id} ${state} leader=${leader} epoch=${formatEpoch(st.epoch)} history=${st.history.size}`;
+    });
+  }
+}
+
+function sourceName(s: Source): string {
+  return s.kind === 'server' ? `s${s.id}` : s.id;
+}
+
+/** Compact one-line description of a message for traces. */
+export function describe(m: Message): string {
+  switch (m.type) {
+    case 'Heartbeat':
+      return `Heartbeat(${m.role} e=${formatEpoch(m.epoch)} seq=${m.history.seq}${m.successors.length > 0 ? ` succ=${m.successors.join(',')}` : ''})`;
+    case 'Election':
+    case 'Alive':
+      return `${m.type}(round=${m.round} score=${m.score.toFixed(1)})`;
+    case 'Coordinator':
+      return `Coordinator(e=${formatEpoch(m.epoch)} ${m.reason} succ=${m.successors.join(',')})`;
+    case 'StaleEpoch':
+      return `StaleEpoch(e=${formatEpoch(m.epoch)} leader=${m.leader_id ?? '-'})`;
+    case 'HistoryAdd':
+      return `HistoryAdd(seq=${m.seq} ${m.entry.client_id}/${m.entry.task_id}->s${m.entry.assignment.server_id})`;
+    case 'HistoryRemove':
+      return `HistoryRemove(seq=${m.seq ?? 'report'} ${m.client_id}/${m.task_id})`;
+    case 'TaskAssignmentResponse':
+      return `TaskAssignmentResponse(${m.task_id} ${m.status}${m.assignment === null ? '' : ` s${m.assignment.server_id}`})`;
+    case 'TaskRequest':
+      return `TaskRequest(${m.task_id} -> s${m.assignment.server_id})`;
+    case 'TaskStatusResponse':
+      return `TaskStatusResponse(${m.task_id} ${m.assignment === null ? 'unknown' : `s${m.assignment.server_id}`} ${m.local_state})`;
+    default:
+      return 'task_id' in m ? `${m.type}(${m.task_id})` : `${m.type}(e=${formatEpoch(m.epoch)})`;
+  }
+}
+
+export function describeEvent(e: NodeEvent): string {
+  switch (e.type) {
+    case 'becameLeader':
+      return `became leader epoch=${formatEpoch(e.epoch)} (${e.reason})`;
+    case 'steppedDown':
+      return `stepped down from epoch=${formatEpoch(e.epoch)} (${e.reason})`;
+    case 'leaderAcknowledged':
+      return `follows s${e.leader_id} epoch=${formatEpoch(e.epoch)}`;
+    case 'leaderLost':
+      return `lost leader s${e.leader_id}`;
+    case 'electionStarted':
+      return `started election round ${e.round}`;
+    case 'peerSuspected':
+    case 'peerFailed':
+    case 'peerRecovered':
+    case 'peerLeft':
+      return `${e.type} s${e.peer}`;
+    case 'taskAssigned':
+      return `assigned ${e.client_id}/${e.task_id} -> s${e.assignment.server_id}`;
+    case 'taskReassigned':
+      return `reassigned ${e.client_id}/${e.task_id} s${e.from_server} -> s${e.assignment.server_id}`;
+    case 'silenceStarted':
+      return `silent for ${e.duration_ms}ms`;
+    case 'silenceEnded':
+      return 'silence over, rejoining';
+    case 'failureSimulationScheduled':
+      return `failure simulation picks s${e.target} for ${e.duration_ms}ms`;
+    case 'resynced':
+      return `resynced ${e.entries} entries at seq ${e.seq}`;
+    case 'stallDetected':
+      return `stalled for ${e.stalled_ms}ms`;
+    case 'handover':
+      return `hands leadership to s${e.to}`;
+    case 'messageRejected':
+      return `rejected message: ${e.reason}`;
+    default:
+      return e.type;
+  }
+}
+
+function describeClientEvent(e: ClientEvent): string {
+  switch (e.type) {
+    case 'delivered':
+      return `got ${e.task_id} from s${e.server_id} after ${e.latency_ms}ms`;
+    case 'failed':
+      return `gave up on ${e.task_id}: ${e.reason}`;
+    case 'reassigned':
+      return `follows ${e.task_id} to s${e.assignment.server_id}`;
+    default:
+      return e.type;
+  }
+}

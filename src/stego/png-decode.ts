@@ -178,10 +178,23 @@ class FastPngRows implements RasterRowSource {
             ((src[inOffset + 1 + i] as number) + (hasUp ? (out[up + i] as number) : 0)) & 0xff;
         return;
       case 3:
+        if (!hasUp) {
+          for (; i < channels; i++) out[row + i] = src[inOffset + 1 + i] as number;
+          for (; i < stride; i++) {
+            out[row + i] =
+              ((src[inOffset + 1 + i] as number) + ((out[row + i - channels] as number) >> 1)) &
+              0xff;
+          }
+          return;
+        }
+        for (; i < channels; i++) {
+          out[row + i] =
+            ((src[inOffset + 1 + i] as number) + ((out[up + i] as number) >> 1)) & 0xff;
+        }
+        // The common case for our own files: no branches in the inner loop.
         for (; i < stride; i++) {
-          const left = i >= channels ? (out[row + i - channels] as number) : 0;
-          const above = hasUp ? (out[up + i] as number) : 0;
-          out[row + i] = ((src[inOffset + 1 + i] as number) + ((left + above) >> 1)) & 0xff;
+          const sum = (out[row + i - channels] as number) + (out[up + i] as number);
+          out[row + i] = ((src[inOffset + 1 + i] as number) + (sum >> 1)) & 0xff;
         }
         return;
       case 4:

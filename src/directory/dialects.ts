@@ -142,6 +142,13 @@ function createPostgresPool(url: string, settings: ConnectionSettings): pg.Pool 
   });
   // An idle pooled connection that dies (database restart, network cut) is emitted here; without a
   // listener Node would crash the server. The pool drops it and the next query reconnects.
+  // A client in use when its connection dies (database restart) emits 'error' on itself, not on
+  // the pool; without a listener that too would crash. The failing query already reports it.
+  pool.on('connect', (client) => {
+    client.on('error', (err) =>
+      settings.on_warning(`directory: PostgreSQL connection lost: ${describeError(err)}`),
+    );
+  });
   pool.on('error', (err) =>
     settings.on_warning(`directory: PostgreSQL connection lost: ${describeError(err)}`),
   );

@@ -883,16 +883,39 @@ export class SqlDirectoryStore implements DirectoryStore {
     return now;
   }
 
+  /**
+   * After a database restart the pool may still hold dead connections. A call that fails on one
+   * is retried (twice) when that is safe: reads always, writes only when the transaction never
+   * began. A connection lost during a write leaves its outcome unknown: the caller must know.
+   */
   private read<T>(operation: string, body: (db: Db) => Promise<T>): Promise<T> {
-    return this.run(operation, () => body(this.db));
+    return this.run(operation, () => body(this.db), { idempotent: true });
   }
 
   private write<T>(operation: string, body: (trx: Db) => Promise<T>): Promise<T> {
-    return this.run(operation, () => this.db.transaction().execute(body));
+    return this.run(
+      operation,
+      async () => {
+        let began = false;
+        try {
+          return await this.db.transaction().execute((trx) => {
+            began = true;
+            return body(trx);
+          });
+        } catch (err) {
+          throw began ? err : new NotBegun(err);
+        }
+      },
+      { idempotent: false },
+    );
   }
 
   /** Bounded by operation_timeout_ms; lock conflicts retried for up to busy_timeout_ms. */
-  private run<T>(operation: string, attempt: () => Promise<T>): Promise<T> {
+  private run<T>(
+    operation: string,
+    attempt: () => Promise<T>,
+    { idempotent }: { idempotent: boolean },
+  ): Promise<T> {
     if (this.closed) {
       return Promise.reject(
         new DirectoryError(
@@ -905,12 +928,21 @@ export class SqlDirectoryStore implements DirectoryStore {
     let abandoned = false;
     const work = (async () => {
       const started = performance.now();
+      let reconnects = 0;
       for (let tries = 1; ; tries++) {
         try {
           return await attempt();
-        } catch (err) {
+        } catch (caught) {
+          const safe = idempotent || caught instanceof NotBegun;
+          const err = caught instanceof NotBegun ? caught.cause : caught;
+          if (abandoned) throw err;
+          if (safe && isUnavailableError(err) && reconnects < RECONNECT_RETRIES) {
+            reconnects++;
+            await sleep(50 * reconnects);
+            continue;
+          }
           const elapsed = performance.now() - started;
-          if (abandoned || !isTransientError(err) || elapsed >= this.ctx.busy_timeout_ms) throw err;
+          if (!isTransientError(err) || elapsed >= this.ctx.busy_timeout_ms) throw err;
           // Exponential backoff with jitter, so competing processes do not retry in lockstep.
           await sleep(Math.min(2 ** tries, 20) * (0.5 + Math.random()));
         }
@@ -1130,6 +1162,15 @@ export class SqlDirectoryStore implements DirectoryStore {
         created_at_ms: this.now(),
       })
       .execute();
+  }
+}
+
+const RECONNECT_RETRIES = 2;
+
+/** The write failed before its transaction began, so nothing was changed: safe to retry. */
+class NotBegun extends Error {
+  constructor(override readonly cause: unknown) {
+    super('the transaction did not begin');
   }
 }
 

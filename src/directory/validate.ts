@@ -19,6 +19,7 @@ const HOSTNAME_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 const UNSAFE_TEXT = /[\p{Cc}\p{Cs}\u2028\u2029]/u;
 
 export const PUBLIC_KEY_BYTES = 32;
+const UNSPECIFIED_ADDRESSES = new Set(['0.0.0.0', '::', '0:0:0:0:0:0:0:0']);
 
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') {
@@ -114,6 +115,11 @@ export function mediaType(value: unknown, field = 'preview.media_type'): string 
 
 /** An IPv4/IPv6 literal or a DNS name: where a peer agent listens. */
 export function address(value: unknown, field = 'address'): string {
+  if (typeof value === 'string' && UNSPECIFIED_ADDRESSES.has(value)) {
+    throw invalidArgument(
+      `${field} ${value} is a wildcard, not an address peers can connect to; publish the agent's reachable address`,
+    );
+  }
   if (typeof value === 'string' && value.length <= FIELD_LIMITS.address_max_chars) {
     if (isIP(value) !== 0) return value;
     const labels = value.split('.');

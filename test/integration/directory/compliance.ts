@@ -217,6 +217,8 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
           ['127.0.0.1', 0],
           ['127.0.0.1', 65_536],
           ['127.0.0.1', 1.5],
+          ['0.0.0.0', 80],
+          ['::', 80],
         ] as const) {
           await expectCode(
             store.goOnline(alice.user_id, { user_id: alice.user_id, address, port }),
@@ -889,6 +891,21 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
           });
         expect((await change(2)).quota).toBe(2);
       });
+
+      it.skipIf(name === 'sqlite')(
+        'carries on after the database drops every connection (as in a restart)',
+        async () => {
+          const alice = await register('alice');
+          const bob = await register('bob');
+          // Several pooled connections, all idle when they are killed.
+          await Promise.all([1, 2, 3, 4].map(() => store.listOnlineUsers()));
+          expect(await h.killConnections?.()).toBeGreaterThan(0);
+          expect((await store.getUser(alice.user_id))?.username).toBe('alice');
+          const grant = await store.setGrant(alice.user_id, { ...grantKey(alice, bob), quota: 4 });
+          expect(grant.version).toBe(1);
+          await Promise.all([1, 2, 3].map(() => store.listImages()));
+        },
+      );
 
       it('refuses a database whose schema is newer than this build', async () => {
         await h

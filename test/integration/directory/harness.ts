@@ -32,6 +32,8 @@ export class ManualClock {
 export interface FreshDatabase {
   url: string;
   drop(): Promise<void>;
+  /** Server-side kill of every connection to this database (as a database restart would). */
+  killConnections?(): Promise<number>;
 }
 
 export interface BackendUnderTest {
@@ -47,6 +49,8 @@ export interface DirectoryHarness {
   clock: ManualClock;
   store: DirectoryStore;
   open(options?: OpenDirectoryOptions): Promise<DirectoryStore>;
+  /** Kills every connection to the database from the server side; undefined for SQLite. */
+  killConnections?: () => Promise<number>;
   /** Direct access to the tables, for corrupting rows on purpose. */
   raw(): Kysely<DirectoryDatabase>;
   dispose(): Promise<void>;
@@ -71,6 +75,7 @@ export function harnessFactory(backend: BackendUnderTest): HarnessFactory {
       clock,
       store,
       open,
+      ...(database.killConnections ? { killConnections: database.killConnections } : {}),
       raw: () => {
         const raw = createKysely(parseDirectoryUrl(database.url), {
           connect_timeout_ms: 5000,
@@ -127,8 +132,18 @@ export function postgresBackend(env = process.env): BackendUnderTest {
       await withPgClient(base, (client) => client.query(`create schema ${schema}`));
       const url = new URL(base);
       url.searchParams.set('options', `-c search_path=${schema}`);
+      // Names this test's connections, so killConnections hits only them.
+      url.searchParams.set('application_name', schema);
       return {
         url: url.toString(),
+        killConnections: () =>
+          withPgClient(base, async (client) => {
+            const result = await client.query<{ n: string }>(
+              'select count(pg_terminate_backend(pid)) as n from pg_stat_activity where application_name = $1',
+              [schema],
+            );
+            return Number(result.rows[0]?.n ?? 0);
+          }),
         drop: async () => {
           await withPgClient(base, (client) =>
             client.query(`drop schema if exists ${schema} cascade`),
@@ -159,6 +174,16 @@ export function mysqlBackend(env = process.env): BackendUnderTest {
       url.pathname = `/${database}`;
       return {
         url: url.toString(),
+        killConnections: () =>
+          withMysql(base, async (c) => {
+            const [rows] = await c.query(
+              'select id from information_schema.processlist where db = ? and id <> connection_id()',
+              [database],
+            );
+            const ids = (rows as { id: number }[]).map((row) => row.id);
+            for (const id of ids) await c.query(`kill connection ${Number(id)}`);
+            return ids.length;
+          }),
         drop: async () => {
           await withMysql(base, (c) => c.query(`drop database if exists ${database}`));
         },

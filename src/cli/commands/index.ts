@@ -4,11 +4,18 @@
  */
 import type { Command } from 'commander';
 import { registerDemoCommand } from './demo.js';
+import { registerEncryptCommand } from './encrypt.js';
+import { registerServerCommand } from './server.js';
 import { registerStegoCommands } from './stego.js';
 
 type Registration = (program: Command) => void;
 
-const registrations: Registration[] = [registerStegoCommands, registerDemoCommand];
+const registrations: Registration[] = [
+  registerStegoCommands,
+  registerDemoCommand,
+  registerServerCommand,
+  registerEncryptCommand,
+];
 
 export function registerAllCommands(program: Command): void {
   for (const register of registrations) register(program);

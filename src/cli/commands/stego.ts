@@ -4,8 +4,8 @@
  * 5 payload corrupted, 6 does not fit. `--json` prints one JSON object for scripts.
  */
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
 import {
   DEFAULT_MAX_PIXELS,
   capacity,
@@ -20,26 +20,13 @@ import {
 } from '../../stego/index.js';
 import type { AccessRights, ContainerPayload, ViewerGrant } from '../../stego/index.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
+import { collectViewer, parsePositiveInteger, readInputFile } from '../options.js';
 
 type Mode = 'container' | 'seed-text';
 
 interface CommonOptions {
   maxPixels: number;
   json?: boolean;
-}
-
-function parsePositiveInteger(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isSafeInteger(parsed) || parsed < 1) {
-    throw new InvalidArgumentError('expected a positive integer');
-  }
-  return parsed;
-}
-
-function collectViewer(value: string, previous: ViewerGrant[]): ViewerGrant[] {
-  const match = /^([^:]+):(\d{1,7})$/.exec(value);
-  if (!match) throw new InvalidArgumentError('expected user:quota, e.g. bob:3');
-  return [...previous, { username: match[1] as string, quota: Number(match[2]) }];
 }
 
 const modeOption = (): Option =>
@@ -54,18 +41,6 @@ const maxPixelsOption = (): Option =>
   new Option('--max-pixels <count>', 'refuse images with more pixels than this')
     .argParser(parsePositiveInteger)
     .default(DEFAULT_MAX_PIXELS);
-
-async function readInput(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (err) {
-    throw new CloudP2PError(
-      'file-unreadable',
-      `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      ExitCode.badInput,
-    );
-  }
-}
 
 function print(json: boolean | undefined, value: object, lines: string[]): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${lines.join('\n')}\n`);
@@ -97,7 +72,7 @@ function rightsFrom(options: EmbedOptions, hidden: Uint8Array): AccessRights | u
 }
 
 async function runEmbed(file: string | undefined, options: EmbedOptions): Promise<void> {
-  const cover = options.cover ? await readInput(options.cover, 'cover') : undefined;
+  const cover = options.cover ? await readInputFile(options.cover, 'cover') : undefined;
   const coverChoice = {
     ...(cover ? { cover } : {}),
     scaleCover: options.scaleCover === true,
@@ -113,14 +88,14 @@ async function runEmbed(file: string | undefined, options: EmbedOptions): Promis
       );
     }
     const text =
-      options.text ?? new TextDecoder().decode(await readInput(file as string, 'text file'));
+      options.text ?? new TextDecoder().decode(await readInputFile(file as string, 'text file'));
     result = await embedSeedTextImage(text, coverChoice);
     summary = { mode: 'seed-text', textBytes: seedTextSize(text) - 4 };
   } else {
     if (file === undefined) throw new UsageError('container mode needs the image file to hide');
     if (options.text !== undefined)
       throw new UsageError('--text is for --mode seed-text; use --message');
-    const hidden = await readInput(file, 'hidden image');
+    const hidden = await readInputFile(file, 'hidden image');
     const rights = rightsFrom(options, hidden);
     result = await embedImage(hidden, {
       ...coverChoice,
@@ -175,7 +150,7 @@ function describePayload(payload: ContainerPayload): string[] {
 }
 
 async function runExtract(file: string, options: ExtractOptions): Promise<void> {
-  const image = await readInput(file, 'image');
+  const image = await readInputFile(file, 'image');
   const limits = { maxPixels: options.maxPixels };
   if (options.mode === 'seed-text') {
     const text = await extractSeedTextImage(image, limits);
@@ -209,7 +184,7 @@ interface CapacityOptions extends CommonOptions {
 }
 
 async function runCapacity(options: CapacityOptions): Promise<void> {
-  const cover = options.cover ? await readInput(options.cover, 'cover') : undefined;
+  const cover = options.cover ? await readInputFile(options.cover, 'cover') : undefined;
   const report = await capacity({ ...(cover ? { cover } : {}), maxPixels: options.maxPixels });
   const lines = [
     `cover: ${report.width}x${report.height}${options.cover ? '' : ' (default cover)'}`,
@@ -219,7 +194,7 @@ async function runCapacity(options: CapacityOptions): Promise<void> {
   ];
   let fit: Record<string, unknown> = {};
   if (options.hidden) {
-    const hidden = await readInput(options.hidden, 'hidden image');
+    const hidden = await readInputFile(options.hidden, 'hidden image');
     const mediaType = hiddenMediaTypeOf(hidden);
     if (!mediaType) {
       throw new CloudP2PError(

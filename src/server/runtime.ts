@@ -1,0 +1,651 @@
+/**
+ * The server runtime: wires one core ServerNode to real sockets, timers, worker threads and
+ * the HTTP port. It decides nothing about elections or placement; it only moves inputs into
+ * the node and carries out what `drain()` returns:
+ *
+ *   socket frame ──decode──▶ node.receive ─┐
+ *   timer (nextDeadline_ms) ▶ node.tick    ├─▶ node.drain() ─▶ persist hard state
+ *   load sampler ──────────▶ setLocalLoad ─┘                  ─▶ send messages (peers/clients)
+ *   worker pool ──────────▶ taskStarted/taskFinished          ─▶ act on events (run task, log)
+ *
+ * Binary task payloads never enter the core: the TaskRequest's bytes wait here until the node
+ * says `executeTask`, and result bytes wait in `results` until the node says `releaseResult`.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { ServerNodeConfigInput } from '../core/config.js';
+import type { NodeEvent, Outgoing, Ready, Source } from '../core/events.js';
+import { formatEpoch } from '../core/epoch.js';
+import { taskKey, type ClientId, type TaskId } from '../core/messages.js';
+import { SeededRandom } from '../core/random.js';
+import { ServerNode, type NodeStatus } from '../core/server-node.js';
+import type { DecodedMessage } from '../protocol/codec.js';
+import { createCloudCodec, errorText, type CloudMessage } from '../protocol/cloud-protocol.js';
+import { MessageLink } from '../transport/message-link.js';
+import { MessageServer, type Connection } from '../transport/message-server.js';
+import { errorMessage } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import type { ServerConfig } from './config.js';
+import { HardStateStore } from './hard-state-store.js';
+import { HttpServer, sendJson, sendText } from './http-server.js';
+import { ServerMetrics } from './metrics.js';
+import { SystemLoadSampler } from './system-load.js';
+
+/** Runs encryption tasks off the event loop (the worker-thread pool in production). */
+export interface TaskExecutor {
+  /** Starts a task; `onStart` fires when a worker picks it up. Rejects with `code` 'busy' when full. */
+  start(
+    payload: Uint8Array,
+    onStart: () => void,
+  ): { result: Promise<Uint8Array>; cancel: () => boolean };
+  stats(): { running: number; queued: number; size: number; maxQueue: number };
+  close(drain_ms: number): Promise<void>;
+}
+
+/** Extra message handlers (the directory service) for types the core does not know. */
+export interface ExtraMessageHandler {
+  handles(type: string): boolean;
+  handle(connection: Connection<CloudMessage>, decoded: DecodedMessage<CloudMessage>): void;
+}
+
+export interface RuntimeOptions {
+  config: ServerConfig;
+  logger: Logger;
+  executor: TaskExecutor;
+  extraHandlers?: ExtraMessageHandler[];
+}
+
+interface PendingPayload {
+  key: string;
+  bytes: Uint8Array;
+}
+
+interface RunningTask {
+  cancel: () => boolean;
+  received_at_ms: number;
+}
+
+/** The status document served at /status. */
+export interface RuntimeStatus extends Omit<NodeStatus, 'silent_until_ms'> {
+  epoch_label: string;
+  address: string;
+  http_address: string;
+  uptime_ms: number;
+  silent_for_ms: number | null;
+  failure_simulation: boolean;
+  pool: ReturnType<TaskExecutor['stats']>;
+  connections: number;
+}
+
+export class ServerRuntime {
+  readonly metrics = new ServerMetrics();
+  private readonly config: ServerConfig;
+  private readonly log: Logger;
+  private readonly executor: TaskExecutor;
+  private readonly node: ServerNode;
+  private readonly hardState: HardStateStore;
+  private readonly codec = createCloudCodec();
+  private readonly listener: MessageServer<CloudMessage>;
+  private readonly http: HttpServer;
+  private readonly peers = new Map<number, MessageLink<CloudMessage>>();
+  private readonly clients = new Map<ClientId, Connection<CloudMessage>>();
+  private readonly results = new Map<string, Uint8Array>();
+  private readonly running = new Map<string, RunningTask>();
+  private readonly loadSampler = new SystemLoadSampler();
+  private readonly extraHandlers: ExtraMessageHandler[];
+  private readonly started_ms = performance.now();
+  private pendingPayload: PendingPayload | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private timerDeadline_ms = Infinity;
+  private loadTimer: NodeJS.Timeout | null = null;
+  private silentUntil_ms: number | null = null;
+  private stopping = false;
+  private listening: { address: string; http: string } | null = null;
+  /** Listeners for the dashboard's live stream (events as they happen). */
+  private readonly eventListeners = new Set<(event: NodeEvent & { at: string }) => void>();
+
+  constructor(options: RuntimeOptions) {
+    this.config = options.config;
+    this.log = options.logger;
+    this.executor = options.executor;
+    this.extraHandlers = options.extraHandlers ?? [];
+    this.hardState = new HardStateStore(this.config.data_dir);
+    const restored = this.hardState.load();
+    if (restored.problem) this.log.warn(restored.problem);
+    this.node = new ServerNode(
+      nodeConfigFrom(this.config),
+      new SeededRandom(randomInt(2 ** 31)),
+      this.now(),
+      restored.state,
+    );
+    const limits = { maxBodyBytes: this.config.limits.max_frame_bytes, maxMetaBytes: 1024 * 1024 };
+    this.listener = new MessageServer<CloudMessage>(
+      {
+        codec: this.codec,
+        clusterId: this.config.cluster_id,
+        limits,
+        maxConnections: this.config.limits.max_connections,
+        idleTimeout_ms: 0,
+        makeError: (code, message) => ({ type: 'Error', code, message: errorText(message) }),
+      },
+      {
+        onMessage: (connection, decoded) => this.onMessage(connection, decoded),
+        onRefused: (connection, reason, detail) => {
+          this.metrics.badFrames.inc({ reason });
+          this.log.warn('refused a frame', { from: connection.remote, reason, detail });
+        },
+        onClose: (connection) => this.forgetClientConnection(connection),
+      },
+    );
+    for (const peer of this.config.peers) {
+      this.peers.set(
+        peer.id,
+        new MessageLink<CloudMessage>(
+          {
+            host: peer.address.host,
+            port: peer.address.port,
+            codec: this.codec,
+            clusterId: this.config.cluster_id,
+            limits,
+            connectTimeout_ms: Math.max(100, this.config.election.failure_timeout_ms),
+            maxBackoff_ms: Math.max(100, this.config.election.heartbeat_interval_ms),
+            maxQueuedMessages: 256,
+          },
+          {
+            // Peers answer over their own links to us; anything arriving here is unexpected.
+            onMessage: (decoded) =>
+              this.log.debug('unexpected message on an outgoing link', {
+                peer: peer.id,
+                type: decoded.message.type,
+              }),
+            onBadMessage: (detail) =>
+              this.log.warn('peer sent an unreadable reply', { peer: peer.id, detail }),
+          },
+        ),
+      );
+    }
+    this.http = new HttpServer((err) =>
+      this.log.error('HTTP handler failed', { error: errorMessage(err) }),
+    );
+    this.http
+      .route('/healthz', (_req, res) =>
+        sendText(res, this.stopping ? 503 : 200, this.stopping ? 'stopping\n' : 'ok\n'),
+      )
+      .route('/status', (_req, res) => sendJson(res, 200, this.status()))
+      .route('/metrics', async (_req, res) => {
+        res.writeHead(200, { 'content-type': this.metrics.contentType });
+        res.end(await this.metrics.text());
+      });
+  }
+
+  get id(): number {
+    return this.config.id;
+  }
+
+  get httpServer(): HttpServer {
+    return this.http;
+  }
+
+  async start(): Promise<{ address: string; http: string }> {
+    const tcp = await this.listener.listen(this.config.address.host, this.config.address.port);
+    const http = await this.http.listen(
+      this.config.http_address.host,
+      this.config.http_address.port,
+    );
+    this.listening = {
+      address: `${tcp.host}:${tcp.port}`,
+      http: `http://${http.host}:${http.port}`,
+    };
+    for (const link of this.peers.values()) link.connect();
+    this.sampleLoad();
+    this.loadTimer = setInterval(
+      () => this.sampleLoad(),
+      Math.max(50, this.config.election.monitor_interval_ms),
+    );
+    this.process();
+    this.log.info('server started', {
+      id: this.config.id,
+      address: this.listening.address,
+      http: this.listening.http,
+      peers: this.config.peers.map((p) => p.id).join(',') || 'none',
+      epoch: formatEpoch(this.node.epoch),
+      failure_simulation: this.config.failure_simulation.enabled,
+    });
+    return this.listening;
+  }
+
+  /** Graceful shutdown: tell peers, stop taking work, let running tasks finish and deliver, close. */
+  async stop(drain_ms = 10_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.info('shutting down', { running: this.running.size });
+    this.node.shutdown(this.now());
+    this.process();
+    await this.executor.close(drain_ms);
+    // Give the last results and the Leave messages a moment to leave the socket buffers.
+    this.process();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (this.timer) clearTimeout(this.timer);
+    if (this.loadTimer) clearInterval(this.loadTimer);
+    for (const link of this.peers.values()) link.close();
+    await Promise.all([this.listener.close(), this.http.close()]);
+    this.log.info('stopped');
+  }
+
+  status(): RuntimeStatus {
+    const now = this.now();
+    const { silent_until_ms, ...node } = this.node.status(now);
+    return {
+      ...node,
+      epoch_label: formatEpoch(node.epoch),
+      address: this.listening?.address ?? `${this.config.address.host}:${this.config.address.port}`,
+      http_address:
+        this.listening?.http ??
+        `http://${this.config.http_address.host}:${this.config.http_address.port}`,
+      uptime_ms: Math.round(now - this.started_ms),
+      silent_for_ms:
+        silent_until_ms === null ? null : Math.max(0, Math.round(silent_until_ms - now)),
+      failure_simulation: this.config.failure_simulation.enabled,
+      pool: this.executor.stats(),
+      connections: this.listener.connectionCount,
+    };
+  }
+
+  /** Who we are and every server's client-facing address (answers a client's Hello). */
+  welcome(): CloudMessage {
+    const self = {
+      id: this.config.id,
+      address: `${this.config.address.host}:${this.config.address.port}`,
+    };
+    const others = this.config.peers.map((peer) => ({
+      id: peer.id,
+      address: `${peer.address.host}:${peer.address.port}`,
+    }));
+    return {
+      type: 'Welcome',
+      server_id: this.config.id,
+      servers: [self, ...others],
+      leader_id: this.node.leaderId,
+      epoch: this.node.epoch,
+    };
+  }
+
+  onEvent(listener: (event: NodeEvent & { at: string }) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Inputs
+  // ---------------------------------------------------------------------------------------
+
+  private now(): number {
+    return performance.now();
+  }
+
+  private onMessage(
+    connection: Connection<CloudMessage>,
+    decoded: DecodedMessage<CloudMessage>,
+  ): void {
+    const message = decoded.message;
+    if (this.silentUntil_ms !== null) return; // failure simulation: ignore all communication
+    const extra = this.extraHandlers.find((handler) => handler.handles(message.type));
+    if (extra) {
+      extra.handle(connection, decoded);
+      return;
+    }
+    if (message.type === 'Error') {
+      this.log.warn('peer reported an error', {
+        from: connection.remote,
+        code: message.code,
+        detail: message.message,
+      });
+      return;
+    }
+    if (message.type === 'Hello') {
+      connection.send(this.welcome(), { requestId: decoded.requestId, epoch: this.node.epoch });
+      return;
+    }
+    if (message.type === 'Welcome') return;
+    let source: Source;
+    if ('client_id' in message && !('from' in message)) {
+      source = { kind: 'client', id: message.client_id };
+      this.clients.set(message.client_id, connection);
+      if (message.type === 'TaskRequest') {
+        this.metrics.tasksReceived.inc();
+        this.pendingPayload = {
+          key: taskKey(message.client_id, message.task_id),
+          bytes: decoded.binary,
+        };
+      }
+    } else if ('from' in message) {
+      source = { kind: 'server', id: message.from };
+    } else {
+      return;
+    }
+    this.node.receive(source, message, this.now());
+    this.process();
+    this.pendingPayload = null;
+  }
+
+  private sampleLoad(): void {
+    const sample = this.loadSampler.sample();
+    const loadAverage =
+      this.config.election.score_input === 'load_average' ? sample.load_average : null;
+    this.node.setLocalLoad(
+      {
+        cpu_pct: sample.cpu_pct,
+        memory_used_pct: sample.memory_used_pct,
+        load_average: loadAverage,
+      },
+      this.now(),
+    );
+    const stats = this.executor.stats();
+    this.metrics.queueLength.set(stats.queued);
+    this.metrics.activeTasks.set(stats.running + stats.queued);
+  }
+
+  private onTimer(): void {
+    this.timer = null;
+    const now = this.now();
+    const lateness_ms = now - this.timerDeadline_ms;
+    if (Number.isFinite(lateness_ms) && lateness_ms > 0)
+      this.metrics.heartbeatDelay.observe(lateness_ms / 1000);
+    this.timerDeadline_ms = Infinity;
+    this.node.tick(now);
+    this.process();
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Outputs
+  // ---------------------------------------------------------------------------------------
+
+  /** Drains the node and carries out everything it produced, then re-arms the timer. */
+  private process(): void {
+    for (let rounds = 0; rounds < 100; rounds++) {
+      const ready = this.node.drain();
+      if (ready.messages.length === 0 && ready.events.length === 0 && ready.hard_state === null)
+        break;
+      this.apply(ready);
+    }
+    this.armTimer();
+  }
+
+  private apply(ready: Ready): void {
+    if (ready.hard_state) {
+      try {
+        this.hardState.save(ready.hard_state);
+      } catch (err) {
+        // Without durable epochs a restart could reuse one: refuse to go on.
+        this.log.error('cannot persist hard state; exiting', { error: errorMessage(err) });
+        process.exit(1);
+      }
+    }
+    for (const event of ready.events) this.onNodeEvent(event);
+    for (const outgoing of ready.messages) this.send(outgoing);
+  }
+
+  private send(outgoing: Outgoing): void {
+    if (this.silentUntil_ms !== null) return;
+    const { to, message } = outgoing;
+    const epoch = 'epoch' in message ? message.epoch : 0;
+    if (to.kind === 'server') {
+      this.peers.get(to.id)?.send(message, { epoch });
+      return;
+    }
+    const connection = this.clients.get(to.id);
+    if (!connection?.isOpen) return; // the client polls and finds its task again
+    if (message.type === 'TaskResponse') {
+      const bytes = message.ok
+        ? this.results.get(taskKey(message.client_id, message.task_id))
+        : undefined;
+      if (message.ok && !bytes) {
+        this.log.error('result bytes missing for a finished task', {
+          client: message.client_id,
+          task: message.task_id,
+        });
+        return;
+      }
+      connection.send(message, { epoch, binary: bytes ?? EMPTY });
+      return;
+    }
+    connection.send(message, { epoch });
+  }
+
+  private armTimer(): void {
+    if (this.stopping && this.node.currentRole === 'left' && this.running.size === 0) return;
+    const deadline = this.node.nextDeadline_ms();
+    if (this.timer && deadline >= this.timerDeadline_ms) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDeadline_ms = deadline;
+    this.timer = setTimeout(() => this.onTimer(), Math.max(0, deadline - this.now()));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Events
+  // ---------------------------------------------------------------------------------------
+
+  private onNodeEvent(event: NodeEvent): void {
+    this.logEvent(event);
+    if (this.eventListeners.size > 0) {
+      const stamped = { ...event, at: new Date().toISOString() };
+      for (const listener of this.eventListeners) listener(stamped);
+    }
+    switch (event.type) {
+      case 'executeTask':
+        this.execute(event.client_id, event.task_id);
+        break;
+      case 'cancelTask':
+        this.running.get(taskKey(event.client_id, event.task_id))?.cancel();
+        break;
+      case 'releaseResult':
+        this.results.delete(taskKey(event.client_id, event.task_id));
+        break;
+      case 'silenceStarted':
+        this.silentUntil_ms = event.until_ms;
+        // Ignore all communication: drop connections; the core ignores inputs until the end.
+        this.listener.dropAllConnections('failure simulation: this server is silent');
+        for (const link of this.peers.values()) link.reset('failure simulation');
+        break;
+      case 'silenceEnded':
+        this.silentUntil_ms = null;
+        break;
+      case 'becameLeader':
+        this.metrics.isLeader.set(1);
+        this.metrics.leaderChanges.inc();
+        this.metrics.epoch.set(event.epoch);
+        break;
+      case 'steppedDown':
+        this.metrics.isLeader.set(0);
+        break;
+      case 'leaderAcknowledged':
+        this.metrics.leaderChanges.inc();
+        this.metrics.epoch.set(event.epoch);
+        break;
+      case 'electionStarted':
+        this.metrics.elections.inc();
+        break;
+      case 'peerFailed':
+        this.metrics.peerFailures.inc();
+        break;
+      case 'taskAssigned':
+        this.metrics.tasksAssigned.inc();
+        break;
+      case 'taskReassigned':
+        this.metrics.tasksReassigned.inc();
+        break;
+      case 'messageRejected':
+        this.metrics.badFrames.inc({ reason: 'rejected_by_core' });
+        break;
+      default:
+        break;
+    }
+  }
+
+  private execute(client_id: ClientId, task_id: TaskId): void {
+    const key = taskKey(client_id, task_id);
+    const payload = this.pendingPayload?.key === key ? this.pendingPayload.bytes : null;
+    this.pendingPayload = null;
+    if (!payload) {
+      // The core only asks to execute in reaction to a TaskRequest carrying the bytes.
+      this.log.error('executeTask without payload bytes', { client: client_id, task: task_id });
+      this.finish(client_id, task_id, { ok: false, error: 'internal error: payload missing' });
+      return;
+    }
+    const received_at_ms = this.now();
+    const job = this.executor.start(payload, () =>
+      this.node.taskStarted(client_id, task_id, this.now()),
+    );
+    this.running.set(key, { cancel: job.cancel, received_at_ms });
+    job.result.then(
+      (png) => {
+        this.results.set(key, png);
+        this.metrics.tasksCompleted.inc();
+        this.metrics.taskDuration.observe((this.now() - received_at_ms) / 1000);
+        this.finish(client_id, task_id, { ok: true, png });
+      },
+      (err: unknown) => {
+        const code = (err as { code?: string }).code ?? 'error';
+        if (code === 'cancelled') {
+          this.running.delete(key);
+          return;
+        }
+        this.metrics.tasksFailed.inc({ reason: code });
+        this.finish(client_id, task_id, { ok: false, error: errorMessage(err) });
+      },
+    );
+  }
+
+  private finish(
+    client_id: ClientId,
+    task_id: TaskId,
+    outcome: { ok: true; png: Uint8Array } | { ok: false; error: string },
+  ): void {
+    this.running.delete(taskKey(client_id, task_id));
+    this.node.taskFinished(
+      client_id,
+      task_id,
+      outcome.ok
+        ? {
+            ok: true,
+            result_size_bytes: outcome.png.length,
+            result_digest: sha256Hex(outcome.png),
+            error: null,
+          }
+        : {
+            ok: false,
+            result_size_bytes: 0,
+            result_digest: '',
+            error: errorText(outcome.error).slice(0, 500),
+          },
+      this.now(),
+    );
+    this.process();
+  }
+
+  private forgetClientConnection(connection: Connection<CloudMessage>): void {
+    for (const [clientId, known] of this.clients) {
+      if (known === connection) this.clients.delete(clientId);
+    }
+  }
+
+  private logEvent(event: NodeEvent): void {
+    const epoch = 'epoch' in event ? formatEpoch(event.epoch) : undefined;
+    switch (event.type) {
+      case 'becameLeader':
+        this.log.info('won election: now leader', { epoch, reason: event.reason });
+        break;
+      case 'steppedDown':
+        this.log.info('stepped down as leader', { epoch, reason: event.reason });
+        break;
+      case 'leaderAcknowledged':
+        this.log.info('leader acknowledged', { leader: event.leader_id, epoch });
+        break;
+      case 'leaderLost':
+        this.log.warn('leader lost', { leader: event.leader_id, epoch });
+        break;
+      case 'electionStarted':
+        this.log.info('election started', { round: event.round });
+        break;
+      case 'peerSuspected':
+        this.log.info('peer suspected', { peer: event.peer });
+        break;
+      case 'peerFailed':
+        this.log.warn('peer failed', { peer: event.peer });
+        break;
+      case 'peerRecovered':
+        this.log.info('peer recovered', { peer: event.peer });
+        break;
+      case 'peerLeft':
+        this.log.info('peer left', { peer: event.peer });
+        break;
+      case 'taskReassigned':
+        this.log.info('task reassigned', {
+          client: event.client_id,
+          task: event.task_id,
+          from: event.from_server,
+          to: event.assignment.server_id,
+        });
+        break;
+      case 'silenceStarted':
+        this.log.warn('failure simulation: going silent', { duration_ms: event.duration_ms });
+        break;
+      case 'silenceEnded':
+        this.log.info('failure simulation: silence over, rejoining');
+        break;
+      case 'failureSimulationScheduled':
+        this.log.info('failure simulation: server chosen to go silent', {
+          target: event.target,
+          duration_ms: event.duration_ms,
+        });
+        break;
+      case 'resynced':
+        this.log.info('history resynced from leader', { entries: event.entries });
+        break;
+      case 'stallDetected':
+        this.log.warn('process was stalled', { stalled_ms: event.stalled_ms });
+        break;
+      case 'handover':
+        this.log.info('handing leadership over', { to: event.to });
+        break;
+      case 'messageRejected':
+        this.log.debug('message rejected', { reason: event.reason });
+        break;
+      case 'taskAssigned':
+      case 'executeTask':
+      case 'cancelTask':
+      case 'releaseResult':
+        this.log.debug(event.type, { client: event.client_id, task: event.task_id });
+        break;
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function nodeConfigFrom(config: ServerConfig): ServerNodeConfigInput {
+  return {
+    id: config.id,
+    peers: config.peers.map((peer) => peer.id),
+    heartbeat_interval_ms: config.election.heartbeat_interval_ms,
+    election_timeout_ms: config.election.election_timeout_ms,
+    failure_timeout_ms: config.election.failure_timeout_ms,
+    monitor_interval_ms: config.election.monitor_interval_ms,
+    thread_pool_size: config.encryption.thread_pool_size,
+    max_queue_size: config.encryption.max_queue_size,
+    score_weights: config.election.score_weights,
+    hysteresis: {
+      margin: config.election.hysteresis_margin,
+      sustain_ms: config.election.hysteresis_sustain_ms,
+    },
+    failure_simulation: {
+      enabled: config.failure_simulation.enabled,
+      interval_ms: config.failure_simulation.interval_ms,
+      max_silence_ms: config.failure_simulation.max_silence_ms,
+    },
+  };
+}

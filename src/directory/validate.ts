@@ -92,7 +92,8 @@ export function text(value: unknown, field: string, maxChars: number): string {
   if (typeof value !== 'string') {
     throw invalidArgument(`${field} must be a string; got ${describeValue(value)}`);
   }
-  const chars = [...value].length;
+  // A code point is at most two UTF-16 units: reject huge strings before splitting them.
+  const chars = value.length > maxChars * 2 ? value.length : [...value].length;
   if (chars < 1 || chars > maxChars) {
     throw invalidArgument(`${field} must be 1–${maxChars} characters; got ${chars}`);
   }

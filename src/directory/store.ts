@@ -275,7 +275,8 @@ export interface DirectoryStore {
   /**
    * Asks the owner for `views` views of an offered image; queues `request_created` for the owner
    * (delivered at their next take, e.g. at sign-in when they are offline). `denied` unless actorId
-   * === requester_id or when asking oneself; `not_found` for an unknown owner or image; `conflict`
+   * === requester_id; `invalid_argument` when asking oneself; `not_found` for an unknown owner or
+   * image; `conflict`
    * when a pending request for the same image already exists or when `request_id` is reused for a
    * different request (the same request again returns the stored one: safe to retry);
    * `limit_exceeded` for the pending-request limits or a full owner queue.

@@ -3,9 +3,11 @@
  * its command (with its own --help) to the program.
  */
 import type { Command } from 'commander';
+import { registerClientCommand } from './client.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEncryptCommand } from './encrypt.js';
 import { registerServerCommand } from './server.js';
+import { registerStartCommand } from './start.js';
 import { registerStegoCommands } from './stego.js';
 
 type Registration = (program: Command) => void;
@@ -15,6 +17,8 @@ const registrations: Registration[] = [
   registerDemoCommand,
   registerServerCommand,
   registerEncryptCommand,
+  registerClientCommand,
+  registerStartCommand,
 ];
 
 export function registerAllCommands(program: Command): void {

@@ -1,0 +1,310 @@
+/**
+ * Runs a cloud of real server processes on this machine: `npm start`, the integration tests,
+ * the cluster benchmark and the stress tool all use it. It writes configs (or uses given ones),
+ * starts `cloudp2p server` processes, and can kill -9, pause (SIGSTOP/SIGCONT), restart and
+ * stop them gracefully, and ask any of them for /status.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { packagePath } from '../util/package-info.js';
+import { loadServerConfig } from './config.js';
+import type { RuntimeStatus } from './runtime.js';
+
+export interface ClusterMember {
+  id: number;
+  configPath: string;
+  address: string;
+  httpUrl: string;
+}
+
+export interface GenerateOptions {
+  /** Folder for configs, data and logs (created). */
+  dir: string;
+  size: number;
+  heartbeat_interval_secs?: number;
+  election_timeout_secs?: number;
+  failure_timeout_secs?: number;
+  monitor_interval_secs?: number;
+  thread_pool_size?: number;
+  max_queue_size?: number;
+  failureSimulation?: { interval_secs: number; max_silence_secs: number };
+  directoryUrl?: string;
+  /** Extra lines appended to every server config (advanced tuning in tests). */
+  extraToml?: string;
+}
+
+export interface StartOptions {
+  /** Echo each server's log lines to this stream, prefixed with its id. */
+  echo?: NodeJS.WritableStream;
+  /** Environment for the server processes (LOG_LEVEL...). */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Running {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  log: WriteStream;
+}
+
+const CLI = packagePath('dist', 'cli', 'main.js');
+
+/** Asks the OS for `count` free TCP ports on loopback. */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  });
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+export class LocalCluster {
+  private readonly running = new Map<number, Running>();
+  private readonly logDir: string;
+
+  constructor(
+    readonly members: ClusterMember[],
+    logDir: string,
+    private readonly startOptions: StartOptions = {},
+  ) {
+    this.logDir = logDir;
+    mkdirSync(logDir, { recursive: true });
+  }
+
+  /** Uses existing config files (e.g. config/server1.toml..server3.toml). */
+  static fromConfigs(
+    paths: string[],
+    logDir: string,
+    startOptions: StartOptions = {},
+  ): LocalCluster {
+    const members = paths.map((configPath) => {
+      const config = loadServerConfig(configPath);
+      return {
+        id: config.id,
+        configPath,
+        address: `${config.address.host}:${config.address.port}`,
+        httpUrl: `http://${config.http_address.host}:${config.http_address.port}`,
+      };
+    });
+    return new LocalCluster(members, logDir, startOptions);
+  }
+
+  /** Writes configs for `size` servers on free loopback ports into `dir`. */
+  static async generate(
+    options: GenerateOptions,
+    startOptions: StartOptions = {},
+  ): Promise<LocalCluster> {
+    mkdirSync(options.dir, { recursive: true });
+    const ports = await freePorts(options.size * 2);
+    const ids = Array.from({ length: options.size }, (_, i) => i + 1);
+    const address = (id: number): string => `127.0.0.1:${ports[(id - 1) * 2]}`;
+    const members = ids.map((id) => {
+      const configPath = join(options.dir, `server${id}.toml`);
+      const httpAddress = `127.0.0.1:${ports[(id - 1) * 2 + 1]}`;
+      writeFileSync(configPath, serverToml(id, ids, address, httpAddress, options));
+      return { id, configPath, address: address(id), httpUrl: `http://${httpAddress}` };
+    });
+    return new LocalCluster(members, join(options.dir, 'logs'), startOptions);
+  }
+
+  get addresses(): string[] {
+    return this.members.map((m) => m.address);
+  }
+
+  member(id: number): ClusterMember {
+    const member = this.members.find((m) => m.id === id);
+    if (!member) throw new Error(`no server ${id} in this cluster`);
+    return member;
+  }
+
+  isRunning(id: number): boolean {
+    return this.running.has(id);
+  }
+
+  pid(id: number): number | undefined {
+    return this.running.get(id)?.child.pid;
+  }
+
+  async startAll(extraArgs: string[] = []): Promise<void> {
+    for (const member of this.members) this.start(member.id, extraArgs);
+  }
+
+  /** Starts one server process (no-op if it runs). */
+  start(id: number, extraArgs: string[] = []): void {
+    if (this.running.has(id)) return;
+    const member = this.member(id);
+    const log = createWriteStream(join(this.logDir, `server-${id}.log`), { flags: 'a' });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'server', '--config', member.configPath, ...extraArgs],
+      {
+        env: { ...process.env, ...this.startOptions.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const echo = this.startOptions.echo;
+    const forward = (chunk: Buffer): void => {
+      log.write(chunk);
+      if (echo) {
+        for (const line of chunk.toString('utf8').split('\n'))
+          if (line) echo.write(`[s${id}] ${line}\n`);
+      }
+    };
+    child.stdout?.on('data', forward);
+    child.stderr?.on('data', forward);
+    const exited = new Promise<number | null>((resolve) => {
+      child.once('exit', (code, signal) => {
+        log.write(`--- process exited (code ${code}, signal ${signal}) ---\n`);
+        log.end();
+        this.running.delete(id);
+        resolve(code);
+      });
+    });
+    this.running.set(id, { child, exited, log });
+  }
+
+  /** Sends a signal: SIGKILL (crash), SIGSTOP/SIGCONT (pause/resume), SIGTERM (graceful). */
+  signal(id: number, signal: NodeJS.Signals): void {
+    const running = this.running.get(id);
+    if (!running) throw new Error(`server ${id} is not running`);
+    running.child.kill(signal);
+  }
+
+  async kill(id: number): Promise<void> {
+    const running = this.running.get(id);
+    if (!running) return;
+    running.child.kill('SIGKILL');
+    await running.exited;
+  }
+
+  /** Graceful stop (SIGTERM), then SIGKILL after `timeout_ms`. */
+  async stop(id: number, timeout_ms = 15_000): Promise<void> {
+    const running = this.running.get(id);
+    if (!running) return;
+    running.child.kill('SIGCONT'); // a paused process cannot handle SIGTERM
+    running.child.kill('SIGTERM');
+    const timer = setTimeout(() => running.child.kill('SIGKILL'), timeout_ms);
+    await running.exited;
+    clearTimeout(timer);
+  }
+
+  async stopAll(timeout_ms = 15_000): Promise<void> {
+    await Promise.all([...this.running.keys()].map((id) => this.stop(id, timeout_ms)));
+  }
+
+  /** /status of one server, or null when it does not answer within `timeout_ms`. */
+  async status(id: number, timeout_ms = 1000): Promise<RuntimeStatus | null> {
+    try {
+      const response = await fetch(`${this.member(id).httpUrl}/status`, {
+        signal: AbortSignal.timeout(timeout_ms),
+      });
+      return response.ok ? ((await response.json()) as RuntimeStatus) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Waits until every server in `ids` (default: all running ones) answers and follows the
+   * same leader in the same epoch; returns that leader and epoch.
+   */
+  async waitForLeader(
+    timeout_ms: number,
+    ids?: number[],
+  ): Promise<{ leader: number; epoch: number; elapsed_ms: number }> {
+    const started = performance.now();
+    let last = 'no server answered';
+    while (performance.now() - started < timeout_ms) {
+      const wanted = ids ?? [...this.running.keys()];
+      const statuses = await Promise.all(wanted.map((id) => this.status(id, 500)));
+      const answered = statuses.filter((s): s is RuntimeStatus => s !== null);
+      if (answered.length === wanted.length && answered.length > 0) {
+        const first = answered[0] as RuntimeStatus;
+        const agreed = answered.every(
+          (s) => s.leader_id === first.leader_id && s.epoch === first.epoch && s.leader_id !== null,
+        );
+        const leaderAmongThem = answered.some(
+          (s) => s.role === 'leader' && s.id === first.leader_id,
+        );
+        if (agreed && leaderAmongThem) {
+          return {
+            leader: first.leader_id as number,
+            epoch: first.epoch,
+            elapsed_ms: performance.now() - started,
+          };
+        }
+        last = answered
+          .map(
+            (s) =>
+              `server ${s.id}: ${s.role}, leader ${s.leader_id ?? 'none'}, epoch ${s.epoch_label}`,
+          )
+          .join('; ');
+      } else {
+        last = `${answered.length} of ${wanted.length} servers answered /status`;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new CloudP2PError(
+      'no_leader',
+      `no agreed leader within ${timeout_ms} ms (${last})`,
+      ExitCode.unavailable,
+    );
+  }
+}
+
+function serverToml(
+  id: number,
+  ids: number[],
+  address: (id: number) => string,
+  httpAddress: string,
+  o: GenerateOptions,
+): string {
+  const peers = ids
+    .filter((other) => other !== id)
+    .map((other) => `  { id = ${other}, address = "${address(other)}" },`);
+  const lines = [
+    '[server]',
+    `id = ${id}`,
+    `address = "${address(id)}"`,
+    `http_address = "${httpAddress}"`,
+    `data_dir = "data/server-${id}"`,
+    '',
+    '[peers]',
+    'peers = [',
+    ...peers,
+    ']',
+    '',
+    '[election]',
+    `heartbeat_interval_secs = ${o.heartbeat_interval_secs ?? 0.25}`,
+    `election_timeout_secs = ${o.election_timeout_secs ?? 0.5}`,
+    `failure_timeout_secs = ${o.failure_timeout_secs ?? 1}`,
+    `monitor_interval_secs = ${o.monitor_interval_secs ?? 0.1}`,
+    '',
+    '[encryption]',
+    `thread_pool_size = ${o.thread_pool_size ?? 1}`,
+    `max_queue_size = ${o.max_queue_size ?? 100}`,
+    '',
+    '[failure_simulation]',
+    `enabled = ${o.failureSimulation !== undefined}`,
+    `interval_secs = ${o.failureSimulation?.interval_secs ?? 30}`,
+    `max_silence_secs = ${o.failureSimulation?.max_silence_secs ?? 20}`,
+  ];
+  if (o.directoryUrl) lines.push('', '[directory]', `url = "${o.directoryUrl}"`);
+  if (o.extraToml) lines.push('', o.extraToml);
+  return `${lines.join('\n')}\n`;
+}

@@ -87,6 +87,12 @@ interface ClientTask {
   retries: number;
   /** Polls in a row that the assigned server did not answer. */
   silent_polls: number;
+  /**
+   * Epoch of the newest leader that vouched for the current placement. Placements are
+   * ranked by it first: after a split brain, a live leader's word beats a placement on a
+   * server that has since died, even if that one was made in a higher epoch.
+   */
+  vouch_epoch: number;
   /** Servers that may hold a placement or a result for it: all are acknowledged at the end. */
   involved: Set<ServerId>;
 }
@@ -184,6 +190,7 @@ export class ClientSession {
       timer_ms: this.now,
       retries: 0,
       silent_polls: 0,
+      vouch_epoch: 0,
       involved: new Set(),
     };
     this.tasks.set(task_id, task);
@@ -318,9 +325,10 @@ export class ClientSession {
     else this.send(to, q);
   }
 
-  private follow(task: ClientTask, assignment: Assignment): void {
+  private follow(task: ClientTask, assignment: Assignment, vouch: number): void {
     const previous = task.assignment;
     task.assignment = assignment;
+    task.vouch_epoch = vouch;
     task.retries = 0;
     task.silent_polls = 0;
     if (previous === null) {
@@ -395,7 +403,7 @@ export class ClientSession {
       case 'TaskAssignmentResponse':
         if (m.status === 'busy' || m.assignment === null)
           return this.onBusy(task, from, m.retry_after_ms);
-        return this.onPlacement(task, m.assignment, true);
+        return this.onPlacement(task, m.assignment, m.epoch, true);
       case 'TaskAccepted':
         if (!fromAssigned) return;
         if (task.phase !== 'waiting') {
@@ -411,8 +419,11 @@ export class ClientSession {
         task.timer_ms = this.now + this.config.poll_interval_ms;
         return;
       case 'TaskRejected':
-        if (m.assignment !== null && isNewerAssignment(m.assignment, task.assignment)) {
-          return this.follow(task, m.assignment);
+        if (
+          m.assignment !== null &&
+          this.shouldFollow(task, m.assignment, m.assignment.epoch, false)
+        ) {
+          return this.follow(task, m.assignment, m.assignment.epoch);
         }
         if (!fromAssigned) return;
         if (m.reason === 'busy') {
@@ -431,13 +442,38 @@ export class ClientSession {
     }
   }
 
-  private onPlacement(task: ClientTask, assignment: Assignment, fromLeader: boolean): void {
-    if (isNewerAssignment(assignment, task.assignment)) return this.follow(task, assignment);
-    const same =
-      task.assignment !== null &&
-      task.assignment.server_id === assignment.server_id &&
-      task.assignment.epoch === assignment.epoch &&
-      task.assignment.attempt === assignment.attempt;
+  /**
+   * Should the task switch to `a`, vouched for in epoch `vouch` (the sending leader's epoch,
+   * or the placement's own epoch when the sender is not a leader)?
+   */
+  private shouldFollow(
+    task: ClientTask,
+    a: Assignment,
+    vouch: number,
+    fromLeader: boolean,
+  ): boolean {
+    const current = task.assignment;
+    if (current === null) return true;
+    if (sameAssignment(current, a)) {
+      task.vouch_epoch = Math.max(task.vouch_epoch, vouch);
+      return false;
+    }
+    // The assigned server has gone silent: any leader's different placement beats waiting
+    // (the epoch that vouched for the silent one may have no live server left knowing it).
+    if (fromLeader && task.silent_polls >= 2 && a.server_id !== current.server_id) return true;
+    if (vouch !== task.vouch_epoch) return vouch > task.vouch_epoch;
+    return isNewerAssignment(a, current);
+  }
+
+  private onPlacement(
+    task: ClientTask,
+    assignment: Assignment,
+    vouch: number,
+    fromLeader: boolean,
+  ): void {
+    if (this.shouldFollow(task, assignment, vouch, fromLeader))
+      return this.follow(task, assignment, vouch);
+    const same = task.assignment !== null && sameAssignment(task.assignment, assignment);
     // A leader confirming the placement we already follow while we were asking: try it again.
     if (same && fromLeader && task.phase === 'assigning') {
       task.retries = 0;
@@ -456,8 +492,11 @@ export class ClientSession {
   }
 
   private onStatus(task: ClientTask, from: ServerId, m: TaskStatusResponseMessage): void {
-    if (m.assignment !== null && isNewerAssignment(m.assignment, task.assignment)) {
-      return this.follow(task, m.assignment);
+    if (m.assignment !== null) {
+      const vouch = m.is_leader ? m.epoch : m.assignment.epoch;
+      if (this.shouldFollow(task, m.assignment, vouch, m.is_leader)) {
+        return this.follow(task, m.assignment, vouch);
+      }
     }
     if (task.assignment?.server_id === from) {
       if (m.local_state === 'queued' || m.local_state === 'running') {
@@ -540,4 +579,8 @@ export class ClientSession {
       if (m.assignment !== null) this.ack(from, m.task_id);
     }
   }
+}
+
+function sameAssignment(a: Assignment, b: Assignment): boolean {
+  return a.server_id === b.server_id && a.epoch === b.epoch && a.attempt === b.attempt;
 }

@@ -165,6 +165,9 @@ export interface NodeStatus {
 /** A node with a leader heard this recently answers Election with a leader hint instead. */
 const LIVE_LEADER_HEARTBEATS = 2;
 
+/** Fallback elections start at most this many slots (election_timeout / 4 each) late. */
+const MAX_FALLBACK_RANK = 8;
+
 export class ServerNode {
   readonly config: ServerNodeConfig;
   private readonly random: RandomSource;
@@ -178,7 +181,10 @@ export class ServerNode {
   private epochValue = 0;
   private maxTerm = 0;
   private leaderIdValue: ServerId | null = null;
+  /** When the leader last counted as alive (a rumour of it counts, to give it a chance). */
   private leaderLastHeard = 0;
+  /** When we last got a message from the leader itself (only this makes us vouch for it). */
+  private leaderContactAt = -Infinity;
   private leadingSince = 0;
   private successors: ServerId[] = [];
   private leaderView: MemberView[] = [];
@@ -634,7 +640,7 @@ export class ServerNode {
     return (
       this.role === 'follower' &&
       this.leaderIdValue !== null &&
-      this.now - this.leaderLastHeard <= LIVE_LEADER_HEARTBEATS * this.config.heartbeat_interval_ms
+      this.now - this.leaderContactAt <= LIVE_LEADER_HEARTBEATS * this.config.heartbeat_interval_ms
     );
   }
 
@@ -769,10 +775,26 @@ export class ServerNode {
     const ladder = successors.filter((s) => s !== lostLeader);
     const rank = ladder.indexOf(this.id);
     if (rank >= 0) this.claimAt = this.now + rank * et;
-    // Everyone else waits for the ladder to run out, plus jitter so fallback elections
-    // rarely start together.
-    const jitter = randomInt(this.random, 0, Math.floor(et / 2));
-    this.electionAt = this.now + ladder.length * et + jitter;
+    // If the whole ladder is gone, a full election: the best-ranked survivor starts first and
+    // its Election makes the others defer, so usually only one server broadcasts.
+    const excluded = new Set<ServerId>(ladder);
+    if (lostLeader !== null) excluded.add(lostLeader);
+    const slot = Math.max(1, Math.floor(et / 4));
+    const stagger = Math.min(this.fallbackRank(excluded), MAX_FALLBACK_RANK) * slot;
+    const jitter = randomInt(this.random, 0, Math.floor(slot / 2));
+    this.electionAt = this.now + ladder.length * et + stagger + jitter;
+  }
+
+  /** Our place by (score, id) among the servers the last leader saw alive, minus `excluded`. */
+  private fallbackRank(excluded: ReadonlySet<ServerId>): number {
+    const mine = this.myScore();
+    let rank = 0;
+    for (const v of this.leaderView) {
+      if (excluded.has(v.id) || v.id === this.id || v.state !== 'alive' || v.load === null)
+        continue;
+      if (betterCandidate(v.load.score, v.id, mine, this.id)) rank++;
+    }
+    return rank;
   }
 
   /** After boot, a stall or a silence: wait one failure timeout (plus jitter) for a leader. */
@@ -831,7 +853,10 @@ export class ServerNode {
         m.state = seen.state === 'suspected' ? 'alive' : seen.state;
         m.synced = seen.synced;
         m.load = seen.load;
-        m.last_heard_ms = seen.age_ms === null ? this.now : this.leaderViewAt - seen.age_ms;
+        // The view is as old as the leader's last heartbeat (up to a failure timeout ago):
+        // members it saw alive get a short grace to report to us before they count as dead.
+        const seenAt = seen.age_ms === null ? this.now : this.leaderViewAt - seen.age_ms;
+        m.last_heard_ms = Math.max(seenAt, this.now - this.config.failure_timeout_ms / 4);
       } else if (m.last_heard_ms === null || m.state === 'alive' || m.state === 'suspected') {
         // Unknown: give it one failure timeout to show up.
         m.state = 'alive';
@@ -861,9 +886,11 @@ export class ServerNode {
     if (m.epoch < this.epochValue) return this.replyStale(m.from, m.type);
     if (m.epoch === this.epochValue && this.leaderIdValue === m.from && this.role === 'follower') {
       this.leaderLastHeard = this.now;
+      this.leaderContactAt = this.now;
       return;
     }
     this.acceptLeader(m.from, m.epoch, m.history);
+    this.leaderContactAt = this.now;
     this.successors = [...m.successors];
   }
 
@@ -889,6 +916,7 @@ export class ServerNode {
     this.leaderLastHeard = this.now;
     this.nextHeartbeatAt = this.now;
     if (!changed) return;
+    this.leaderContactAt = -Infinity;
     this.emit({ type: 'leaderAcknowledged', leader_id: leader, epoch });
     this.successors = [];
     this.leaderView = [];
@@ -916,6 +944,7 @@ export class ServerNode {
       this.acceptLeader(m.from, m.epoch, m.history);
     }
     this.leaderLastHeard = this.now;
+    this.leaderContactAt = this.now;
     this.successors = [...m.successors];
     this.leaderView = m.members;
     this.leaderViewAt = this.now;
@@ -1211,6 +1240,7 @@ export class ServerNode {
     if (m.epoch > this.epochValue) return this.adoptNewerEpoch(m.epoch, epochLeader(m.epoch));
     if (this.role !== 'follower' || this.leaderIdValue !== m.from) return;
     this.leaderLastHeard = this.now;
+    this.leaderContactAt = this.now;
     switch (m.type) {
       case 'HistoryAdd':
         return this.applyOrBuffer(m.seq, { kind: 'add', entry: m.entry });

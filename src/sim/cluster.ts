@@ -752,6 +752,8 @@ export function describeEvent(e: NodeEvent): string {
       return `stalled for ${e.stalled_ms}ms`;
     case 'handover':
       return `hands leadership to s${e.to}`;
+    case 'cancelTask':
+      return `drops queued ${e.client_id}/${e.task_id} (its client already has the result)`;
     case 'messageRejected':
       return `rejected message: ${e.reason}`;
     default:

@@ -35,6 +35,11 @@ export interface GenerateOptions {
   directoryUrl?: string;
   /** Extra lines appended to every server config (advanced tuning in tests). */
   extraToml?: string;
+  /**
+   * Where each server listens (e.g. its own network namespace's address); default: free ports
+   * on 127.0.0.1.
+   */
+  endpoints?: (id: number) => { host: string; port: number; httpPort: number };
 }
 
 export interface StartOptions {
@@ -42,6 +47,11 @@ export interface StartOptions {
   echo?: NodeJS.WritableStream;
   /** Environment for the server processes (LOG_LEVEL...). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A command that runs each server, e.g. `['ip', 'netns', 'exec', 'ns1']`: it must exec the
+   * server in place (same pid), so signals reach the server itself.
+   */
+  launchPrefix?: (id: number) => string[];
 }
 
 interface Running {
@@ -75,6 +85,10 @@ export async function freePorts(count: number): Promise<number[]> {
 
 export class LocalCluster {
   private readonly running = new Map<number, Running>();
+  /** Why each server last exited, with its last log line, to explain unexpected exits. */
+  private readonly exits = new Map<number, string>();
+  /** Servers we killed or stopped on purpose (their exit is not a failure). */
+  private readonly stoppedOnPurpose = new Set<number>();
   private readonly logDir: string;
 
   constructor(
@@ -110,12 +124,18 @@ export class LocalCluster {
     startOptions: StartOptions = {},
   ): Promise<LocalCluster> {
     mkdirSync(options.dir, { recursive: true });
-    const ports = await freePorts(options.size * 2);
+    const ports = options.endpoints ? [] : await freePorts(options.size * 2);
     const ids = Array.from({ length: options.size }, (_, i) => i + 1);
-    const address = (id: number): string => `127.0.0.1:${ports[(id - 1) * 2]}`;
+    const endpoint = (id: number): { host: string; port: number; httpPort: number } =>
+      options.endpoints?.(id) ?? {
+        host: '127.0.0.1',
+        port: ports[(id - 1) * 2] ?? 0,
+        httpPort: ports[(id - 1) * 2 + 1] ?? 0,
+      };
+    const address = (id: number): string => `${endpoint(id).host}:${endpoint(id).port}`;
     const members = ids.map((id) => {
       const configPath = join(options.dir, `server${id}.toml`);
-      const httpAddress = `127.0.0.1:${ports[(id - 1) * 2 + 1]}`;
+      const httpAddress = `${endpoint(id).host}:${endpoint(id).httpPort}`;
       writeFileSync(configPath, serverToml(id, ids, address, httpAddress, options));
       return { id, configPath, address: address(id), httpUrl: `http://${httpAddress}` };
     });
@@ -149,20 +169,29 @@ export class LocalCluster {
     if (this.running.has(id)) return;
     const member = this.member(id);
     const log = createWriteStream(join(this.logDir, `server-${id}.log`), { flags: 'a' });
-    const child = spawn(
+    const command = [
+      ...(this.startOptions.launchPrefix?.(id) ?? []),
       process.execPath,
-      [CLI, 'server', '--config', member.configPath, ...extraArgs],
-      {
-        env: { ...process.env, ...this.startOptions.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+      CLI,
+      'server',
+      '--config',
+      member.configPath,
+      ...extraArgs,
+    ];
+    const child = spawn(command[0] as string, command.slice(1), {
+      env: { ...process.env, ...this.startOptions.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const echo = this.startOptions.echo;
+    let lastLine = '';
+    this.exits.delete(id);
+    this.stoppedOnPurpose.delete(id);
     const forward = (chunk: Buffer): void => {
       log.write(chunk);
-      if (echo) {
-        for (const line of chunk.toString('utf8').split('\n'))
-          if (line) echo.write(`[s${id}] ${line}\n`);
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line) continue;
+        lastLine = line;
+        echo?.write(`[s${id}] ${line}\n`);
       }
     };
     child.stdout?.on('data', forward);
@@ -171,6 +200,10 @@ export class LocalCluster {
       child.once('exit', (code, signal) => {
         log.write(`--- process exited (code ${code}, signal ${signal}) ---\n`);
         log.end();
+        this.exits.set(
+          id,
+          `server ${id} exited (code ${code}, signal ${signal}): ${lastLine || 'no output'}`,
+        );
         this.running.delete(id);
         resolve(code);
       });
@@ -182,12 +215,15 @@ export class LocalCluster {
   signal(id: number, signal: NodeJS.Signals): void {
     const running = this.running.get(id);
     if (!running) throw new Error(`server ${id} is not running`);
+    if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT')
+      this.stoppedOnPurpose.add(id);
     running.child.kill(signal);
   }
 
   async kill(id: number): Promise<void> {
     const running = this.running.get(id);
     if (!running) return;
+    this.stoppedOnPurpose.add(id);
     running.child.kill('SIGKILL');
     await running.exited;
   }
@@ -196,6 +232,7 @@ export class LocalCluster {
   async stop(id: number, timeout_ms = 15_000): Promise<void> {
     const running = this.running.get(id);
     if (!running) return;
+    this.stoppedOnPurpose.add(id);
     running.child.kill('SIGCONT'); // a paused process cannot handle SIGTERM
     running.child.kill('SIGTERM');
     const timer = setTimeout(() => running.child.kill('SIGKILL'), timeout_ms);
@@ -231,6 +268,15 @@ export class LocalCluster {
     let last = 'no server answered';
     while (performance.now() - started < timeout_ms) {
       const wanted = ids ?? [...this.running.keys()];
+      const died = this.members.filter(
+        (m) => this.exits.has(m.id) && !this.stoppedOnPurpose.has(m.id) && !this.running.has(m.id),
+      );
+      if (died.length > 0)
+        throw new CloudP2PError(
+          'server_exited',
+          died.map((m) => this.exits.get(m.id)).join('; '),
+          ExitCode.failure,
+        );
       const statuses = await Promise.all(wanted.map((id) => this.status(id, 500)));
       const answered = statuses.filter((s): s is RuntimeStatus => s !== null);
       if (answered.length === wanted.length && answered.length > 0) {

@@ -73,6 +73,8 @@ export interface RuntimeStatus extends Omit<NodeStatus, 'silent_until_ms'> {
   uptime_ms: number;
   silent_for_ms: number | null;
   failure_simulation: boolean;
+  /** Times this server went silent by the failure simulation. */
+  silences: number;
   pool: ReturnType<TaskExecutor['stats']>;
   connections: number;
 }
@@ -99,6 +101,7 @@ export class ServerRuntime {
   private timerDeadline_ms = Infinity;
   private loadTimer: NodeJS.Timeout | null = null;
   private silentUntil_ms: number | null = null;
+  private silences = 0;
   private stopping = false;
   private listening: { address: string; http: string } | null = null;
   /** Listeners for the dashboard's live stream (events as they happen). */
@@ -246,6 +249,7 @@ export class ServerRuntime {
       silent_for_ms:
         silent_until_ms === null ? null : Math.max(0, Math.round(silent_until_ms - now)),
       failure_simulation: this.config.failure_simulation.enabled,
+      silences: this.silences,
       pool: this.executor.stats(),
       connections: this.listener.connectionCount,
     };
@@ -443,6 +447,7 @@ export class ServerRuntime {
         break;
       case 'silenceStarted':
         this.silentUntil_ms = event.until_ms;
+        this.silences++;
         // Ignore all communication: drop connections; the core ignores inputs until the end.
         this.listener.dropAllConnections('failure simulation: this server is silent');
         for (const link of this.peers.values()) link.reset('failure simulation');

@@ -1,0 +1,222 @@
+/**
+ * The cloud with real processes on loopback: election, encryption end to end, load spread,
+ * kill -9 of the leader and of a worker, a paused server, the failure simulation, and hostile
+ * frames. Every result is verified by extracting the hidden image and comparing bytes.
+ */
+import { connect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CloudClient } from '../../src/client/cloud-client.js';
+import { verifyResult } from '../../src/client/payload.js';
+import { createCloudCodec } from '../../src/protocol/cloud-protocol.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
+import {
+  SAMPLE_IMAGE,
+  SAMPLE_PAYLOAD,
+  connectClient,
+  eventually,
+  runTasks,
+  sleep,
+  startTestCluster,
+  type Outcome,
+  type TestCluster,
+} from './helpers/cluster-fixture.js';
+
+let current: TestCluster | null = null;
+const clients: CloudClient[] = [];
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await current?.cleanup();
+  current = null;
+});
+
+async function cluster(
+  options: Parameters<typeof startTestCluster>[0] = { size: 3 },
+  extraArgs: string[] = [],
+): Promise<TestCluster> {
+  current = await startTestCluster(options, extraArgs);
+  return current;
+}
+
+async function client(id: string, deadline_ms?: number): Promise<CloudClient> {
+  const c = await connectClient((current as TestCluster).cluster, id, deadline_ms);
+  clients.push(c);
+  return c;
+}
+
+/** 20 clients × 10 tasks in parallel; returns every outcome. */
+async function load(prefix: string, clientCount = 20, tasksEach = 10): Promise<Outcome[]> {
+  const all = await Promise.all(
+    Array.from({ length: clientCount }, async (_, i) =>
+      runTasks(await client(`${prefix}-c${i}`), 't', tasksEach, 2),
+    ),
+  );
+  return all.flat();
+}
+
+describe('three servers on loopback', () => {
+  it('elect one leader that everyone agrees on, and encrypt an image end to end', async () => {
+    const { cluster: c } = await cluster();
+    const elected = await c.waitForLeader(15_000);
+    const statuses = await Promise.all(c.members.map((m) => c.status(m.id)));
+    expect(statuses.filter((s) => s?.role === 'leader').map((s) => s?.id)).toEqual([
+      elected.leader,
+    ]);
+    expect(new Set(statuses.map((s) => s?.epoch))).toEqual(new Set([elected.epoch]));
+
+    const result = await (await client('one')).encrypt('only', SAMPLE_PAYLOAD);
+    const hidden = await verifyResult(result.png, SAMPLE_IMAGE);
+    expect(Buffer.from(hidden.image.bytes).equals(Buffer.from(SAMPLE_IMAGE))).toBe(true);
+  });
+
+  it('runs 20 concurrent clients × 10 tasks: all succeed and every server gets work', async () => {
+    const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1 });
+    await c.waitForLeader(15_000);
+    const outcomes = await load('spread');
+    expect(outcomes).toHaveLength(200);
+    const perServer = new Map<number, number>();
+    for (const o of outcomes) perServer.set(o.serverId, (perServer.get(o.serverId) ?? 0) + 1);
+    expect([...perServer.keys()].sort()).toEqual([1, 2, 3]);
+    for (const count of perServer.values()) expect(count).toBeGreaterThan(20);
+  });
+
+  it('survives kill -9 of the leader under load: a new leader, every task completes', async () => {
+    const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1 });
+    const first = await c.waitForLeader(15_000);
+    const running = load('kill-leader');
+    await sleep(1500);
+    await c.kill(first.leader);
+    const survivors = c.members.map((m) => m.id).filter((id) => id !== first.leader);
+    const second = await c.waitForLeader(10_000, survivors);
+    expect(second.leader).not.toBe(first.leader);
+    expect(second.epoch).toBeGreaterThan(first.epoch);
+    const outcomes = await running;
+    expect(outcomes).toHaveLength(200);
+    expect(
+      new Set(outcomes.map((o) => o.taskId.split('-').slice(0, 3).join('-'))).size,
+    ).toBeGreaterThan(0);
+  });
+
+  it('reassigns the tasks of a killed worker, and they complete', async () => {
+    const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1, max_queue_size: 200 });
+    const { leader } = await c.waitForLeader(15_000);
+    const running = load('kill-worker', 10, 10);
+    // Wait until a follower holds queued work, then crash it.
+    let victim = 0;
+    const found = await eventually(
+      async () => {
+        for (const m of c.members) {
+          if (m.id === leader) continue;
+          const s = await c.status(m.id);
+          if (s && s.pool.queued + s.pool.running >= 2) victim = m.id;
+        }
+        return victim !== 0;
+      },
+      20_000,
+      20,
+    );
+    expect(found).toBe(true);
+    await c.kill(victim);
+    const outcomes = await running;
+    expect(outcomes).toHaveLength(100);
+    expect(outcomes.some((o) => o.reassignments > 0)).toBe(true);
+    expect(outcomes.every((o) => o.serverId !== victim || o.reassignments === 0)).toBe(true);
+    const leaderStatus = await c.status(leader);
+    expect(leaderStatus?.counters.tasks_reassigned).toBeGreaterThan(0);
+  });
+
+  it('brings a paused server back: it steps down if it led, resyncs and takes work again', async () => {
+    const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1 });
+    const first = await c.waitForLeader(15_000);
+    const paused = first.leader;
+    c.signal(paused, 'SIGSTOP');
+    const others = c.members.map((m) => m.id).filter((id) => id !== paused);
+    const during = await c.waitForLeader(10_000, others);
+    expect(during.epoch).toBeGreaterThan(first.epoch);
+    await sleep(1500); // well past the failure timeout
+    c.signal(paused, 'SIGCONT');
+    const after = await c.waitForLeader(10_000);
+    expect(after.epoch).toBeGreaterThanOrEqual(during.epoch);
+    const back = await c.status(paused);
+    expect(back?.synced).toBe(true);
+    if (after.leader !== paused) expect(back?.role).toBe('follower');
+    // It takes work again: enough tasks that placement must use every server.
+    const outcomes = await load('after-pause', 6, 10);
+    expect(outcomes.some((o) => o.serverId === paused)).toBe(true);
+  });
+
+  it('loses nothing with the failure simulation on for 60 s of load', async () => {
+    const { cluster: c } = await cluster({
+      size: 3,
+      thread_pool_size: 1,
+      failureSimulation: { interval_secs: 10, max_silence_secs: 6 },
+    });
+    await c.waitForLeader(15_000);
+    const clientsCount = 6;
+    const deadline = Date.now() + 60_000;
+    const outcomes: Outcome[] = [];
+    await Promise.all(
+      Array.from({ length: clientsCount }, async (_, i) => {
+        const cl = await client(`fs-${i}`, 120_000);
+        let n = 0;
+        while (Date.now() < deadline) {
+          const batch = await runTasks(cl, `b${n++}`, 2, 2);
+          outcomes.push(...batch);
+          await sleep(100);
+        }
+      }),
+    );
+    expect(outcomes.length).toBeGreaterThan(50);
+    const statuses = await Promise.all(c.members.map((m) => c.status(m.id)));
+    const silences = statuses.reduce((n, s) => n + (s?.silences ?? 0), 0);
+    expect(silences).toBeGreaterThan(0); // the simulation really silenced someone
+  }, 150_000);
+
+  it('keeps serving a client while garbage and oversize frames hit the same server', async () => {
+    const { cluster: c } = await cluster({ size: 3 });
+    await c.waitForLeader(15_000);
+    const target = c.members[0] as { address: string };
+    const [host, port] = target.address.split(':') as [string, string];
+    const hostile = async (bytes: Uint8Array): Promise<string[]> =>
+      new Promise((resolve) => {
+        const socket = connect({ host, port: Number(port) });
+        const decoder = new FrameDecoder();
+        const codes: string[] = [];
+        socket.on('data', (chunk) => {
+          for (const frame of decoder.push(chunk))
+            codes.push(JSON.parse(new TextDecoder().decode(frame.meta)).code as string);
+        });
+        socket.on('close', () => resolve(codes));
+        socket.on('error', () => undefined);
+        socket.write(bytes);
+        setTimeout(() => socket.destroy(), 2000);
+      });
+    const codec = createCloudCodec();
+    const running = load('hostile', 4, 5);
+    const answers = await Promise.all([
+      hostile(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n')),
+      hostile(
+        encodeFrame(
+          { type: 33, clusterId: 1, requestId: 1, epoch: 0 },
+          new Uint8Array(2),
+          new Uint8Array(0),
+        ).subarray(0, 4),
+      ),
+      hostile(codec.encode({ type: 'TaskAck', client_id: 'x', task_id: 'y' }, { clusterId: 99 })),
+      hostile(oversizeHeader()),
+      hostile(crypto.getRandomValues(new Uint8Array(4096))),
+    ]);
+    expect(answers[0]).toEqual(['bad_magic']);
+    expect(answers[2]).toEqual(['wrong_cluster']);
+    expect(answers[3]).toEqual(['oversize_frame']);
+    const outcomes = await running;
+    expect(outcomes).toHaveLength(20);
+  });
+});
+
+function oversizeHeader(): Uint8Array {
+  const header = encodeFrame({ type: 33, clusterId: 1, requestId: 1, epoch: 0 }, new Uint8Array(0));
+  new DataView(header.buffer).setUint32(4, 0xfff0_0000);
+  return header;
+}

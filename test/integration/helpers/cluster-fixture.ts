@@ -1,0 +1,113 @@
+/**
+ * Shared helpers for tests that run real server processes: a temporary cluster, clients that
+ * submit real images, and checks on results.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CloudClient } from '../../../src/client/cloud-client.js';
+import { buildTaskPayload, verifyResult } from '../../../src/client/payload.js';
+import { LocalCluster, type GenerateOptions } from '../../../src/server/local-cluster.js';
+import { packagePath } from '../../../src/util/package-info.js';
+
+export const SAMPLE_IMAGE = new Uint8Array(
+  readFileSync(packagePath('assets', 'samples', 'photo.jpg')),
+);
+export const SAMPLE_PAYLOAD = buildTaskPayload(SAMPLE_IMAGE);
+
+export function requireBuild(): void {
+  if (!existsSync(packagePath('dist', 'cli', 'main.js'))) {
+    throw new Error(
+      'integration tests run the built servers: run `npm run build` first (npm test does it)',
+    );
+  }
+}
+
+export interface TestCluster {
+  cluster: LocalCluster;
+  dir: string;
+  cleanup(): Promise<void>;
+}
+
+export async function startTestCluster(
+  options: Omit<GenerateOptions, 'dir'>,
+  extraArgs: string[] = [],
+): Promise<TestCluster> {
+  requireBuild();
+  const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-it-'));
+  const cluster = await LocalCluster.generate({ ...options, dir }, { env: { LOG_LEVEL: 'info' } });
+  await cluster.startAll(extraArgs);
+  return {
+    cluster,
+    dir,
+    async cleanup() {
+      await cluster.stopAll(5000);
+      if (!process.env.CLOUDP2P_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function serversOf(cluster: LocalCluster): Array<{ host: string; port: number }> {
+  return cluster.addresses.map((address) => {
+    const [host, port] = address.split(':');
+    return { host: host as string, port: Number(port) };
+  });
+}
+
+export async function connectClient(
+  cluster: LocalCluster,
+  clientId: string,
+  taskDeadline_ms = 60_000,
+): Promise<CloudClient> {
+  return CloudClient.connect({
+    clientId,
+    servers: serversOf(cluster),
+    taskDeadline_ms,
+    connectTimeout_ms: 20_000,
+  });
+}
+
+export interface Outcome {
+  taskId: string;
+  serverId: number;
+  reassignments: number;
+}
+
+/** Runs `tasks` encryptions on one client, `concurrency` at a time; verifies every result. */
+export async function runTasks(
+  client: CloudClient,
+  prefix: string,
+  tasks: number,
+  concurrency = tasks,
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < tasks) {
+      const taskId = `${prefix}-${next++}`;
+      const result = await client.encrypt(taskId, SAMPLE_PAYLOAD);
+      await verifyResult(result.png, SAMPLE_IMAGE);
+      outcomes.push({ taskId, serverId: result.serverId, reassignments: result.reassignments });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, tasks) }, lane));
+  return outcomes;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `condition` until it holds or `timeout_ms` passes; returns whether it held. */
+export async function eventually(
+  condition: () => Promise<boolean> | boolean,
+  timeout_ms: number,
+  interval_ms = 100,
+): Promise<boolean> {
+  const deadline = Date.now() + timeout_ms;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await sleep(interval_ms);
+  }
+  return false;
+}

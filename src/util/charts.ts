@@ -183,8 +183,11 @@ function rangeOf(
     if (zeroBased && forceMin === undefined) min = Math.min(0, min);
     if (max <= min) max = min + 1;
     if (forceMax === undefined) {
+      // End the axis on a round tick at or above the data.
       const ticks = niceTicks(min, max);
-      max = Math.max(max, ticks[ticks.length - 1] ?? max);
+      const last = ticks[ticks.length - 1] ?? max;
+      const step = ticks.length > 1 ? last - (ticks[ticks.length - 2] ?? last) : 0;
+      max = last >= max ? last : last + step;
     }
   }
   return { min, max };

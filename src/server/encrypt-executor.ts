@@ -39,7 +39,9 @@ export async function createEncryptExecutor(
   return {
     start(payload, onStart) {
       // Copy into a buffer of its own so it can be transferred without detaching socket memory.
-      const copy = payload.slice().buffer as ArrayBuffer;
+      // (Not payload.slice(): on a Buffer that is a view of the socket's memory, not a copy, and
+      // its .buffer would start at the wrong offset.)
+      const copy = new Uint8Array(payload).buffer as ArrayBuffer;
       const job = pool.start({ payload: copy }, { transfer: [copy], onStart });
       return { result: job.result.then((r) => r.png), cancel: job.cancel };
     },

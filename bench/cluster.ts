@@ -1,0 +1,342 @@
+/**
+ * `npm run bench:cluster`: what distribution costs, measured in one run on this machine.
+ *
+ * 1. Engine: one process, a worker pool with one thread per core, saturated with tasks.
+ * 2. Cloud: three real server processes (one worker thread each) on the same cores, saturated
+ *    by clients with a bounded number of tasks in flight. Ratio cloud / engine (target >= 0.8).
+ * 3. Latency at a fixed rate below saturation (half the cloud's measured throughput).
+ * 4. Failover: the same fixed-rate load, kill -9 of the leader, and the client-visible stall,
+ *    with the shipped fast settings and with the seed's 1 s / 3 s settings.
+ *
+ * Same images everywhere (assets/samples/photo.jpg, ~108 KB JPEG hidden in the default cover).
+ * Results are printed and written to runs/bench-cluster-<time>.json.
+ * Environment: BENCH_TASKS (default 400), BENCH_FIXED_SECS (default 15).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CloudClient } from '../src/client/cloud-client.js';
+import { buildTaskPayload } from '../src/client/payload.js';
+import { createEncryptExecutor } from '../src/server/encrypt-executor.js';
+import { LocalCluster, type GenerateOptions } from '../src/server/local-cluster.js';
+import { packagePath } from '../src/util/package-info.js';
+import { summarize } from '../src/util/stats.js';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 400);
+const FIXED_SECS = Number(process.env.BENCH_FIXED_SECS ?? 15);
+const CORES = availableParallelism();
+const IMAGE = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
+const PAYLOAD = buildTaskPayload(IMAGE);
+
+interface TaskTiming {
+  start_ms: number;
+  end_ms: number;
+  ok: boolean;
+  server: number | null;
+  reassignments: number;
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function engineThroughput(threads: number, tasks: number): Promise<number> {
+  const executor = await createEncryptExecutor({
+    threads,
+    maxQueue: tasks,
+    coverPath: undefined,
+    jobTimeout_ms: 60_000,
+  });
+  try {
+    // Warm every worker (its cover PNG cache) before timing.
+    await Promise.all(
+      Array.from({ length: threads * 2 }, () => executor.start(PAYLOAD, () => undefined).result),
+    );
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: tasks }, () => executor.start(PAYLOAD, () => undefined).result),
+    );
+    return tasks / ((performance.now() - started) / 1000);
+  } finally {
+    await executor.close(1000);
+  }
+}
+
+async function startCloud(
+  dir: string,
+  options: Omit<GenerateOptions, 'dir'>,
+): Promise<LocalCluster> {
+  const cluster = await LocalCluster.generate({ ...options, dir }, { env: { LOG_LEVEL: 'warn' } });
+  await cluster.startAll();
+  await cluster.waitForLeader(30_000);
+  return cluster;
+}
+
+async function connectClients(
+  cluster: LocalCluster,
+  count: number,
+  prefix: string,
+): Promise<CloudClient[]> {
+  const servers = cluster.addresses.map((a) => ({
+    host: a.split(':')[0] as string,
+    port: Number(a.split(':')[1]),
+  }));
+  return Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      CloudClient.connect({ clientId: `${prefix}-${i}`, servers, taskDeadline_ms: 120_000 }),
+    ),
+  );
+}
+
+async function one(client: CloudClient, taskId: string, timings: TaskTiming[]): Promise<void> {
+  const start_ms = performance.now();
+  try {
+    const result = await client.encrypt(taskId, PAYLOAD);
+    timings.push({
+      start_ms,
+      end_ms: performance.now(),
+      ok: true,
+      server: result.serverId,
+      reassignments: result.reassignments,
+    });
+  } catch {
+    timings.push({
+      start_ms,
+      end_ms: performance.now(),
+      ok: false,
+      server: null,
+      reassignments: 0,
+    });
+  }
+}
+
+/** Closed loop: `inFlight` tasks per client, `tasks` in total. */
+async function cloudThroughput(
+  clients: CloudClient[],
+  tasks: number,
+  inFlight: number,
+): Promise<{ perSecond: number; timings: TaskTiming[] }> {
+  const timings: TaskTiming[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    clients.flatMap((client, c) =>
+      Array.from({ length: inFlight }, async () => {
+        while (next < tasks) await one(client, `tp-${c}-${next++}`, timings);
+      }),
+    ),
+  );
+  return { perSecond: tasks / ((performance.now() - started) / 1000), timings };
+}
+
+/** Open loop at `rate` per second for `secs`, optionally calling `during` at `duringAt_ms`. */
+async function fixedRate(
+  clients: CloudClient[],
+  prefix: string,
+  rate: number,
+  secs: number,
+  during?: { at_ms: number; run: () => Promise<void> },
+): Promise<{ timings: TaskTiming[]; event_ms: number | null }> {
+  const timings: TaskTiming[] = [];
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  const total = Math.round(rate * secs);
+  let event_ms: number | null = null;
+  let fired = false;
+  for (let n = 0; n < total; n++) {
+    const due = started + (n * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (during && !fired && performance.now() - started >= during.at_ms) {
+      fired = true;
+      event_ms = performance.now();
+      void during.run();
+    }
+    pending.push(one(clients[n % clients.length] as CloudClient, `${prefix}-${n}`, timings));
+  }
+  await Promise.all(pending);
+  return { timings, event_ms };
+}
+
+function latencies(timings: TaskTiming[]): number[] {
+  return timings.filter((t) => t.ok).map((t) => t.end_ms - t.start_ms);
+}
+
+interface Failover {
+  settings: string;
+  leader_killed: number;
+  new_leader: number;
+  agreed_after_ms: number;
+  baseline_p50_ms: number;
+  max_latency_ms: number;
+  stall_ms: number;
+  longest_completion_gap_ms: number;
+  tasks: number;
+  failed: number;
+  reassigned: number;
+}
+
+async function failover(
+  label: string,
+  dir: string,
+  timings: Omit<GenerateOptions, 'dir' | 'size'>,
+  rate: number,
+): Promise<Failover> {
+  const cluster = await startCloud(dir, {
+    size: 3,
+    thread_pool_size: 1,
+    max_queue_size: 1000,
+    ...timings,
+  });
+  const clients = await connectClients(cluster, 4, `fo-${label}`);
+  try {
+    const before = await cluster.waitForLeader(10_000);
+    const warm = await fixedRate(clients, `fo-${label}-warm`, rate, 4);
+    const baseline = summarize(latencies(warm.timings)).p50;
+    let agreed_after_ms = NaN;
+    let newLeader = 0;
+    const run = await fixedRate(clients, `fo-${label}`, rate, 12, {
+      at_ms: 3000,
+      run: async () => {
+        const killed_at = performance.now();
+        await cluster.kill(before.leader);
+        const elected = await cluster.waitForLeader(30_000);
+        agreed_after_ms = performance.now() - killed_at;
+        newLeader = elected.leader;
+      },
+    });
+    const kill = run.event_ms as number;
+    const affected = run.timings.filter((t) => t.end_ms >= kill && t.start_ms <= kill + 5000);
+    const maxLatency = Math.max(...affected.map((t) => t.end_ms - t.start_ms));
+    const ends = run.timings
+      .map((t) => t.end_ms)
+      .filter((e) => e >= kill - 1000)
+      .sort((a, b) => a - b);
+    let gap = 0;
+    for (let i = 1; i < ends.length; i++)
+      gap = Math.max(gap, (ends[i] as number) - (ends[i - 1] as number));
+    return {
+      settings: label,
+      leader_killed: before.leader,
+      new_leader: newLeader,
+      agreed_after_ms: Math.round(agreed_after_ms),
+      baseline_p50_ms: Math.round(baseline),
+      max_latency_ms: Math.round(maxLatency),
+      stall_ms: Math.round(maxLatency - baseline),
+      longest_completion_gap_ms: Math.round(gap),
+      tasks: run.timings.length,
+      failed: run.timings.filter((t) => !t.ok).length,
+      reassigned: run.timings.filter((t) => t.reassignments > 0).length,
+    };
+  } finally {
+    clients.forEach((c) => c.close());
+    await cluster.stopAll(5000);
+  }
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'cloudp2p-bench-cluster-'));
+  try {
+    log(
+      `machine: ${CORES} cores; ${TASKS} tasks per throughput phase; hidden image ${IMAGE.length} bytes`,
+    );
+    log('1/5 engine: one process, one worker thread per core, saturated');
+    const engine = await engineThroughput(CORES, TASKS);
+    log(`    ${engine.toFixed(1)} images/s`);
+
+    log('2/5 cloud: 3 server processes (1 worker thread each), 3 clients × 4 tasks in flight');
+    const cluster = await startCloud(join(root, 'cloud'), {
+      size: 3,
+      thread_pool_size: 1,
+      max_queue_size: 1000,
+    });
+    const clients = await connectClients(cluster, 3, 'tp');
+    await cloudThroughput(clients, 30, 4); // warm-up: workers' cover caches, connections
+    const cloud = await cloudThroughput(clients, TASKS, 4);
+    const share = new Map<number, number>();
+    for (const t of cloud.timings)
+      if (t.server !== null) share.set(t.server, (share.get(t.server) ?? 0) + 1);
+    log(
+      `    ${cloud.perSecond.toFixed(1)} images/s (cloud/engine ${(cloud.perSecond / engine).toFixed(2)}); share ${[...share].map(([s, n]) => `${s}:${n}`).join(' ')}`,
+    );
+
+    const rate = Math.max(1, Math.floor(cloud.perSecond * 0.5));
+    log(`3/5 latency at a fixed ${rate}/s (half the cloud's throughput) for ${FIXED_SECS} s`);
+    const fixed = await fixedRate(clients, 'fixed', rate, FIXED_SECS);
+    const latency = summarize(latencies(fixed.timings));
+    log(
+      `    p50 ${latency.p50.toFixed(1)} ms, p99 ${latency.p99.toFixed(1)} ms, max ${latency.max.toFixed(1)} ms`,
+    );
+    clients.forEach((c) => c.close());
+    await cluster.stopAll(5000);
+
+    log(
+      `4/5 failover, shipped fast settings (heartbeat 0.25 s, failure timeout 1 s), ${rate}/s, kill -9 of the leader`,
+    );
+    const fast = await failover('fast', join(root, 'fast'), {}, rate);
+    log(`    ${JSON.stringify(fast)}`);
+    log(`5/5 failover, seed settings (heartbeat 1 s, election 2 s, failure 3 s, monitor 1 s)`);
+    const seed = await failover(
+      'seed',
+      join(root, 'seed'),
+      {
+        heartbeat_interval_secs: 1,
+        election_timeout_secs: 2,
+        failure_timeout_secs: 3,
+        monitor_interval_secs: 1,
+      },
+      rate,
+    );
+    log(`    ${JSON.stringify(seed)}`);
+
+    const report = {
+      date: new Date().toISOString(),
+      cores: CORES,
+      tasks: TASKS,
+      engine_images_per_s: round(engine),
+      cloud_images_per_s: round(cloud.perSecond),
+      cloud_over_engine: round(cloud.perSecond / engine, 3),
+      cloud_share: Object.fromEntries(share),
+      fixed_rate_per_s: rate,
+      fixed_latency_ms: {
+        p50: round(latency.p50),
+        p95: round(latency.p95),
+        p99: round(latency.p99),
+        max: round(latency.max),
+        count: latency.count,
+      },
+      failover_fast: fast,
+      failover_seed: seed,
+    };
+    mkdirSync(packagePath('runs'), { recursive: true });
+    const out = packagePath('runs', `bench-cluster-${report.date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(
+      [
+        '',
+        '| measure | value |',
+        '| --- | --- |',
+        `| engine, 1 process × ${CORES} threads | ${report.engine_images_per_s} images/s |`,
+        `| cloud, 3 processes × 1 thread | ${report.cloud_images_per_s} images/s |`,
+        `| cloud / engine | ${report.cloud_over_engine} (target >= 0.8) |`,
+        `| latency at ${rate}/s: p50 / p99 | ${report.fixed_latency_ms.p50} / ${report.fixed_latency_ms.p99} ms |`,
+        `| kill -9 leader, fast settings: stall / agreed leader after | ${fast.stall_ms} / ${fast.agreed_after_ms} ms (target stall < 1500) |`,
+        `| kill -9 leader, seed settings: stall / agreed leader after | ${seed.stall_ms} / ${seed.agreed_after_ms} ms |`,
+        `| failed tasks (fast, seed) | ${fast.failed}, ${seed.failed} |`,
+        '',
+        `written to ${out}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function round(value: number, digits = 1): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+await main();

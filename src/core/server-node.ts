@@ -165,6 +165,9 @@ export interface NodeStatus {
 /** A node with a leader heard this recently answers Election with a leader hint instead. */
 const LIVE_LEADER_HEARTBEATS = 2;
 
+/** How often a leader scans its whole history for dead placements and expired entries. */
+const HISTORY_SCAN_INTERVAL_MS = 1000;
+
 /** Fallback elections start at most this many slots (election_timeout / 4 each) late. */
 const MAX_FALLBACK_RANK = 8;
 
@@ -227,6 +230,7 @@ export class ServerNode {
   private overloadedSince: number | null = null;
   private nextHousekeepingAt = 0;
   private nextOrphanProbeAt = 0;
+  private nextHistoryScanAt = 0;
 
   // --- outputs ---
   private outbox: Outgoing[] = [];
@@ -1816,8 +1820,13 @@ export class ServerNode {
     this.sendPendingRemovals();
     this.resendResults();
     if (this.role !== 'leader') return;
-    this.reassignFromUnavailable();
-    this.expireHistory();
+    if (this.now >= this.nextHistoryScanAt) {
+      // Full-history scans are a backstop (failures, takeovers and merges reassign at
+      // once), so once a second is plenty even with a large history.
+      this.nextHistoryScanAt = this.now + HISTORY_SCAN_INTERVAL_MS;
+      this.reassignFromUnavailable();
+      this.expireHistory();
+    }
     this.probeOrphans();
     this.checkHysteresis();
     this.maybeScheduleFailureSimulation();

@@ -296,14 +296,16 @@ export function commandScenario(argv: string[]): number {
       console.log(`updated ${file}`);
       continue;
     }
+    let differing = 0;
     blocks.forEach((b, k) => {
       if (outputs[k] === b.expected) return;
-      failures++;
+      differing++;
       console.log(
         `${file}:${b.line}: ${b.command}\n--- expected\n${b.expected}\n--- actual\n${outputs[k]}\n`,
       );
     });
-    console.log(`${file}: ${failures === 0 ? 'ok' : `${failures} block(s) differ`}`);
+    failures += differing;
+    console.log(`${file}: ${differing === 0 ? 'ok' : `${differing} block(s) differ`}`);
   }
   return failures === 0 ? 0 : 1;
 }

@@ -7,6 +7,7 @@ import {
   encodeContainer,
   extractImage,
   hiddenMediaTypeOf,
+  plainImage,
   sniffImageFormat,
 } from '../stego/index.js';
 import type { AccessRights, ContainerPayload } from '../stego/index.js';
@@ -37,10 +38,11 @@ export async function verifyResult(
   sentImage: Uint8Array,
 ): Promise<ContainerPayload> {
   const payload = await extractImage(png);
-  if (!Buffer.from(payload.image.bytes).equals(Buffer.from(sentImage))) {
+  const hidden = plainImage(payload);
+  if (!Buffer.from(hidden.bytes).equals(Buffer.from(sentImage))) {
     throw new CloudP2PError(
       'verify_failed',
-      `the result hides ${payload.image.bytes.length} bytes that differ from the ${sentImage.length} bytes sent`,
+      `the result hides ${hidden.bytes.length} bytes that differ from the ${sentImage.length} bytes sent`,
       ExitCode.corrupted,
     );
   }

@@ -25,7 +25,10 @@ import { parseChunks } from './png-decode.js';
 import type {
   AccessRights,
   ContainerPayload,
+  HiddenImage,
   HiddenMediaType,
+  OwnerSignature,
+  PlainPayload,
   ViewerConsumption,
   ViewerGrant,
 } from './types.js';
@@ -37,24 +40,31 @@ const SECTION_HEADER_BYTES = 5;
 /** Bytes a container adds to the hidden file when it has no rights and no message. */
 export const MIN_CONTAINER_OVERHEAD_BYTES = HEADER_BYTES + SECTION_HEADER_BYTES + 1;
 
-/** Header flag bits. Bits 0 and 1 are reserved for later steps; this version writes 0. */
+/** Header flag bits; any other bit set means a feature this build does not know. */
 export const ContainerFlag = {
-  /** Reserved: an OWNER_SIGNATURE section is present and must verify. */
+  /** An OWNER_SIGNATURE section is present (and the reader must verify it). */
   signed: 0x01,
-  /** Reserved: the hidden image is in ENCRYPTED_IMAGE instead of HIDDEN_IMAGE. */
+  /** The hidden image is in ENCRYPTED_IMAGE (sealed to one viewer) instead of HIDDEN_IMAGE. */
   encrypted: 0x02,
 } as const;
+const KNOWN_FLAGS = ContainerFlag.signed | ContainerFlag.encrypted;
 
 export const SectionType = {
   hiddenImage: 0x01,
   accessRights: 0x02,
   consumedViews: 0x03,
   message: 0x04,
-  /** Reserved: Ed25519 signature by the owner over the canonical ACCESS_RIGHTS value. */
+  /** Owner's rights version, Ed25519 public key and signature (see rightsSignedBytes). */
   ownerSignature: 0x10,
-  /** Reserved: hidden image encrypted to the viewer's key (X25519 + AES-256-GCM). */
+  /** The hidden image sealed to the viewer's key (X25519 + HKDF + AES-256-GCM). */
   encryptedImage: 0x11,
 } as const;
+/** OWNER_SIGNATURE value: rights version u32, public key (32), signature (64). */
+const SIGNATURE_SECTION_BYTES = 4 + 32 + 64;
+/** Smallest sealed image: ephemeral key (32) + nonce (12) + media code (1) + 1 byte + tag (16). */
+const MIN_SEALED_BYTES = 32 + 12 + 2 + 16;
+const MAX_SEALED_BYTES = MAX_HIDDEN_IMAGE_BYTES + 1 + 32 + 12 + 16;
+const RIGHTS_SIGNATURE_DOMAIN = new TextEncoder().encode('cloudp2p rights v1\0');
 /** Section types >= this are ancillary: decoders that do not know them skip them. */
 export const FIRST_ANCILLARY_SECTION_TYPE = 0x80;
 
@@ -218,6 +228,108 @@ function validateHiddenImage(payload: ContainerPayload): { code: number; bytes: 
   return { code: MEDIA_TYPE_CODES[sniffed], bytes: image.bytes };
 }
 
+/** The image section of a payload: HIDDEN_IMAGE (plain) or ENCRYPTED_IMAGE (sealed). */
+interface ImageSection {
+  type: number;
+  /** Section value length. */
+  length: number;
+  write(writer: ByteWriter): void;
+}
+
+function imageSection(payload: ContainerPayload): ImageSection {
+  if (payload.sealedImage !== undefined) {
+    if (payload.image !== undefined)
+      throw invalid('a payload has either a plain or a sealed image, not both');
+    const sealed = payload.sealedImage;
+    if (
+      !(sealed instanceof Uint8Array) ||
+      sealed.length < MIN_SEALED_BYTES ||
+      sealed.length > MAX_SEALED_BYTES
+    ) {
+      throw invalid(`a sealed image must be ${MIN_SEALED_BYTES}..${MAX_SEALED_BYTES} bytes`);
+    }
+    return {
+      type: SectionType.encryptedImage,
+      length: sealed.length,
+      write: (w) => w.bytes(sealed),
+    };
+  }
+  const image = validateHiddenImage(payload);
+  return {
+    type: SectionType.hiddenImage,
+    length: 1 + image.bytes.length,
+    write: (w) => {
+      w.u8(image.code);
+      w.bytes(image.bytes);
+    },
+  };
+}
+
+function validateSignature(payload: ContainerPayload): OwnerSignature | undefined {
+  const signature = payload.ownerSignature;
+  if (signature === undefined) return undefined;
+  if (!payload.rights) throw invalid('an owner signature needs access rights to sign');
+  if (
+    !Number.isInteger(signature.version) ||
+    signature.version < 1 ||
+    signature.version > 0xffff_ffff
+  ) {
+    throw invalid(`the rights version must be an integer from 1 to ${0xffff_ffff}`);
+  }
+  if (!(signature.publicKey instanceof Uint8Array) || signature.publicKey.length !== 32) {
+    throw invalid('the owner public key must be 32 bytes');
+  }
+  if (!(signature.signature instanceof Uint8Array) || signature.signature.length !== 64) {
+    throw invalid('the owner signature must be 64 bytes');
+  }
+  return signature;
+}
+
+/** The media code and bytes a sealed image carries once opened (see SealedPayload). */
+export function sealablePlaintext(image: HiddenImage): Uint8Array {
+  const { code, bytes } = validateHiddenImage({ image });
+  const out = new Uint8Array(1 + bytes.length);
+  out[0] = code;
+  out.set(bytes, 1);
+  return out;
+}
+
+/** Reverses sealablePlaintext after opening a sealed image; checks the media type. */
+export function hiddenImageFromPlaintext(plaintext: Uint8Array): HiddenImage {
+  const mediaType = (Object.keys(MEDIA_TYPE_CODES) as HiddenMediaType[]).find(
+    (key) => MEDIA_TYPE_CODES[key] === plaintext[0],
+  );
+  const bytes = plaintext.slice(1);
+  if (!mediaType || hiddenMediaTypeOf(bytes) !== mediaType) {
+    throw corrupted('the opened image does not match its media type');
+  }
+  return { mediaType, bytes };
+}
+
+/**
+ * The bytes the owner signs: a domain tag, the canonical rights, the rights version, and the
+ * SHA-256 of the image section's value (plain or sealed), so a signed record cannot be moved
+ * onto another image. The consumed-views counters are deliberately not covered: the viewer's
+ * agent updates them.
+ */
+export function rightsSignedBytes(
+  payload: Pick<PlainPayload, 'rights'> & { image?: HiddenImage; sealedImage?: Uint8Array },
+  version: number,
+): Uint8Array {
+  if (!payload.rights) throw invalid('there are no access rights to sign');
+  const section = imageSection(payload as ContainerPayload);
+  const writer = new ByteWriter(section.length);
+  section.write(writer);
+  const imageDigest = createHash('sha256').update(writer.result()).digest();
+  const rights = encodeRights(payload.rights);
+  const out = new ByteWriter(RIGHTS_SIGNATURE_DOMAIN.length + rights.length + 4 + 32);
+  out.bytes(RIGHTS_SIGNATURE_DOMAIN);
+  out.bytes(rights);
+  out.u32(version);
+  out.bytes(imageDigest);
+  return out.result();
+}
+
 /**
  * A cheap structural check of the hidden file (no pixel decoding, so it costs microseconds):
  * a PNG must have valid chunk CRCs, an IHDR and an IEND; a JPEG must contain an EOI marker.
@@ -253,8 +365,8 @@ function encodeMessage(message: string | undefined): Uint8Array | undefined {
 
 /** Encoded length in bytes of the container for this payload, without building it. */
 export function containerSize(payload: ContainerPayload): number {
-  const image = validateHiddenImage(payload);
-  let size = HEADER_BYTES + SECTION_HEADER_BYTES + 1 + image.bytes.length;
+  const image = imageSection(payload);
+  let size = HEADER_BYTES + SECTION_HEADER_BYTES + image.length;
   if (payload.rights) {
     const rights = canonicalRights(payload.rights);
     consumedCounters(rights, payload.consumedViews);
@@ -264,19 +376,22 @@ export function containerSize(payload: ContainerPayload): number {
   } else if (payload.consumedViews && payload.consumedViews.length > 0) {
     throw invalid('consumed views need access rights listing those viewers');
   }
+  if (validateSignature(payload)) size += SECTION_HEADER_BYTES + SIGNATURE_SECTION_BYTES;
   const message = encodeMessage(payload.message);
   if (message) size += SECTION_HEADER_BYTES + message.length;
   return size;
 }
 
 export function encodeContainer(payload: ContainerPayload): Uint8Array {
-  const image = validateHiddenImage(payload);
+  const image = imageSection(payload);
+  const signature = validateSignature(payload);
   const message = encodeMessage(payload.message);
-  const body = new ByteWriter(image.bytes.length + 1024 + (message?.length ?? 0));
-  body.u8(SectionType.hiddenImage);
-  body.u32(1 + image.bytes.length);
-  body.u8(image.code);
-  body.bytes(image.bytes);
+  const body = new ByteWriter(image.length + 1024 + (message?.length ?? 0));
+  if (image.type === SectionType.hiddenImage) {
+    body.u8(image.type);
+    body.u32(image.length);
+    image.write(body);
+  }
   if (payload.rights) {
     const rights = canonicalRights(payload.rights);
     const counters = consumedCounters(rights, payload.consumedViews);
@@ -295,12 +410,27 @@ export function encodeContainer(payload: ContainerPayload): Uint8Array {
     body.u32(message.length);
     body.bytes(message);
   }
+  if (signature) {
+    body.u8(SectionType.ownerSignature);
+    body.u32(SIGNATURE_SECTION_BYTES);
+    body.u32(signature.version);
+    body.bytes(signature.publicKey);
+    body.bytes(signature.signature);
+  }
+  if (image.type === SectionType.encryptedImage) {
+    body.u8(image.type);
+    body.u32(image.length);
+    image.write(body);
+  }
+  const flags =
+    (signature ? ContainerFlag.signed : 0) |
+    (image.type === SectionType.encryptedImage ? ContainerFlag.encrypted : 0);
   const bodyBytes = body.result();
   const out = new Uint8Array(HEADER_BYTES + bodyBytes.length);
   const view = new DataView(out.buffer);
   out.set(CONTAINER_MAGIC, 0);
   view.setUint8(4, CONTAINER_VERSION);
-  view.setUint8(5, 0);
+  view.setUint8(5, flags);
   view.setUint16(6, 0);
   view.setUint32(8, bodyBytes.length);
   out.set(createHash('sha256').update(bodyBytes).digest(), 12);
@@ -363,15 +493,10 @@ export function decodeHeader(header: Uint8Array, maxBodyBytes: number): Containe
       `the container has format version ${version}; this build reads version ${CONTAINER_VERSION}`,
     );
   }
-  if (flags !== 0) {
-    const names = [
-      flags & ContainerFlag.signed ? 'signed' : '',
-      flags & ContainerFlag.encrypted ? 'encrypted' : '',
-      flags & ~0x03 ? `unknown 0x${(flags & ~0x03).toString(16)}` : '',
-    ].filter(Boolean);
+  if ((flags & ~KNOWN_FLAGS) !== 0) {
     throw new StegoError(
       StegoErrorCode.payloadUnsupported,
-      `the container uses features this build does not implement (flags: ${names.join(', ')})`,
+      `the container uses features this build does not implement (unknown flags 0x${(flags & ~KNOWN_FLAGS).toString(16)})`,
     );
   }
   if (view.getUint16(6) !== 0) throw corrupted('reserved header bytes are not zero');
@@ -448,8 +573,8 @@ export function decodeRights(value: Uint8Array): AccessRights {
   return rights;
 }
 
-/** Parses and checks a body whose SHA-256 already matched. */
-export function decodeBody(body: Uint8Array): ContainerPayload {
+/** Parses and checks a body whose SHA-256 already matched, against the header flags. */
+export function decodeBody(body: Uint8Array, flags = 0): ContainerPayload {
   const reader = new ByteReader(body);
   const sections = new Map<number, Uint8Array>();
   let previousType = -1;
@@ -468,19 +593,7 @@ export function decodeBody(body: Uint8Array): ContainerPayload {
     }
     sections.set(type, value);
   }
-  if (sections.has(SectionType.ownerSignature) || sections.has(SectionType.encryptedImage)) {
-    throw corrupted('a signature or encrypted-image section is present without its header flag');
-  }
-  const imageValue = sections.get(SectionType.hiddenImage);
-  if (!imageValue || imageValue.length < 2) throw corrupted('the hidden image section is missing');
-  const mediaType = (Object.keys(MEDIA_TYPE_CODES) as HiddenMediaType[]).find(
-    (key) => MEDIA_TYPE_CODES[key] === imageValue[0],
-  );
-  const imageBytes = imageValue.slice(1);
-  if (!mediaType || hiddenMediaTypeOf(imageBytes) !== mediaType) {
-    throw corrupted('the hidden image media type does not match its bytes');
-  }
-  const payload: ContainerPayload = { image: { mediaType, bytes: imageBytes } };
+  const payload = decodeImageSections(sections, flags);
   const rightsValue = sections.get(SectionType.accessRights);
   const consumedValue = sections.get(SectionType.consumedViews);
   if (rightsValue) {
@@ -499,6 +612,23 @@ export function decodeBody(body: Uint8Array): ContainerPayload {
   } else if (consumedValue) {
     throw corrupted('consumed views are present without access rights');
   }
+  const signatureValue = sections.get(SectionType.ownerSignature);
+  if (Boolean(flags & ContainerFlag.signed) !== (signatureValue !== undefined)) {
+    throw corrupted('the signed flag and the signature section disagree');
+  }
+  if (signatureValue) {
+    if (!payload.rights) throw corrupted('a signature is present without access rights');
+    if (signatureValue.length !== SIGNATURE_SECTION_BYTES)
+      throw corrupted('the signature section has the wrong length');
+    const reader = new ByteReader(signatureValue);
+    const version = reader.u32('rights version');
+    if (version < 1) throw corrupted('the rights version is zero');
+    payload.ownerSignature = {
+      version,
+      publicKey: signatureValue.slice(4, 36),
+      signature: signatureValue.slice(36),
+    };
+  }
   const messageValue = sections.get(SectionType.message);
   if (messageValue) {
     if (messageValue.length === 0 || messageValue.length > MAX_MESSAGE_BYTES) {
@@ -515,12 +645,36 @@ export function decodeBody(body: Uint8Array): ContainerPayload {
   return payload;
 }
 
+function decodeImageSections(sections: Map<number, Uint8Array>, flags: number): ContainerPayload {
+  const sealed = sections.get(SectionType.encryptedImage);
+  const plain = sections.get(SectionType.hiddenImage);
+  if (Boolean(flags & ContainerFlag.encrypted) !== (sealed !== undefined)) {
+    throw corrupted('the encrypted flag and the encrypted-image section disagree');
+  }
+  if (sealed) {
+    if (plain) throw corrupted('both a plain and an encrypted image are present');
+    if (sealed.length < MIN_SEALED_BYTES || sealed.length > MAX_SEALED_BYTES) {
+      throw corrupted('the encrypted image has an impossible length');
+    }
+    return { sealedImage: sealed.slice() };
+  }
+  if (!plain || plain.length < 2) throw corrupted('the hidden image section is missing');
+  const mediaType = (Object.keys(MEDIA_TYPE_CODES) as HiddenMediaType[]).find(
+    (key) => MEDIA_TYPE_CODES[key] === plain[0],
+  );
+  const imageBytes = plain.slice(1);
+  if (!mediaType || hiddenMediaTypeOf(imageBytes) !== mediaType) {
+    throw corrupted('the hidden image media type does not match its bytes');
+  }
+  return { image: { mediaType, bytes: imageBytes } };
+}
+
 /** Decodes a complete container byte string (header + body). */
 export function decodeContainer(bytes: Uint8Array): ContainerPayload {
   const header = decodeHeader(bytes.subarray(0, HEADER_BYTES), bytes.length - HEADER_BYTES);
   const body = bytes.subarray(HEADER_BYTES, HEADER_BYTES + header.bodyLength);
   verifyBody(header, body);
-  return decodeBody(body);
+  return decodeBody(body, header.flags);
 }
 
 export function verifyBody(header: ContainerHeader, body: Uint8Array): void {
@@ -535,4 +689,13 @@ export function viewsLeft(payload: ContainerPayload, username: string): number {
   if (!grant) return 0;
   const used = payload.consumedViews?.find((entry) => entry.username === username)?.consumed ?? 0;
   return Math.max(0, grant.quota - used);
+}
+
+/** The plain hidden image of a payload; a sealed one gets an error saying how to open it. */
+export function plainImage(payload: ContainerPayload): HiddenImage {
+  if (payload.image) return payload.image;
+  throw new StegoError(
+    StegoErrorCode.payloadSealed,
+    `the hidden image is sealed to a viewer (${payload.sealedImage.length} bytes encrypted); only that viewer's agent can open it (cloudp2p peer view)`,
+  );
 }

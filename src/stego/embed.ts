@@ -104,7 +104,7 @@ export function extractContainerFromSource(source: RasterRowSource): ContainerPa
   const header = decodeHeader(readSourceBytes(source, 0, HEADER_BYTES), capacity - HEADER_BYTES);
   const body = readSourceBytes(source, HEADER_BYTES, header.bodyLength);
   verifyBody(header, body);
-  return decodeBody(body);
+  return decodeBody(body, header.flags);
 }
 
 /**

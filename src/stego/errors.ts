@@ -18,6 +18,8 @@ export const StegoErrorCode = {
   noPayload: 'no-payload',
   payloadCorrupted: 'payload-corrupted',
   capacityExceeded: 'capacity-exceeded',
+  /** The hidden image is sealed to a viewer; only that viewer's agent can open it. */
+  payloadSealed: 'payload-sealed',
 } as const;
 export type StegoErrorCodeValue = (typeof StegoErrorCode)[keyof typeof StegoErrorCode];
 
@@ -30,6 +32,7 @@ const exitCodes = {
   'no-payload': ExitCode.noPayload,
   'payload-corrupted': ExitCode.corrupted,
   'capacity-exceeded': ExitCode.capacity,
+  'payload-sealed': ExitCode.denied,
 } as const satisfies Record<StegoErrorCodeValue, number>;
 
 export class StegoError extends CloudP2PError {

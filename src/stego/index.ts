@@ -8,6 +8,9 @@ export type {
   HiddenImage,
   HiddenMediaType,
   Raster,
+  OwnerSignature,
+  PlainPayload,
+  SealedPayload,
   ViewerConsumption,
   ViewerGrant,
 } from './types.js';
@@ -28,6 +31,10 @@ export {
   decodeContainer,
   encodeContainer,
   encodeRights,
+  hiddenImageFromPlaintext,
+  plainImage,
+  rightsSignedBytes,
+  sealablePlaintext,
   viewsLeft,
 } from './container.js';
 export type { EmbedResult, RasterRowSource } from './embed.js';

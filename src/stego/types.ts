@@ -42,10 +42,23 @@ export interface ViewerConsumption {
   consumed: number;
 }
 
-/** Everything a container carries. */
-export interface ContainerPayload {
-  image: HiddenImage;
+/**
+ * The owner's Ed25519 signature over the access rights (see `rightsSignedBytes`): makes a
+ * hand-edited quota or viewer list detectable. `version` orders successive rights records of
+ * one image copy: a viewer's agent never goes back to a lower version.
+ */
+export interface OwnerSignature {
+  version: number;
+  /** The owner's raw 32-byte Ed25519 public key (checked against the directory by viewers). */
+  publicKey: Uint8Array;
+  /** 64-byte Ed25519 signature. */
+  signature: Uint8Array;
+}
+
+interface PayloadCommon {
   rights?: AccessRights;
+  /** Present only in signed containers; requires `rights`. */
+  ownerSignature?: OwnerSignature;
   /**
    * Views consumed so far, only for viewers listed in `rights`. Viewers not listed here
    * have consumed 0. Decoded payloads list every viewer of `rights`, in the same order.
@@ -54,3 +67,21 @@ export interface ContainerPayload {
   /** An optional UTF-8 text message. */
   message?: string;
 }
+
+/** A container whose hidden image is readable by anyone who extracts it. */
+export interface PlainPayload extends PayloadCommon {
+  image: HiddenImage;
+  sealedImage?: undefined;
+}
+
+/**
+ * A container whose hidden image is sealed to one viewer (src/identity/seal.ts): the bytes
+ * are `[media code u8][original file]`, encrypted; only that viewer's agent can open them.
+ */
+export interface SealedPayload extends PayloadCommon {
+  sealedImage: Uint8Array;
+  image?: undefined;
+}
+
+/** Everything a container carries. */
+export type ContainerPayload = PlainPayload | SealedPayload;

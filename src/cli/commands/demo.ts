@@ -11,6 +11,7 @@ import {
   embedSeedTextImage,
   extractImage,
   extractSeedTextImage,
+  plainImage,
   updateConsumedViews,
   viewsLeft,
 } from '../../stego/index.js';
@@ -46,9 +47,10 @@ async function runDemo(options: { outDir?: string }): Promise<void> {
   );
 
   const [payload, extractMs] = await timed(() => extractImage(embedded.png));
-  const identical = Buffer.from(payload.image.bytes).equals(Buffer.from(hidden));
+  const extracted = plainImage(payload);
+  const identical = Buffer.from(extracted.bytes).equals(Buffer.from(hidden));
   say(
-    `extracted in ${extractMs.toFixed(1)} ms: ${payload.image.mediaType}, ${payload.image.bytes.length} bytes, ` +
+    `extracted in ${extractMs.toFixed(1)} ms: ${extracted.mediaType}, ${extracted.bytes.length} bytes, ` +
       `byte-identical: ${identical ? 'yes' : 'NO'}; owner ${payload.rights?.owner}, bob has ` +
       `${viewsLeft(payload, 'bob')} views, message "${payload.message}"`,
   );

@@ -15,6 +15,7 @@ import {
   extractImage,
   extractSeedTextImage,
   hiddenMediaTypeOf,
+  plainImage,
   seedTextSize,
   smallestCoverFor,
 } from '../../stego/index.js';
@@ -134,7 +135,13 @@ interface ExtractOptions extends CommonOptions {
 }
 
 function describePayload(payload: ContainerPayload): string[] {
-  const lines = [`hidden image: ${payload.image.mediaType}, ${payload.image.bytes.length} bytes`];
+  const lines = [
+    payload.image
+      ? `hidden image: ${payload.image.mediaType}, ${payload.image.bytes.length} bytes`
+      : `hidden image: sealed to its viewer (${payload.sealedImage.length} bytes encrypted)`,
+  ];
+  if (payload.ownerSignature)
+    lines.push(`rights signed by the owner, version ${payload.ownerSignature.version}`);
   if (payload.rights) {
     lines.push(`owner: ${payload.rights.owner}`, `image id: ${payload.rights.imageId}`);
     for (const viewer of payload.rights.viewers) {
@@ -159,16 +166,19 @@ async function runExtract(file: string, options: ExtractOptions): Promise<void> 
     return;
   }
   const payload = await extractImage(image, limits);
-  if (options.out) await writeFile(options.out, payload.image.bytes);
+  if (options.out) await writeFile(options.out, plainImage(payload).bytes);
   const lines = describePayload(payload);
   if (options.out) lines.push(`wrote the hidden image to ${options.out}`);
+  const hiddenBytes = payload.image ? payload.image.bytes : payload.sealedImage;
   print(
     options.json,
     {
       mode: 'container',
-      mediaType: payload.image.mediaType,
-      hiddenBytes: payload.image.bytes.length,
-      sha256: createHash('sha256').update(payload.image.bytes).digest('hex'),
+      mediaType: payload.image?.mediaType ?? null,
+      sealed: payload.sealedImage !== undefined,
+      hiddenBytes: hiddenBytes.length,
+      sha256: createHash('sha256').update(hiddenBytes).digest('hex'),
+      rightsVersion: payload.ownerSignature?.version ?? null,
       rights: payload.rights ?? null,
       consumedViews: payload.consumedViews ?? [],
       message: payload.message ?? null,

@@ -8,8 +8,9 @@ import {
   decodeContainer,
   encodeContainer,
   encodeRights,
+  plainImage,
 } from '../../../src/stego/index.js';
-import type { ContainerPayload } from '../../../src/stego/index.js';
+import type { ContainerPayload, PlainPayload } from '../../../src/stego/index.js';
 import { crc32 } from 'node:zlib';
 import { fakeJpeg, fakePng, samplePayload } from './helpers.js';
 
@@ -81,7 +82,7 @@ describe('container encoding', () => {
             ...(message !== undefined ? { message } : {}),
           };
           const decoded = decodeContainer(encodeContainer(payload));
-          expect(decoded.image.bytes).toEqual(bytes);
+          expect(plainImage(decoded).bytes).toEqual(bytes);
           expect(decoded.message).toBe(message);
           const sorted = [...viewers].sort((a, b) => (a.username < b.username ? -1 : 1));
           expect(decoded.rights?.viewers).toEqual(sorted);
@@ -100,52 +101,52 @@ describe('container validation (payload-invalid)', () => {
   it.each([
     [
       'a truncated hidden PNG',
-      (p: ContainerPayload) =>
+      (p: PlainPayload) =>
         void (p.image = { mediaType: 'image/png', bytes: fakePng(80).subarray(0, 70) }),
     ],
     [
       'a hidden JPEG without its end marker',
-      (p: ContainerPayload) => void (p.image.bytes = p.image.bytes.subarray(0, 400)),
+      (p: PlainPayload) => void (p.image.bytes = p.image.bytes.subarray(0, 400)),
     ],
-    ['an empty hidden image', (p: ContainerPayload) => void (p.image.bytes = new Uint8Array(0))],
+    ['an empty hidden image', (p: PlainPayload) => void (p.image.bytes = new Uint8Array(0))],
     [
       'a non-image hidden file',
-      (p: ContainerPayload) => void (p.image.bytes = new TextEncoder().encode('hello')),
+      (p: PlainPayload) => void (p.image.bytes = new TextEncoder().encode('hello')),
     ],
     [
       'a media type that does not match the bytes',
-      (p: ContainerPayload) => void (p.image.mediaType = 'image/png'),
+      (p: PlainPayload) => void (p.image.mediaType = 'image/png'),
     ],
-    ['a username with a space', (p: ContainerPayload) => void (p.rights!.owner = 'al ice')],
+    ['a username with a space', (p: PlainPayload) => void (p.rights!.owner = 'al ice')],
     [
       'a username starting with a dot',
-      (p: ContainerPayload) => void (p.rights!.viewers[0]!.username = '.bob'),
+      (p: PlainPayload) => void (p.rights!.viewers[0]!.username = '.bob'),
     ],
-    ['a 33-character username', (p: ContainerPayload) => void (p.rights!.owner = 'a'.repeat(33))],
-    ['a non-ASCII username', (p: ContainerPayload) => void (p.rights!.owner = 'élise')],
-    ['an image id with a slash', (p: ContainerPayload) => void (p.rights!.imageId = 'a/b')],
-    ['a negative quota', (p: ContainerPayload) => void (p.rights!.viewers[0]!.quota = -1)],
-    ['a fractional quota', (p: ContainerPayload) => void (p.rights!.viewers[0]!.quota = 1.5)],
+    ['a 33-character username', (p: PlainPayload) => void (p.rights!.owner = 'a'.repeat(33))],
+    ['a non-ASCII username', (p: PlainPayload) => void (p.rights!.owner = 'élise')],
+    ['an image id with a slash', (p: PlainPayload) => void (p.rights!.imageId = 'a/b')],
+    ['a negative quota', (p: PlainPayload) => void (p.rights!.viewers[0]!.quota = -1)],
+    ['a fractional quota', (p: PlainPayload) => void (p.rights!.viewers[0]!.quota = 1.5)],
     [
       'a quota above 1,000,000',
-      (p: ContainerPayload) => void (p.rights!.viewers[0]!.quota = 1_000_001),
+      (p: PlainPayload) => void (p.rights!.viewers[0]!.quota = 1_000_001),
     ],
     [
       'a duplicate viewer',
-      (p: ContainerPayload) => void p.rights!.viewers.push({ username: 'bob', quota: 1 }),
+      (p: PlainPayload) => void p.rights!.viewers.push({ username: 'bob', quota: 1 }),
     ],
     [
       'counters for a non-viewer',
-      (p: ContainerPayload) => void p.consumedViews!.push({ username: 'dave', consumed: 1 }),
+      (p: PlainPayload) => void p.consumedViews!.push({ username: 'dave', consumed: 1 }),
     ],
     [
       'a message over the limit',
-      (p: ContainerPayload) => void (p.message = 'x'.repeat(MAX_MESSAGE_BYTES + 1)),
+      (p: PlainPayload) => void (p.message = 'x'.repeat(MAX_MESSAGE_BYTES + 1)),
     ],
-    ['a lone surrogate in the message', (p: ContainerPayload) => void (p.message = 'a\ud800b')],
+    ['a lone surrogate in the message', (p: PlainPayload) => void (p.message = 'a\ud800b')],
     [
       'too many viewers',
-      (p: ContainerPayload) =>
+      (p: PlainPayload) =>
         void (p.rights!.viewers = Array.from({ length: MAX_VIEWERS + 1 }, (_, i) => ({
           username: `u${i}`,
           quota: 1,
@@ -194,9 +195,13 @@ describe('container decoding', () => {
     const newer = encodeContainer(samplePayload());
     newer[4] = 2;
     expectCode(() => decodeContainer(withHeaderCrc(newer)), 'payload-unsupported');
-    const signed = encodeContainer(samplePayload());
-    signed[5] = 0x01;
-    expectCode(() => decodeContainer(withHeaderCrc(signed)), 'payload-unsupported');
+    const unknownFlag = encodeContainer(samplePayload());
+    unknownFlag[5] = 0x04;
+    expectCode(() => decodeContainer(withHeaderCrc(unknownFlag)), 'payload-unsupported');
+    // A known flag without its section is damage, not a newer feature.
+    const signedWithoutSignature = encodeContainer(samplePayload());
+    signedWithoutSignature[5] = 0x01;
+    expectCode(() => decodeContainer(withHeaderCrc(signedWithoutSignature)), 'payload-corrupted');
   });
 
   it('refuses a body length beyond the carrier', () => {

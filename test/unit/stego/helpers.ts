@@ -1,7 +1,7 @@
 /** Shared fixtures for the stego tests: small random rasters and hidden files. */
 import { crc32 } from 'node:zlib';
 import { PNG } from 'pngjs';
-import type { ContainerPayload, Raster } from '../../../src/stego/index.js';
+import type { PlainPayload, Raster } from '../../../src/stego/index.js';
 import { Mulberry32 } from '../../../scripts/synthetic-photo.js';
 
 export function randomRaster(width: number, height: number, channels: 3 | 4, seed = 1): Raster {
@@ -54,7 +54,7 @@ export function fakeJpeg(length: number, seed = 9): Uint8Array {
   return bytes;
 }
 
-export function samplePayload(imageBytes = fakeJpeg(500)): ContainerPayload {
+export function samplePayload(imageBytes = fakeJpeg(500)): PlainPayload {
   return {
     image: { mediaType: 'image/jpeg', bytes: imageBytes },
     rights: {

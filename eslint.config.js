@@ -19,6 +19,25 @@ export default tseslint.config(
     },
   },
   {
+    // Browser pages (bundled by Vite): browser globals only, and no Node built-ins.
+    files: ['src/web/pages/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['node:*'], message: 'pages run in the browser: no Node imports.' }],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'pages run in the browser.' },
+        { name: 'Buffer', message: 'pages run in the browser.' },
+        { name: 'require', message: 'pages run in the browser.' },
+      ],
+    },
+  },
+  {
     // The core is sans-IO: no Node built-ins, no timers, no ambient randomness or clock.
     files: ['src/core/**/*.ts', 'src/protocol/**/*.ts'],
     rules: {

@@ -19,6 +19,8 @@ export interface Endpoint {
 export interface PeerConfig {
   id: number;
   address: Endpoint;
+  /** The peer's HTTP port (status, dashboard), for links between dashboards; default port + 1000. */
+  http_address: Endpoint;
 }
 
 export interface ElectionTimings {
@@ -137,9 +139,15 @@ function defaultHttpPort(port: number, server: ConfigTable): number {
 
 function readPeers(table: ConfigTable, selfId: number): PeerConfig[] {
   const peers = table.tables('peers', { maxItems: MAX_PEERS }).map((entry) => {
+    const id = entry.integer('id', undefined, { min: 1, max: MAX_SERVER_ID });
+    const address = parseHostPort(entry.string('address'), entry.where('address'));
+    const httpText = entry.optionalString('http_address');
     const peer = {
-      id: entry.integer('id', undefined, { min: 1, max: MAX_SERVER_ID }),
-      address: parseHostPort(entry.string('address'), entry.where('address')),
+      id,
+      address,
+      http_address: httpText
+        ? parseHostPort(httpText, entry.where('http_address'))
+        : { host: address.host, port: defaultHttpPort(address.port, entry) },
     };
     entry.rejectUnknownKeys();
     return peer;
@@ -256,7 +264,11 @@ function resolvePath(baseDir: string, path: string): string {
   return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
-function checkDistinctAddresses(source: string, self: PeerConfig, peers: PeerConfig[]): void {
+function checkDistinctAddresses(
+  source: string,
+  self: Pick<PeerConfig, 'id' | 'address'>,
+  peers: PeerConfig[],
+): void {
   const seen = new Map<string, number>();
   for (const server of [self, ...peers]) {
     const key = `${server.address.host}:${server.address.port}`;

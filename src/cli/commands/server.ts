@@ -3,6 +3,7 @@
  * then shuts down gracefully (tells its peers, finishes running tasks, closes its ports).
  */
 import type { Command } from 'commander';
+import { dashboardPeersFromConfig, registerDashboardRoutes } from '../../server/dashboard.js';
 import { createEncryptExecutor } from '../../server/encrypt-executor.js';
 import { loadServerConfig } from '../../server/config.js';
 import { ServerRuntime } from '../../server/runtime.js';
@@ -25,6 +26,10 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     jobTimeout_ms: config.limits.request_timeout_ms,
   });
   const runtime = new ServerRuntime({ config, logger, executor });
+  const dashboard = registerDashboardRoutes(runtime, {
+    peers: dashboardPeersFromConfig(config),
+    logger,
+  });
   await runtime.start();
   await new Promise<void>((resolve) => {
     let stopping = false;
@@ -35,6 +40,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
       }
       stopping = true;
       logger.info(`received ${signal}`);
+      dashboard.close();
       runtime.stop().then(resolve, (err: unknown) => {
         logger.error('shutdown failed', { error: String(err) });
         resolve();
@@ -58,7 +64,7 @@ export function registerServerCommand(program: Command): void {
     .addHelpText(
       'after',
       '\nLogs go to stderr, one line per event; set LOG_LEVEL=debug|info|warn|error.\n' +
-        "HTTP: /healthz, /status (JSON), /metrics (Prometheus) on the config's http_address.",
+        "HTTP: the dashboard (/), /healthz, /status (JSON), /metrics (Prometheus) on the config's http_address.",
     )
     .action(async (opts: { config: string; failureSimulation?: boolean }) => {
       await runServer(opts);

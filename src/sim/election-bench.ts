@@ -186,7 +186,7 @@ export function summarize(samples: readonly ElectionSample[]): ElectionRow[] {
       n: first.n,
       runs: g.length,
       messages_mean: msgs.reduce((a, b) => a + b, 0) / g.length,
-      messages_max: Math.max(...msgs),
+      messages_max: msgs.reduce((a, b) => Math.max(a, b), 0),
       time_mean_ms: times.reduce((a, b) => a + b, 0) / Math.max(1, times.length),
       time_p95_ms: percentile(times, 0.95),
       time_max_ms: times[times.length - 1] ?? NaN,

@@ -173,8 +173,9 @@ function rangeOf(
   zeroBased = false,
 ) {
   const finite = values.filter((v) => Number.isFinite(v) && (scale === 'linear' || v > 0));
-  let min = forceMin ?? (finite.length === 0 ? 0 : Math.min(...finite));
-  let max = forceMax ?? (finite.length === 0 ? 1 : Math.max(...finite));
+  const [dataMin, dataMax] = extent(finite);
+  let min = forceMin ?? (finite.length === 0 ? 0 : dataMin);
+  let max = forceMax ?? (finite.length === 0 ? 1 : dataMax);
   if (scale === 'log') {
     min = forceMin ?? 10 ** Math.floor(Math.log10(Math.max(min, Number.MIN_VALUE)));
     max = forceMax ?? 10 ** Math.ceil(Math.log10(Math.max(max, Number.MIN_VALUE)));
@@ -191,6 +192,17 @@ function rangeOf(
     }
   }
   return { min, max };
+}
+
+/** [min, max] without spreading (safe for arrays of any length). */
+function extent(values: readonly number[]): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
 }
 
 function svgOpen(width: number, height: number, title: string): string[] {
@@ -391,16 +403,18 @@ export function binValues(
 ): { start: number; end: number; count: number }[] {
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0 || bins < 1) return [];
-  const min = Math.min(...finite);
-  const max = Math.max(...finite);
-  const width = max > min ? (max - min) / bins : 1;
+  const [min, max] = extent(finite);
+  // A range so small that the bin width underflows to 0 is treated as one value.
+  const raw = (max - min) / bins;
+  const width = raw > 0 && Number.isFinite(raw) ? raw : 1;
   const out = Array.from({ length: bins }, (_, i) => ({
     start: min + i * width,
     end: min + (i + 1) * width,
     count: 0,
   }));
   for (const v of finite) {
-    const i = Math.min(bins - 1, Math.floor((v - min) / width));
+    const index = Math.floor((v - min) / width);
+    const i = Number.isFinite(index) ? Math.max(0, Math.min(bins - 1, index)) : 0;
     const bin = out[i];
     if (bin !== undefined) bin.count++;
   }

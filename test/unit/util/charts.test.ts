@@ -125,6 +125,8 @@ describe('barChart and histogram', () => {
         },
       ),
     );
+    expect(binValues([0, 5e-324], 2).map((b) => b.count)).toEqual([2, 0]);
+    expect(binValues([7, 7, 7], 3).map((b) => b.count)).toEqual([3, 0, 0]);
     const svg = histogram({
       title: 'latency',
       xLabel: 'ms',
@@ -157,5 +159,21 @@ describe('ticks', () => {
     expect(formatTick(25_000)).toBe('25k');
     expect(formatTick(0.25)).toBe('0.25');
     expect(escapeXml('"a"')).toBe('&quot;a&quot;');
+  });
+});
+
+describe('large inputs', () => {
+  it('handles hundreds of thousands of values', () => {
+    const values = Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 1000);
+    expect(binValues(values, 10).reduce((n, b) => n + b.count, 0)).toBe(300_000);
+    const svg = lineChart({
+      title: 'many points',
+      xLabel: 'x',
+      yLabel: 'y',
+      series: [
+        { name: 's', points: values.slice(0, 200_000).map((y, x) => ({ x, y })), marker: 'none' },
+      ],
+    });
+    expect(svg.endsWith('</svg>\n')).toBe(true);
   });
 });

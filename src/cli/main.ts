@@ -26,7 +26,9 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return ExitCode.ok;
+    // A command that finished but failed in part (a load run with failed requests, an
+    // interrupted stress run) sets process.exitCode itself: keep it.
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (err) {
     return reportError(err);
   }

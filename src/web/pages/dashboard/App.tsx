@@ -348,7 +348,7 @@ function StateBadge({ row }: { row: ServerRow }) {
     note =
       row.heard_ms_ago === null
         ? 'no heartbeats'
-        : `silent for ${formatDuration(row.heard_ms_ago)}`;
+        : `no heartbeat for ${formatDuration(row.heard_ms_ago)}`;
   else if (row.state === 'suspected' && row.heard_ms_ago !== null)
     note = `last heard ${formatDuration(row.heard_ms_ago)} ago`;
   else if (row.state === 'left') note = 'shut down';
@@ -386,10 +386,15 @@ function Bar({
   );
 }
 
+/**
+ * The role as the watched server sees it, so the table agrees with the leader card (a peer's
+ * own report can be a second older); a peer that claims to lead on its own says so.
+ */
 function roleText(row: ServerRow, snapshot: DashboardSnapshot): string {
-  if (row.own) return row.own.role;
   if (row.id === snapshot.leader.id) return 'leader';
-  return '—';
+  if (row.own?.role === 'leader') return 'claims to lead';
+  if (row.own === null) return '—';
+  return row.own.role;
 }
 
 function Servers({ snapshot, rates }: { snapshot: DashboardSnapshot; rates: Rates }) {

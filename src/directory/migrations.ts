@@ -8,12 +8,13 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { DirectoryBackend } from './store.js';
 
 /** The newest migration this build knows; a database with a newer one is refused. */
-export const LATEST_MIGRATION = '0001_initial';
+export const LATEST_MIGRATION = '0002_request_nonces';
 
 export function migrationProvider(backend: DirectoryBackend): MigrationProvider {
   return {
     getMigrations: async (): Promise<Record<string, Migration>> => ({
       '0001_initial': initialMigration(backend),
+      '0002_request_nonces': requestNoncesMigration(backend),
     }),
   };
 }
@@ -249,6 +250,47 @@ function initialMigration(backend: DirectoryBackend): Migration {
       ]) {
         await db.schema.dropTable(name).ifExists().execute();
       }
+    },
+  };
+}
+
+/**
+ * 0002: nonces of signed directory requests, so a captured request cannot be replayed to any
+ * server while its timestamp is still acceptable. Rows expire and are swept.
+ */
+function requestNoncesMigration(backend: DirectoryBackend): Migration {
+  const varchar = (chars: number) =>
+    backend === 'postgres'
+      ? sql.raw(`varchar(${chars}) collate "C"`)
+      : sql.raw(`varchar(${chars})`);
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      const create = db.schema.createTable('dir_request_nonces');
+      await (
+        backend === 'mysql'
+          ? create.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
+          : create
+      )
+        .addColumn('user_id', varchar(36), (c) => c.notNull())
+        .addColumn('nonce', varchar(64), (c) => c.notNull())
+        .addColumn('expires_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('dir_request_nonces_pk', ['user_id', 'nonce'])
+        .addForeignKeyConstraint(
+          'dir_request_nonces_user_fk',
+          ['user_id'],
+          'dir_users',
+          ['user_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .execute();
+      await db.schema
+        .createIndex('dir_request_nonces_expiry_idx')
+        .on('dir_request_nonces')
+        .column('expires_at_ms')
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('dir_request_nonces').execute();
     },
   };
 }

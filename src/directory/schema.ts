@@ -39,6 +39,12 @@ export interface ChallengesTable {
   used_at_ms: Col<number | null>;
 }
 
+export interface RequestNoncesTable {
+  user_id: Col<string>;
+  nonce: Col<string>;
+  expires_at_ms: Col<number>;
+}
+
 export interface PresenceTable {
   user_id: Col<string>;
   /** 0 or 1: signed in and not signed out. Whether the TTL passed is decided at read time. */
@@ -97,6 +103,7 @@ export interface UpdatesTable {
 export interface DirectoryDatabase {
   dir_users: UsersTable;
   dir_challenges: ChallengesTable;
+  dir_request_nonces: RequestNoncesTable;
   dir_presence: PresenceTable;
   dir_images: ImagesTable;
   dir_requests: RequestsTable;

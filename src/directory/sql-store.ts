@@ -223,6 +223,33 @@ export class SqlDirectoryStore implements DirectoryStore {
     });
   }
 
+  async recordRequestNonce(userId: UserId, nonce: string, expires_at_ms: number): Promise<void> {
+    const id = v.userId(userId);
+    const value = v.nonce(nonce);
+    const now = this.now();
+    if (!Number.isSafeInteger(expires_at_ms) || expires_at_ms > now + 3_600_000) {
+      throw new DirectoryError(
+        'invalid_argument',
+        'expires_at_ms must be an integer at most an hour from now',
+      );
+    }
+    return this.write('record a request nonce', async (trx) => {
+      const users = await this.lockUsers(trx, [id]);
+      requireUser(users, id, 'user');
+      const seen = await trx
+        .selectFrom('dir_request_nonces')
+        .select('expires_at_ms')
+        .where('user_id', '=', id)
+        .where('nonce', '=', value)
+        .executeTakeFirst();
+      if (seen) throw denied('this signed request was already used: requests cannot be replayed');
+      await trx
+        .insertInto('dir_request_nonces')
+        .values({ user_id: id, nonce: value, expires_at_ms })
+        .execute();
+    });
+  }
+
   // ---- Presence ------------------------------------------------------------------------------
 
   async goOnline(
@@ -840,6 +867,10 @@ export class SqlDirectoryStore implements DirectoryStore {
         .deleteFrom('dir_challenges')
         .where((eb) => eb.or([eb('used_at_ms', 'is not', null), eb('expires_at_ms', '<=', now)]))
         .executeTakeFirst();
+      const nonces = await trx
+        .deleteFrom('dir_request_nonces')
+        .where('expires_at_ms', '<=', now)
+        .executeTakeFirst();
       const presences = await trx
         .updateTable('dir_presence')
         .set({ is_online: 0 })
@@ -858,6 +889,7 @@ export class SqlDirectoryStore implements DirectoryStore {
         .executeTakeFirst();
       return {
         challenges_deleted: Number(challenges.numDeletedRows),
+        request_nonces_deleted: Number(nonces.numDeletedRows),
         presences_expired: Number(presences.numUpdatedRows),
         requests_deleted: Number(requests.numDeletedRows),
       };

@@ -182,6 +182,7 @@ export interface Page<T> {
 
 export interface SweepResult {
   challenges_deleted: number;
+  request_nonces_deleted: number;
   presences_expired: number;
   requests_deleted: number;
 }
@@ -220,6 +221,14 @@ export interface DirectoryStore {
    * when the nonce was never issued to this user, was already used (replay), or has expired.
    */
   consumeChallenge(userId: UserId, nonce: string): Promise<SignInChallenge>;
+
+  /**
+   * Records the nonce of a signed request (after its signature was checked) until
+   * `expires_at_ms`: the first use succeeds, any later use of the same nonce by the same user —
+   * at any server — is `denied` as a replay. `invalid_argument` for a malformed nonce (64 hex
+   * characters) or an expiry more than an hour ahead; `not_found` for an unknown user.
+   */
+  recordRequestNonce(userId: UserId, nonce: string, expires_at_ms: number): Promise<void>;
 
   // ---- Presence (use cases 2, 4, 10) ---------------------------------------------------------
 

@@ -132,6 +132,47 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         }
       });
 
+      it('records a signed request nonce once, at any server, and sweeps it after expiry', async () => {
+        const alice = await register('alice');
+        const bob = await register('bob');
+        const nonce = 'cd'.repeat(32);
+        const expires = h.clock.now_ms + 120_000;
+        await store.recordRequestNonce(alice.user_id, nonce, expires);
+        const serverB = await h.open();
+        await expect(serverB.recordRequestNonce(alice.user_id, nonce, expires)).rejects.toThrow(
+          /cannot be replayed/,
+        );
+        // Nonces are per user: bob may use the same random value.
+        await expect(
+          serverB.recordRequestNonce(bob.user_id, nonce, expires),
+        ).resolves.toBeUndefined();
+        const racing = await Promise.allSettled(
+          [store, serverB, await h.open()].map((s) =>
+            s.recordRequestNonce(alice.user_id, 'ef'.repeat(32), expires),
+          ),
+        );
+        expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        await expectCode(
+          store.recordRequestNonce(alice.user_id, 'xyz', expires),
+          'invalid_argument',
+        );
+        await expectCode(
+          store.recordRequestNonce(alice.user_id, '01'.repeat(32), h.clock.now_ms + 7_200_000),
+          'invalid_argument',
+        );
+        await expectCode(
+          store.recordRequestNonce(
+            '00000000-0000-4000-8000-000000000000',
+            '02'.repeat(32),
+            expires,
+          ),
+          'not_found',
+        );
+        h.clock.advance(120_000);
+        const swept = await store.sweep();
+        expect(swept.request_nonces_deleted).toBe(3);
+      });
+
       it('keeps at most max_challenges_per_user open, dropping the oldest', async () => {
         const alice = await register('alice');
         const limited = await h.open({ limits: { max_challenges_per_user: 2 } });
@@ -806,7 +847,7 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
             .selectFrom('dir_migrations' as never)
             .select(sql<string>`name`.as('name'))
             .execute();
-          expect(applied.map((r) => r.name)).toEqual(['0001_initial']);
+          expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_request_nonces']);
         } finally {
           await fresh.dispose();
         }

@@ -6,9 +6,11 @@ import type { Command } from 'commander';
 import { registerClientCommand } from './client.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEncryptCommand } from './encrypt.js';
+import { registerReportCommand } from './report.js';
 import { registerServerCommand } from './server.js';
 import { registerStartCommand } from './start.js';
 import { registerStegoCommands } from './stego.js';
+import { registerStressCommand } from './stress.js';
 
 type Registration = (program: Command) => void;
 
@@ -19,6 +21,8 @@ const registrations: Registration[] = [
   registerEncryptCommand,
   registerClientCommand,
   registerStartCommand,
+  registerStressCommand,
+  registerReportCommand,
 ];
 
 export function registerAllCommands(program: Command): void {

@@ -1,0 +1,188 @@
+/**
+ * Short versions of the stress campaigns (docs/RESULTS.md, "Stress campaigns"), run through the
+ * real CLI against real server processes: a few hundred requests with one failure of each kind,
+ * every result verified, then the report. The netns partition needs Linux and root (CI has both);
+ * elsewhere it is skipped with the reason printed.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { RunInfo } from '../../src/stress/campaign.js';
+import { netnsSupport } from '../../src/stress/netns.js';
+import type { StressEvent, StressRecord } from '../../src/stress/run-files.js';
+import { packagePath } from '../../src/util/package-info.js';
+
+const run = promisify(execFile);
+const CLI = packagePath('dist', 'cli', 'main.js');
+const RUN_TIMEOUT_MS = 240_000;
+const root = mkdtempSync(join(tmpdir(), 'cp2p-stress-it-'));
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Light, steady load so the test is about failures, not about how busy the CI machine is. */
+const LOAD = ['--clients', '20', '--rate', '20', '--duration', '16s', '--task-deadline', '90s'];
+
+async function stress(
+  name: string,
+  args: string[],
+): Promise<{
+  dir: string;
+  stdout: string;
+  info: RunInfo;
+  records: StressRecord[];
+  events: StressEvent[];
+}> {
+  const dir = join(root, name);
+  const { stdout } = await run(process.execPath, [CLI, 'stress', '--out', dir, ...LOAD, ...args], {
+    timeout: RUN_TIMEOUT_MS,
+    maxBuffer: 16 * 1024 * 1024,
+  }).catch((err: { stdout?: string; stderr?: string; code?: number }) => {
+    throw new Error(
+      `stress ${name} exited ${err.code}: ${err.stdout ?? ''}\n${(err.stderr ?? '').slice(-4000)}`,
+    );
+  });
+  return { dir, stdout, ...readRun(dir) };
+}
+
+function readRun(dir: string): { info: RunInfo; records: StressRecord[]; events: StressEvent[] } {
+  const lines = (file: string): string[] =>
+    readFileSync(join(dir, file), 'utf8').split('\n').filter(Boolean);
+  return {
+    info: JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunInfo,
+    records: lines('records.jsonl').map((l) => JSON.parse(l) as StressRecord),
+    events: lines('events.jsonl').map((l) => JSON.parse(l) as StressEvent),
+  };
+}
+
+function expectEverythingVerified(records: StressRecord[], info: RunInfo): void {
+  expect(records.length).toBeGreaterThan(150);
+  const bad = records.filter((r) => r.outcome !== 'ok');
+  expect(bad, JSON.stringify(bad.slice(0, 3))).toEqual([]);
+  expect(new Set(records.map((r) => r.task_id)).size).toBe(records.length);
+  expect(info.totals).toMatchObject({ failed: 0, verify_failed: 0, conflicts: 0, lost: 0 });
+  expect(info.final?.agreed_leader).not.toBeNull();
+  expect(info.status).toBe('finished');
+}
+
+function serverLogsShowExit(dir: string): void {
+  const logs = join(dir, 'servers', 'logs');
+  for (const file of readdirSync(logs))
+    expect(readFileSync(join(logs, file), 'utf8')).toMatch(/--- process exited/);
+}
+
+describe('stress campaigns, short versions', () => {
+  let killRunDir = '';
+
+  it(
+    'kill -9 of the leader (restarted) and SIGSTOP of a follower: every result verified',
+    async () => {
+      const { dir, info, records, events } = await stress('kill-pause', [
+        '--inject',
+        'kill:target=leader,at=4s,restart-after=3s',
+        '--inject',
+        'pause:target=follower,at=10s,for=3s',
+      ]);
+      killRunDir = dir;
+      expectEverythingVerified(records, info);
+      const kill = events.find((e) => e.kind === 'kill');
+      expect(kill).toMatchObject({ was_leader: true, source: 'kill-leader' });
+      expect(events.some((e) => e.kind === 'restart' && e.server === kill?.server)).toBe(true);
+      expect(events.some((e) => e.kind === 'pause')).toBe(true);
+      expect(events.some((e) => e.kind === 'resume')).toBe(true);
+      const newLeader = events.find(
+        (e) => e.kind === 'leader_elected' && e.at_ms > (kill?.at_ms ?? 0),
+      );
+      expect(newLeader?.leader).not.toBe(kill?.server);
+      expect(newLeader?.leaderless_ms).toBeGreaterThan(0);
+      expect(existsSync(join(dir, 'report.md'))).toBe(true);
+      serverLogsShowExit(dir);
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
+
+  it(
+    'the built-in failure simulation silences a server: nothing lost, the silence logged',
+    async () => {
+      const { info, records, events } = await stress('failure-sim', [
+        '--inject',
+        'failure-sim:interval=7s,max-silence=4s',
+      ]);
+      expectEverythingVerified(records, info);
+      expect(events.some((e) => e.kind === 'silence_start' && e.source === 'failure-sim')).toBe(
+        true,
+      );
+      expect(info.cloud.failure_simulation).toEqual({ interval_ms: 7000, max_silence_ms: 4000 });
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
+
+  it('cloudp2p report rebuilds the report of a run and prints the verdict', async () => {
+    expect(killRunDir).not.toBe('');
+    rmSync(join(killRunDir, 'report.md'));
+    const { stdout } = await run(process.execPath, [CLI, 'report', killRunDir], {
+      timeout: 60_000,
+    });
+    expect(stdout).toMatch(/pass {2}every request verified/);
+    expect(stdout).toMatch(/pass {2}one agreed leader at the end/);
+    const markdown = readFileSync(join(killRunDir, 'report.md'), 'utf8');
+    expect(markdown).toContain('## Verdict: PASS');
+    expect(markdown).toMatch(/kill \(kill-leader\) \| \d+ \| yes/);
+    for (const chart of ['throughput', 'latency-histogram', 'per-server', 'stalls'])
+      expect(readFileSync(join(killRunDir, 'charts', `${chart}.svg`), 'utf8')).toMatch(/^<svg/);
+  }, 70_000);
+
+  it(
+    'a netns partition isolates one server, then heals: one leader, nothing lost, nothing left behind',
+    async (context) => {
+      const support = await netnsSupport();
+      if (!support.ok) {
+        console.warn(`SKIPPED netns partition test: ${support.reason}`);
+        context.skip();
+        return;
+      }
+      const { info, records, events } = await stress('partition', [
+        '--inject',
+        'partition:target=random,at=4s,for=6s',
+      ]);
+      expectEverythingVerified(records, info);
+      const partition = events.find((e) => e.kind === 'partition');
+      expect(partition).toBeDefined();
+      expect(events.some((e) => e.kind === 'heal' && e.server === partition?.server)).toBe(true);
+      expect(info.cloud.netns).not.toBeNull();
+      const slot = info.cloud.netns?.slot;
+      const { stdout: namespaces } = await run('ip', ['netns', 'list']);
+      expect(namespaces).not.toMatch(new RegExp(`cp2p-${slot}-s`));
+      const { stdout: links } = await run('ip', ['link', 'show']);
+      expect(links).not.toMatch(new RegExp(`cp2pbr${slot}\\b`));
+    },
+    RUN_TIMEOUT_MS + 10_000,
+  );
+
+  it('Ctrl-C stops the load, stops every server and records the run as interrupted', async () => {
+    const dir = join(root, 'interrupted');
+    const child = spawn(
+      process.execPath,
+      [CLI, 'stress', '--out', dir, ...LOAD.slice(0, 4), '--duration', '120s', '--no-report'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const deadline = Date.now() + 90_000;
+    while (!/cloud of 3 servers up/.test(stderr) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 3000));
+    child.kill('SIGINT');
+    const code = await exited;
+    expect(code).toBe(130);
+    const { info, records } = readRun(dir);
+    expect(info.status).toBe('interrupted');
+    expect(records.length).toBeGreaterThan(0);
+    serverLogsShowExit(dir);
+  }, 150_000);
+});

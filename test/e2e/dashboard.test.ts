@@ -52,7 +52,7 @@ describe.skipIf(!availability.run)('cloud dashboard in Chromium', () => {
 
   beforeAll(async () => {
     browser = await launchBrowser();
-    cloud = await startBrowserTestCluster(3);
+    cloud = await startBrowserTestCluster({ size: 3 });
   }, 90_000);
 
   afterAll(async () => {
@@ -150,4 +150,47 @@ describe.skipIf(!availability.run)('cloud dashboard in Chromium', () => {
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);
+});
+
+describe.skipIf(!availability.run)('cloud dashboard with the failure simulation', () => {
+  let browser: Browser | null = null;
+  let cloud: BrowserTestCluster | null = null;
+
+  beforeAll(async () => {
+    browser = await launchBrowser();
+    cloud = await startBrowserTestCluster({
+      size: 3,
+      failureSimulation: { interval_secs: 6, max_silence_secs: 3 },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await cloud?.cleanup(join(ARTIFACTS_DIR, 'logs-failure-simulation'));
+  }, 60_000);
+
+  it('marks the server that went silent, and the timeline says so', async () => {
+    const c = cloud as BrowserTestCluster;
+    const context = await (browser as Browser).newContext({
+      viewport: { width: 1366, height: 900 },
+      reducedMotion: 'reduce',
+    });
+    const page = await context.newPage();
+    const errors = watchPageErrors(page);
+    // Watch every server in turn until one shows a silent row: whichever server is silenced,
+    // a dashboard shows it (its own says "silent" about itself, the leader's about a peer).
+    await page.goto(c.url(c.leader));
+    const silentRow = page.locator('tr.row-silent');
+    await silentRow.first().waitFor({ timeout: 30_000 });
+    const text = (await silentRow.first().textContent()) ?? '';
+    expect(text).toMatch(/silent/);
+    expect(text).toMatch(/failure simulation/);
+    await page
+      .getByTestId('timeline')
+      .filter({ hasText: /silent|Failure simulation/ })
+      .waitFor({ timeout: WAIT_MS });
+    await screenshot(page, 'dashboard-silence');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 90_000);
 });

@@ -21,7 +21,16 @@ export interface BrowserTestCluster {
   cleanup(logsTo: string): Promise<void>;
 }
 
-export async function startBrowserTestCluster(size = 3): Promise<BrowserTestCluster> {
+export interface BrowserClusterOptions {
+  size: number;
+  /** Turns the failure simulation on (one server at a time goes silent). */
+  failureSimulation?: { interval_secs: number; max_silence_secs: number };
+}
+
+export async function startBrowserTestCluster(
+  options: BrowserClusterOptions,
+): Promise<BrowserTestCluster> {
+  const { size, failureSimulation } = options;
   for (const built of [
     ['dist', 'cli', 'main.js'],
     ['dist', 'web', 'pages', '.vite', 'manifest.json'],
@@ -58,6 +67,10 @@ export async function startBrowserTestCluster(size = 3): Promise<BrowserTestClus
       'monitor_interval_secs = 0.1',
       '[encryption]',
       'thread_pool_size = 1',
+      '[failure_simulation]',
+      `enabled = ${failureSimulation !== undefined}`,
+      `interval_secs = ${failureSimulation?.interval_secs ?? 30}`,
+      `max_silence_secs = ${failureSimulation?.max_silence_secs ?? 20}`,
       '',
     ].join('\n');
     const path = join(dir, `server${id}.toml`);

@@ -331,7 +331,7 @@ const STATE_WORDS: Record<ServerState, string> = {
 const STATE_ICONS: Record<ServerState, string> = {
   alive: '✔',
   suspected: '⚠',
-  silent: '⏸',
+  silent: '◌',
   failed: '✖',
   left: '⏏',
   unknown: '?',
@@ -519,7 +519,8 @@ function Servers({ snapshot, rates }: { snapshot: DashboardSnapshot; rates: Rate
         State is the leader's view: <b>alive</b>; <b>suspected</b> (heartbeats late); <b>silent</b>{' '}
         (ignoring everyone on purpose: the failure simulation); <b>failed</b> (no heartbeat for the
         failure timeout: its tasks move); <b>left</b> (shut down cleanly). Load and tasks come from
-        each server itself.
+        each server itself, and so does <b>silent</b>: a server says so when the failure simulation
+        picked it, while the leader only sees its heartbeats stop.
       </p>
     </section>
   );
@@ -585,7 +586,7 @@ const KIND_ICONS: Record<TimelineEntry['kind'], string> = {
   'leader-lost': '✖',
   failure: '⚠',
   recovery: '✔',
-  silence: '⏸',
+  silence: '◌',
   tasks: '⇄',
   other: '•',
 };

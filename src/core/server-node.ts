@@ -170,6 +170,8 @@ const HISTORY_SCAN_INTERVAL_MS = 1000;
 
 /** Fallback elections start at most this many slots (election_timeout / 4 each) late. */
 const MAX_FALLBACK_RANK = 8;
+/** Most assignment requests a follower remembers for a takeover (oldest dropped first). */
+const MAX_HEARD_ASSIGNMENT_REQUESTS = 4096;
 
 export class ServerNode {
   readonly config: ServerNodeConfig;
@@ -221,6 +223,18 @@ export class ServerNode {
   private queued = 0;
   private done = 0;
   private readonly pendingRemovals = new Map<string, PendingRemoval>();
+
+  // --- assignment requests heard while not leading ---
+  /**
+   * Clients multicast TaskAssignmentRequest to every server, so a follower hears the requests
+   * its leader should answer. It keeps the recent ones; if it becomes leader it answers them at
+   * once instead of waiting for each client's retry timer (which would add up to a retry
+   * interval to every failover).
+   */
+  private readonly heardAssignmentRequests = new Map<
+    string,
+    { message: TaskAssignmentRequestMessage; at_ms: number }
+  >();
 
   // --- failure simulation, hysteresis, housekeeping ---
   private failureSimulationOn: boolean;
@@ -833,6 +847,7 @@ export class ServerNode {
     this.broadcast(this.coordinatorMessage(reason));
     this.nextHeartbeatAt = this.now + this.config.heartbeat_interval_ms;
     this.reassignFromUnavailable();
+    this.answerHeardAssignmentRequests();
   }
 
   private coordinatorMessage(reason: LeaderReason): CoordinatorMessage {
@@ -1527,7 +1542,10 @@ export class ServerNode {
   }
 
   private onAssignmentRequest(m: TaskAssignmentRequestMessage): void {
-    if (this.role !== 'leader') return;
+    if (this.role !== 'leader') {
+      this.rememberAssignmentRequest(m);
+      return;
+    }
     const key = taskKey(m.client_id, m.task_id);
     // A late duplicate of a request whose task was already acknowledged: ignore it, or it
     // would leave an entry nobody will ever acknowledge.
@@ -1557,6 +1575,35 @@ export class ServerNode {
     this.counters.tasks_assigned++;
     this.emit({ type: 'taskAssigned', client_id: m.client_id, task_id: m.task_id, assignment });
     this.answerAssignment(m, assignment);
+  }
+
+  /** How long a heard request stays worth answering on takeover: one failover's worth. */
+  private heardRequestHorizon_ms(): number {
+    return this.config.failure_timeout_ms + 2 * this.config.election_timeout_ms;
+  }
+
+  private rememberAssignmentRequest(m: TaskAssignmentRequestMessage): void {
+    const key = taskKey(m.client_id, m.task_id);
+    this.heardAssignmentRequests.delete(key); // re-insert: the Map stays in arrival order
+    this.heardAssignmentRequests.set(key, { message: m, at_ms: this.now });
+    const oldest_ms = this.now - this.heardRequestHorizon_ms();
+    for (const [k, heard] of this.heardAssignmentRequests) {
+      if (
+        heard.at_ms >= oldest_ms &&
+        this.heardAssignmentRequests.size <= MAX_HEARD_ASSIGNMENT_REQUESTS
+      )
+        break;
+      this.heardAssignmentRequests.delete(k);
+    }
+  }
+
+  /** On takeover: answer the recent requests the previous leader may have left unanswered. */
+  private answerHeardAssignmentRequests(): void {
+    const oldest_ms = this.now - this.heardRequestHorizon_ms();
+    const heard = [...this.heardAssignmentRequests.values()];
+    this.heardAssignmentRequests.clear();
+    for (const { message, at_ms } of heard)
+      if (at_ms >= oldest_ms) this.onAssignmentRequest(message);
   }
 
   private answerAssignment(m: TaskRef, assignment: Assignment): void {

@@ -4,6 +4,8 @@
  * Times are seconds in the file (fractions allowed) and milliseconds inside the program.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolveServerNodeConfig, type ServerNodeConfigInput } from '../core/config.js';
+import { UsageError } from '../util/errors.js';
 import {
   ConfigError,
   loadTomlFile,
@@ -112,7 +114,7 @@ export function readServerConfig(root: ConfigTable, baseDir: string): ServerConf
   root.rejectUnknownKeys();
 
   checkDistinctAddresses(root.source, { id, address }, peers);
-  return {
+  const config: ServerConfig = {
     source: root.source,
     cluster_id,
     id,
@@ -126,6 +128,8 @@ export function readServerConfig(root: ConfigTable, baseDir: string): ServerConf
     directory,
     limits,
   };
+  checkWithCore(config);
+  return config;
 }
 
 function defaultHttpPort(port: number, server: ConfigTable): number {
@@ -192,13 +196,6 @@ function readElection(table: ConfigTable): ServerConfig['election'] {
       DEFAULT_TIMINGS.monitor_interval_ms,
     ),
   };
-  if (timings.failure_timeout_ms < 2 * timings.heartbeat_interval_ms) {
-    // With less than two heartbeats per failure timeout, one late heartbeat kills a healthy peer.
-    throw new ConfigError(
-      `${table.where('failure_timeout_secs')}: must be at least twice heartbeat_interval_secs ` +
-        `(${timings.failure_timeout_ms / 1000} s < 2 × ${timings.heartbeat_interval_ms / 1000} s)`,
-    );
-  }
   const weights = table.table('score_weights');
   const score_weights = {
     cpu: weights.number('cpu', 0.5, { min: 0, max: 1 }),
@@ -276,5 +273,46 @@ function checkDistinctAddresses(
     if (other !== undefined)
       throw new ConfigError(`${source}: servers ${other} and ${server.id} both use address ${key}`);
     seen.set(key, server.id);
+  }
+}
+
+/** The core's view of this config (the core validates the combination of settings). */
+export function nodeConfigFrom(config: ServerConfig): ServerNodeConfigInput {
+  const e = config.election;
+  const score_weights =
+    e.score_input === 'load_average'
+      ? { cpu: 0, tasks: 0, memory: 0, load_average: 1 }
+      : {
+          cpu: e.score_weights.cpu,
+          tasks: e.score_weights.tasks,
+          memory: e.score_weights.memory,
+          load_average: 0,
+        };
+  return {
+    id: config.id,
+    peers: config.peers.map((peer) => peer.id),
+    heartbeat_interval_ms: e.heartbeat_interval_ms,
+    election_timeout_ms: e.election_timeout_ms,
+    failure_timeout_ms: e.failure_timeout_ms,
+    monitor_interval_ms: e.monitor_interval_ms,
+    thread_pool_size: config.encryption.thread_pool_size,
+    max_queue_size: config.encryption.max_queue_size,
+    score_weights,
+    hysteresis: { margin: e.hysteresis_margin, sustain_ms: e.hysteresis_sustain_ms },
+    failure_simulation: {
+      enabled: config.failure_simulation.enabled,
+      interval_ms: config.failure_simulation.interval_ms,
+      max_silence_ms: config.failure_simulation.max_silence_ms,
+    },
+  };
+}
+
+/** Rules that span several keys live in the core; report them against this file. */
+function checkWithCore(config: ServerConfig): void {
+  try {
+    resolveServerNodeConfig(nodeConfigFrom(config));
+  } catch (err) {
+    if (err instanceof UsageError) throw new ConfigError(`${config.source}: ${err.message}`);
+    throw err;
   }
 }

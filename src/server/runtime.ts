@@ -13,7 +13,6 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { ServerNodeConfigInput } from '../core/config.js';
 import type { NodeEvent, Outgoing, Ready, Source } from '../core/events.js';
 import { formatEpoch } from '../core/epoch.js';
 import { taskKey, type ClientId, type TaskId } from '../core/messages.js';
@@ -25,7 +24,7 @@ import { MessageLink } from '../transport/message-link.js';
 import { MessageServer, type Connection } from '../transport/message-server.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import type { ServerConfig } from './config.js';
+import { nodeConfigFrom, type ServerConfig } from './config.js';
 import { HardStateStore } from './hard-state-store.js';
 import { HttpServer, sendJson, sendText } from './http-server.js';
 import { ServerMetrics } from './metrics.js';
@@ -630,27 +629,4 @@ const EMPTY = new Uint8Array(0);
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
-}
-
-function nodeConfigFrom(config: ServerConfig): ServerNodeConfigInput {
-  return {
-    id: config.id,
-    peers: config.peers.map((peer) => peer.id),
-    heartbeat_interval_ms: config.election.heartbeat_interval_ms,
-    election_timeout_ms: config.election.election_timeout_ms,
-    failure_timeout_ms: config.election.failure_timeout_ms,
-    monitor_interval_ms: config.election.monitor_interval_ms,
-    thread_pool_size: config.encryption.thread_pool_size,
-    max_queue_size: config.encryption.max_queue_size,
-    score_weights: config.election.score_weights,
-    hysteresis: {
-      margin: config.election.hysteresis_margin,
-      sustain_ms: config.election.hysteresis_sustain_ms,
-    },
-    failure_simulation: {
-      enabled: config.failure_simulation.enabled,
-      interval_ms: config.failure_simulation.interval_ms,
-      max_silence_ms: config.failure_simulation.max_silence_ms,
-    },
-  };
 }

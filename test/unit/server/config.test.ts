@@ -116,7 +116,7 @@ describe('server config', () => {
   it('refuses a failure timeout shorter than two heartbeats', () => {
     expectConfigError(
       '[server]\nid = 1\naddress = "h:1"\n[election]\nheartbeat_interval_secs = 1\nfailure_timeout_secs = 1.5\n',
-      /must be at least twice heartbeat_interval_secs/,
+      /must be at least 3 x heartbeat_interval_ms/,
     );
   });
 

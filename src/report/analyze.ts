@@ -231,8 +231,17 @@ export function analyze(data: RunData): Analysis {
 
   const throughput = throughputSeries(records, loadStart, loadEnd);
   const faults = faultStalls(events, records, okSortedEnds, throughput, loadStart);
+  // Only a new leader or epoch counts as a change (older runs logged a return to the same
+  // leader after a brief disagreement as an election too).
+  let lastLeader = '';
   const leaderChanges: LeaderChange[] = events
-    .filter((e) => e.kind === 'leader_elected')
+    .filter((e) => {
+      if (e.kind !== 'leader_elected') return false;
+      const key = `${e.leader}@${e.epoch}`;
+      const isNew = key !== lastLeader;
+      lastLeader = key;
+      return isNew;
+    })
     .map((e) => ({
       at_s: rel(e.at_ms),
       leader: e.leader ?? null,
@@ -361,6 +370,7 @@ function checks(a: Analysis, info: Partial<RunInfo>): Check[] {
   return list;
 }
 
+/** Completions per 1 s bin since the load started (the last, partial bin scaled to a rate). */
 export function throughputSeries(
   records: readonly StressRecord[],
   loadStart: number,
@@ -374,6 +384,14 @@ export function throughputSeries(
     if (!bin) continue;
     if (r.outcome === 'ok') bin.ok++;
     else bin.failed++;
+  }
+  // The last bin may cover only part of a second: scale it to a rate, or the curve would
+  // always end in a false drop.
+  const last = series[bins - 1];
+  const covered_s = (loadEnd - loadStart) / 1000 - (bins - 1);
+  if (last && bins > 1 && covered_s > 0.05 && covered_s < 1) {
+    last.ok = Math.round((last.ok / covered_s) * 10) / 10;
+    last.failed = Math.round((last.failed / covered_s) * 10) / 10;
   }
   return series;
 }

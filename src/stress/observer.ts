@@ -42,6 +42,22 @@ export function agreedLeader(
   return same && leaderSaysSo ? { leader: first.leader_id, epoch: first.epoch } : null;
 }
 
+/** A server that misses polls keeps its last view this long (unless an injector hit it). */
+const MISSED_POLL_GRACE_MS = 2000;
+
+/** "server 1: leader 1 epoch 1.1; server 2: no leader; no answer from 3", for event details. */
+export function describeViews(
+  statuses: readonly RuntimeStatus[],
+  unanswered: readonly number[],
+): string {
+  const parts = statuses.map(
+    (s) =>
+      `server ${s.id}: ${s.silent_for_ms !== null ? 'silent' : s.role}, ${s.leader_id === null ? 'no leader' : `leader ${s.leader_id}`}, epoch ${s.epoch_label}`,
+  );
+  if (unanswered.length > 0) parts.push(`no answer from ${unanswered.join(', ')}`);
+  return parts.join('; ');
+}
+
 export class ClusterObserver {
   private timer: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
@@ -51,6 +67,8 @@ export class ClusterObserver {
   private readonly silent = new Set<number>();
   private lastSplit = '';
   private lastStatuses = new Map<number, RuntimeStatus>();
+  /** Every server's last answer and when it came. */
+  private readonly seen = new Map<number, { status: RuntimeStatus; at_ms: number }>();
   /** The last time an injector hit the leader, so a leader change is timed from the fault. */
   private leaderFaultAt: number | null = null;
   /** The leader the cloud last lost, for the next election's log line. */
@@ -96,6 +114,7 @@ export class ClusterObserver {
 
   /** An injector just hit server `id`; if it led, the leaderless time starts now. */
   noteFault(id: number, at_ms: number): boolean {
+    this.seen.delete(id);
     const wasLeader = this.leader() === id;
     if (wasLeader) this.leaderFaultAt = at_ms;
     return wasLeader;
@@ -110,13 +129,23 @@ export class ClusterObserver {
     const now = Date.now();
     const statuses = answers.filter((s): s is RuntimeStatus => s !== null);
     this.lastStatuses = new Map(statuses.map((s) => [s.id, s]));
+    for (const status of statuses) this.seen.set(status.id, { status, at_ms: now });
+    // A server that misses one poll (a busy machine: its /status answered late) keeps its last
+    // view for a moment; one an injector just hit does not (noteFault forgets it).
+    const unanswered = ids.filter((id) => !this.lastStatuses.has(id));
+    const recent = unanswered
+      .map((id) => this.seen.get(id))
+      .filter((entry) => entry !== undefined && now - entry.at_ms <= MISSED_POLL_GRACE_MS)
+      .map((entry) => (entry as { status: RuntimeStatus }).status);
     this.trackSilences(statuses, now);
     this.trackSplit(statuses, now);
+    // A server that names no leader (just restarted, or resyncing after a silence) has no
+    // vote: it does not make the others' leader any less agreed.
     const agreement = agreedLeader(
-      statuses,
-      (s) => s.silent_for_ms === null && !this.options.isolated(s.id),
+      [...statuses, ...recent],
+      (s) => s.silent_for_ms === null && !this.options.isolated(s.id) && s.leader_id !== null,
     );
-    this.trackLeader(agreement, now);
+    this.trackLeader(agreement, now, () => describeViews(statuses, unanswered));
   }
 
   private trackSilences(statuses: readonly RuntimeStatus[], now: number): void {
@@ -167,7 +196,7 @@ export class ClusterObserver {
     this.lastSplit = leaders.length > 1 ? key : '';
   }
 
-  private trackLeader(agreement: Agreement | null, now: number): void {
+  private trackLeader(agreement: Agreement | null, now: number, views: () => string): void {
     const previous = this.agreed;
     if (agreement === null) {
       if (previous !== null) {
@@ -179,16 +208,30 @@ export class ClusterObserver {
           source: 'observer',
           leader: previous.leader,
           epoch: previous.epoch,
-          detail: 'the servers no longer agree on a live leader',
+          detail: `the servers no longer agree on a live leader: ${views()}`,
         });
       }
       this.agreed = null;
       return;
     }
+    const last = this.leaderChanges[this.leaderChanges.length - 1];
+    const sameAsLast = last?.leader === agreement.leader && last.epoch === agreement.epoch;
+    if (previous === null && sameAsLast) {
+      // The servers disagreed for a while, then came back to the same leader and epoch:
+      // not a leader change, but worth a line.
+      this.options.emit({
+        at_ms: now,
+        kind: 'note',
+        source: 'observer',
+        server: agreement.leader,
+        detail: `agreement on leader ${agreement.leader} restored after ${Math.round(now - (this.leaderlessSince ?? now))} ms, same epoch`,
+      });
+    }
     const changed =
-      previous === null ||
-      previous.leader !== agreement.leader ||
-      previous.epoch !== agreement.epoch;
+      !sameAsLast &&
+      (previous === null ||
+        previous.leader !== agreement.leader ||
+        previous.epoch !== agreement.epoch);
     if (changed) {
       const since = this.leaderlessSince ?? (previous ? this.leaderFaultAt : null);
       this.options.emit({

@@ -172,6 +172,14 @@ describe('stall helpers', () => {
     expect(recovery(series, 0)).toBeNull(); // nothing before to compare with
   });
 
+  it('throughputSeries scales a last partial second to a rate', () => {
+    const records = [record(1, 0, 500), record(2, 1.1, 100), record(3, 1.2, 100)];
+    expect(throughputSeries(records, T0, T0 + 1500)).toEqual([
+      { t_s: 0, ok: 1, failed: 0 },
+      { t_s: 1, ok: 4, failed: 0 },
+    ]);
+  });
+
   it('throughputSeries bins completions per second', () => {
     const records = [record(1, 0, 500), record(2, 0.2, 900), record(3, 1.5, 100)];
     expect(throughputSeries(records, T0, T0 + 3000)).toEqual([

@@ -97,4 +97,23 @@ describe('ClusterObserver', () => {
     ]);
     expect(events[3]?.detail).toMatch(/different epochs/);
   });
+
+  it('does not count a restarted server without a leader, nor a return to the same leader, as a change', async () => {
+    let views: RuntimeStatus[] = [status(1, 1, 1001), status(2, 1, 1001), status(3, 1, 1001)];
+    const events: StressEvent[] = [];
+    const observer = new ClusterObserver(
+      { ids: () => [1, 2, 3], status: async (id) => views.find((v) => v.id === id) ?? null },
+      { poll_ms: 100, isolated: () => false, emit: (e) => events.push(e) },
+    );
+    await observer.poll();
+    views = [status(1, 1, 1001), status(2, null, 0), status(3, 1, 1001)]; // 2 restarted
+    await observer.poll();
+    expect(observer.agreement).toEqual({ leader: 1, epoch: 1001 });
+    views = [status(1, 1, 1001), status(2, 3, 1001), status(3, 1, 1001)]; // 2 confused
+    await observer.poll();
+    views = [status(1, 1, 1001), status(2, 1, 1001), status(3, 1, 1001)];
+    await observer.poll();
+    expect(events.map((e) => e.kind)).toEqual(['leader_elected', 'leader_lost', 'note']);
+    expect(events[2]?.detail).toMatch(/restored .* same epoch/);
+  });
 });

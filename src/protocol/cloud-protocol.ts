@@ -13,6 +13,12 @@
  */
 import { validateMessage, type Message } from '../core/messages.js';
 import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
+import {
+  validateDirectoryRequest,
+  validateDirectoryResponse,
+  type DirectoryRequestMessage,
+  type DirectoryResponseMessage,
+} from './directory-protocol.js';
 
 /** A protocol-level refusal: the request could not be read or is not allowed here. */
 export interface ErrorMessage {
@@ -46,7 +52,13 @@ export interface WelcomeMessage {
   epoch: number;
 }
 
-export type CloudMessage = Message | ErrorMessage | HelloMessage | WelcomeMessage;
+export type CloudMessage =
+  | Message
+  | ErrorMessage
+  | HelloMessage
+  | WelcomeMessage
+  | DirectoryRequestMessage
+  | DirectoryResponseMessage;
 
 const none = { kind: 'none' } as const;
 
@@ -76,6 +88,8 @@ export const CLOUD_MESSAGE_SPECS: readonly MessageSpec[] = [
   { code: 51, type: 'TaskResponse', binary: { kind: 'sized', lengthField: 'result_size_bytes' } },
   { code: 52, type: 'TaskStatusResponse', binary: none },
   { code: 53, type: 'Welcome', binary: none },
+  { code: 64, type: 'DirectoryRequest', binary: none },
+  { code: 65, type: 'DirectoryResponse', binary: none },
   { code: 255, type: 'Error', binary: none },
 ];
 
@@ -149,6 +163,8 @@ const LOCAL_VALIDATORS = new Map<string, (value: Record<string, unknown>) => Ret
     ['Error', validateError],
     ['Hello', validateHello],
     ['Welcome', validateWelcome],
+    ['DirectoryRequest', validateDirectoryRequest],
+    ['DirectoryResponse', validateDirectoryResponse],
   ],
 );
 

@@ -45,6 +45,8 @@ export interface TaskExecutor {
 export interface ExtraMessageHandler {
   handles(type: string): boolean;
   handle(connection: Connection<CloudMessage>, decoded: DecodedMessage<CloudMessage>): void;
+  /** Called once at shutdown, after the worker pool drained. */
+  close?(): Promise<void>;
 }
 
 export interface RuntimeOptions {
@@ -231,6 +233,7 @@ export class ServerRuntime {
     if (this.loadTimer) clearInterval(this.loadTimer);
     for (const link of this.peers.values()) link.close();
     await Promise.all([this.listener.close(), this.http.close()]);
+    for (const handler of this.extraHandlers) await handler.close?.();
     this.log.info('stopped');
   }
 
@@ -309,7 +312,18 @@ export class ServerRuntime {
       connection.send(this.welcome(), { requestId: decoded.requestId, epoch: this.node.epoch });
       return;
     }
-    if (message.type === 'Welcome') return;
+    if (message.type === 'Welcome' || message.type === 'DirectoryResponse') return;
+    if (message.type === 'DirectoryRequest') {
+      const error = {
+        code: 'directory_unavailable',
+        message: `server ${this.config.id} has no [directory] configured`,
+      };
+      connection.send(
+        { type: 'DirectoryResponse', ok: false, error },
+        { requestId: decoded.requestId },
+      );
+      return;
+    }
     let source: Source;
     if ('client_id' in message && !('from' in message)) {
       source = { kind: 'client', id: message.client_id };

@@ -4,6 +4,8 @@
  */
 import type { Command } from 'commander';
 import { dashboardPeersFromConfig, registerDashboardRoutes } from '../../server/dashboard.js';
+import { openDirectory } from '../../directory/index.js';
+import { DirectoryService } from '../../server/directory-service.js';
 import { createEncryptExecutor } from '../../server/encrypt-executor.js';
 import { loadServerConfig } from '../../server/config.js';
 import { ServerRuntime } from '../../server/runtime.js';
@@ -25,7 +27,23 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     coverPath: config.encryption.cover_path,
     jobTimeout_ms: config.limits.request_timeout_ms,
   });
-  const runtime = new ServerRuntime({ config, logger, executor });
+  const extraHandlers = [];
+  if (config.directory.url) {
+    const store = await openDirectory(config.directory.url, {
+      on_warning: (message) => logger.warn(message),
+    });
+    const directory = new DirectoryService({
+      store,
+      clusterId: config.cluster_id,
+      logger: logger.child('directory'),
+    });
+    directory.startSweeping();
+    extraHandlers.push(directory);
+    logger.info('directory of service ready', { store: store.description });
+  } else {
+    logger.warn('no [directory] url configured: this server answers no directory requests');
+  }
+  const runtime = new ServerRuntime({ config, logger, executor, extraHandlers });
   const dashboard = registerDashboardRoutes(runtime, {
     peers: dashboardPeersFromConfig(config),
     logger,

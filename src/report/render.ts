@@ -76,6 +76,19 @@ export function renderCharts(a: Analysis, latencies: readonly number[]): Record<
         points: a.throughput_series.map((b) => ({ x: b.t_s, y: b.ok })),
         marker: 'none',
       },
+      ...(a.throughput_series.length >= 60
+        ? [
+            {
+              name: 'ok / s, 10 s moving average',
+              points: movingAverage(
+                a.throughput_series.map((b) => ({ x: b.t_s, y: b.ok })),
+                10,
+              ),
+              marker: 'none' as const,
+              color: '#000000',
+            },
+          ]
+        : []),
       {
         name: 'failed / s',
         points: a.throughput_series.map((b) => ({ x: b.t_s, y: b.failed })),
@@ -153,6 +166,18 @@ export function renderCharts(a: Analysis, latencies: readonly number[]): Record<
       ],
     });
   return charts;
+}
+
+/** Centered moving average over `window` points (shorter at the ends). */
+export function movingAverage(
+  points: readonly { x: number; y: number }[],
+  window: number,
+): { x: number; y: number }[] {
+  const half = Math.floor(window / 2);
+  return points.map((p, i) => {
+    const slice = points.slice(Math.max(0, i - half), Math.min(points.length, i + half + 1));
+    return { x: p.x, y: Math.round((slice.reduce((n, q) => n + q.y, 0) / slice.length) * 10) / 10 };
+  });
 }
 
 function fmt(v: number | null | undefined, digits = 0): string {

@@ -12,6 +12,12 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunInfo } from '../../src/stress/campaign.js';
 import { netnsSupport } from '../../src/stress/netns.js';
+import {
+  cleanupStaleRuns,
+  isAlive,
+  registryDir,
+  type OwnerRecord,
+} from '../../src/stress/owners.js';
 import type { StressEvent, StressRecord } from '../../src/stress/run-files.js';
 import { packagePath } from '../../src/util/package-info.js';
 
@@ -184,5 +190,49 @@ describe('stress campaigns, short versions', () => {
     expect(info.status).toBe('interrupted');
     expect(records.length).toBeGreaterThan(0);
     serverLogsShowExit(dir);
+  }, 150_000);
+
+  it('a driver killed with -9 leaves servers (and namespaces) behind; the next run removes them', async () => {
+    const dir = join(root, 'killed-driver');
+    const netns = (await netnsSupport()).ok;
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'stress',
+        '--out',
+        dir,
+        ...LOAD.slice(0, 4),
+        '--duration',
+        '120s',
+        '--no-report',
+        ...(netns ? ['--netns'] : []),
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    const deadline = Date.now() + 90_000;
+    while (!/cloud of 3 servers up/.test(stderr) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 200));
+    const ownerPath = join(registryDir(), `owner-${child.pid}.json`);
+    const owner = JSON.parse(readFileSync(ownerPath, 'utf8')) as OwnerRecord;
+    expect(owner.server_pids).toHaveLength(3);
+    child.kill('SIGKILL');
+    await exited;
+    expect(owner.server_pids.every(isAlive)).toBe(true); // orphaned, still running
+    const removed = cleanupStaleRuns();
+    expect(removed.filter((line) => line.startsWith('killed leftover server'))).toHaveLength(3);
+    expect(existsSync(ownerPath)).toBe(false);
+    const gone = Date.now() + 10_000;
+    while (owner.server_pids.some(isAlive) && Date.now() < gone)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(owner.server_pids.some(isAlive)).toBe(false);
+    if (netns) {
+      expect(removed.some((line) => line.startsWith('deleted network namespace'))).toBe(true);
+      const { stdout } = await run('ip', ['netns', 'list']);
+      expect(stdout).not.toMatch(new RegExp(`cp2p-${owner.netns?.slot}-s`));
+    }
   }, 150_000);
 });

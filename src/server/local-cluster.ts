@@ -133,10 +133,11 @@ export class LocalCluster {
         httpPort: ports[(id - 1) * 2 + 1] ?? 0,
       };
     const address = (id: number): string => `${endpoint(id).host}:${endpoint(id).port}`;
+    const httpAddressOf = (id: number): string => `${endpoint(id).host}:${endpoint(id).httpPort}`;
     const members = ids.map((id) => {
       const configPath = join(options.dir, `server${id}.toml`);
-      const httpAddress = `${endpoint(id).host}:${endpoint(id).httpPort}`;
-      writeFileSync(configPath, serverToml(id, ids, address, httpAddress, options));
+      const httpAddress = httpAddressOf(id);
+      writeFileSync(configPath, serverToml(id, ids, address, httpAddressOf, options));
       return { id, configPath, address: address(id), httpUrl: `http://${httpAddress}` };
     });
     return new LocalCluster(members, join(options.dir, 'logs'), startOptions);
@@ -317,17 +318,20 @@ function serverToml(
   id: number,
   ids: number[],
   address: (id: number) => string,
-  httpAddress: string,
+  httpAddressOf: (id: number) => string,
   o: GenerateOptions,
 ): string {
   const peers = ids
     .filter((other) => other !== id)
-    .map((other) => `  { id = ${other}, address = "${address(other)}" },`);
+    .map(
+      (other) =>
+        `  { id = ${other}, address = "${address(other)}", http_address = "${httpAddressOf(other)}" },`,
+    );
   const lines = [
     '[server]',
     `id = ${id}`,
     `address = "${address(id)}"`,
-    `http_address = "${httpAddress}"`,
+    `http_address = "${httpAddressOf(id)}"`,
     `data_dir = "data/server-${id}"`,
     '',
     '[peers]',

@@ -51,9 +51,12 @@ async function runStart(options: StartOptions): Promise<void> {
   say(
     `the cloud is up: server ${elected.leader} leads (agreed in ${Math.round(elected.elapsed_ms)} ms).`,
   );
-  say('status pages (JSON), metrics (Prometheus):');
-  for (const member of cluster.members)
-    say(`  server ${member.id}: ${member.httpUrl}/status   ${member.httpUrl}/metrics`);
+  say('live dashboards, status (JSON) and metrics (Prometheus):');
+  for (const member of cluster.members) {
+    say(
+      `  server ${member.id}: ${member.httpUrl}/   ${member.httpUrl}/status   ${member.httpUrl}/metrics`,
+    );
+  }
   say('');
   say('encrypt an image through the cloud (in another terminal):');
   say(

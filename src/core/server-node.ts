@@ -231,6 +231,8 @@ export class ServerNode {
    * once instead of waiting for each client's retry timer (which would add up to a retry
    * interval to every failover).
    */
+  /** Peers silenced by the failure simulation, until when their silence (plus slack) lasts. */
+  private readonly silencedPeers = new Map<ServerId, number>();
   private readonly heardAssignmentRequests = new Map<
     string,
     { message: TaskAssignmentRequestMessage; at_ms: number }
@@ -1062,8 +1064,15 @@ export class ServerNode {
       if (m.state !== 'alive' && m.state !== 'suspected') continue;
       const age = this.now - (m.last_heard_ms ?? this.now);
       if (age >= ft) {
-        m.state = 'failed';
-        this.emit({ type: 'peerFailed', peer: m.id });
+        // Its tasks move either way; only the name differs (the dashboard shows "silent").
+        const silencedUntil = this.silencedPeers.get(m.id);
+        if (silencedUntil !== undefined && this.now < silencedUntil) {
+          m.state = 'silent';
+        } else {
+          m.state = 'failed';
+          this.emit({ type: 'peerFailed', peer: m.id });
+        }
+        this.silencedPeers.delete(m.id);
         this.reassignFrom(m.id);
       } else if (age >= ft / 2 && m.state === 'alive') {
         m.state = 'suspected';
@@ -1802,7 +1811,14 @@ export class ServerNode {
 
   private onFailureSimulation(m: FailureSimulationMessage): void {
     this.failureSimBusyUntil = this.now + this.failureSimGuard(m.duration_ms);
+    this.noteSilence(m.target, m.duration_ms);
     if (m.target === this.id && this.failureSimulationOn) this.goSilent(m.duration_ms);
+  }
+
+  /** Remembers who the failure simulation silenced, so its timeout reads "silent", not "failed". */
+  private noteSilence(target: ServerId, duration_ms: number): void {
+    if (target === this.id) return;
+    this.silencedPeers.set(target, this.now + this.failureSimGuard(duration_ms));
   }
 
   private failureSimGuard(duration_ms: number): number {
@@ -1825,6 +1841,7 @@ export class ServerNode {
     const duration = randomInt(this.random, f.min_silence_ms, f.max_silence_ms);
     this.failureSimBusyUntil = this.now + this.failureSimGuard(duration);
     this.emit({ type: 'failureSimulationScheduled', target, duration_ms: duration });
+    this.noteSilence(target, duration);
     const msg: FailureSimulationMessage = {
       type: 'FailureSimulation',
       from: this.id,

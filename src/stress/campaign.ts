@@ -34,6 +34,8 @@ export interface StressOptions {
   servers: number;
   /** Start the cloud from these server configs instead of generating them. */
   serverConfigs: string[] | null;
+  /** With serverConfigs: the cloud already runs; drive it without starting or stopping it. */
+  attach: boolean;
   clients: number;
   /** Stop after this many requests, or after `duration_ms` (at least one is set). */
   requests: number | null;
@@ -305,6 +307,22 @@ export class StressCampaign {
     const failureSim = o.injectors.find(
       (spec): spec is FailureSimSpec => spec.kind === 'failure-sim',
     );
+    if (o.attach && !o.serverConfigs)
+      throw new CloudP2PError(
+        'usage',
+        'attaching needs the server configs of the running cloud',
+        ExitCode.usage,
+      );
+    if (o.attach && faults.length > 0)
+      throw new CloudP2PError(
+        'usage',
+        `${faults.map((f) => f.name).join(', ')}: kill, pause and partition need the servers started by this run; an attached cloud can only be observed (its own failure simulation included)`,
+        ExitCode.usage,
+      );
+    if (failureSim && o.attach)
+      o.log(
+        'attached: failure-sim only observes; the servers use their own [failure_simulation] settings',
+      );
     if (failureSim && !o.serverConfigs) {
       // The servers refuse overlapping silences; say so before starting anything.
       const guard_ms =
@@ -383,21 +401,24 @@ export class StressCampaign {
       address: m.address,
       http: m.httpUrl,
     }));
-    if (failureSim)
+    if (failureSim && !o.serverConfigs)
       this.info.cloud.failure_simulation = {
         interval_ms: failureSim.interval_ms,
         max_silence_ms: failureSim.max_silence_ms,
       };
-    await cluster.startAll(failureSim && o.serverConfigs ? ['--failure-simulation'] : []);
-    for (const member of cluster.members) this.owner?.addServerPid(cluster.pid(member.id));
+    const allIds = cluster.members.map((m) => m.id);
+    if (!o.attach) {
+      await cluster.startAll(failureSim && o.serverConfigs ? ['--failure-simulation'] : []);
+      for (const member of cluster.members) this.owner?.addServerPid(cluster.pid(member.id));
+    }
     this.saveInfo();
-    const agreed = await cluster.waitForLeader(LEADER_WAIT_MS);
+    const agreed = await cluster.waitForLeader(LEADER_WAIT_MS, o.attach ? allIds : undefined);
     o.log(
       `cloud of ${cluster.members.length} servers up; leader ${agreed.leader} after ${Math.round(agreed.elapsed_ms)} ms`,
     );
     this.observer = new ClusterObserver(
       {
-        ids: () => cluster.members.map((m) => m.id).filter((id) => cluster.isRunning(id)),
+        ids: () => (o.attach ? allIds : allIds.filter((id) => cluster.isRunning(id))),
         status: (id, timeout_ms) => cluster.status(id, timeout_ms),
       },
       {
@@ -575,7 +596,10 @@ export class StressCampaign {
     await this.injector?.stop(true);
     let final: RunInfo['final'];
     try {
-      const agreed = await cluster.waitForLeader(FINAL_LEADER_WAIT_MS);
+      const agreed = await cluster.waitForLeader(
+        FINAL_LEADER_WAIT_MS,
+        this.options.attach ? cluster.members.map((m) => m.id) : undefined,
+      );
       final = {
         agreed_leader: agreed.leader,
         epoch: agreed.epoch,

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../../src/server/local-cluster.js';
 import type { RunInfo } from '../../src/stress/campaign.js';
 import { netnsSupport } from '../../src/stress/netns.js';
 import {
@@ -235,4 +236,59 @@ describe('stress campaigns, short versions', () => {
       expect(stdout).not.toMatch(new RegExp(`cp2p-${owner.netns?.slot}-s`));
     }
   }, 150_000);
+
+  it(
+    'drives a cloud that already runs (--attach) without starting or stopping it',
+    async () => {
+      const cluster = await LocalCluster.generate({ dir: join(root, 'existing-cloud'), size: 3 });
+      try {
+        await cluster.startAll();
+        await cluster.waitForLeader(60_000);
+        const dir = join(root, 'attached');
+        await run(
+          process.execPath,
+          [
+            CLI,
+            'stress',
+            '--attach',
+            '--server-config',
+            ...cluster.members.map((m) => m.configPath),
+            '--out',
+            dir,
+            '--requests',
+            '60',
+            '--clients',
+            '6',
+          ],
+          { timeout: RUN_TIMEOUT_MS },
+        );
+        const { info, records } = readRun(dir);
+        expect(records.filter((r) => r.outcome === 'ok')).toHaveLength(60);
+        expect(info.final?.agreed_leader).not.toBeNull();
+        expect(cluster.members.every((m) => cluster.isRunning(m.id))).toBe(true);
+        const refused = await run(
+          process.execPath,
+          [
+            CLI,
+            'stress',
+            '--attach',
+            '--server-config',
+            cluster.members[0]?.configPath ?? '',
+            '--out',
+            join(root, 'refused'),
+            '--inject',
+            'kill:at=1s',
+          ],
+          { timeout: 60_000 },
+        ).catch((err: { code?: number; stderr?: string }) => err);
+        expect(refused).toMatchObject({ code: 2 });
+        expect((refused as { stderr?: string }).stderr).toMatch(
+          /need the servers started by this run/,
+        );
+      } finally {
+        await cluster.stopAll();
+      }
+    },
+    RUN_TIMEOUT_MS + 60_000,
+  );
 });

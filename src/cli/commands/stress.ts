@@ -17,6 +17,7 @@ import { ProgressLine } from '../progress.js';
 interface StressCliOptions {
   servers: number;
   serverConfig?: string[];
+  attach?: boolean;
   clients: number;
   requests?: number;
   duration?: string;
@@ -65,6 +66,10 @@ export function registerStressCommand(program: Command): void {
       3,
     )
     .option('--server-config <files...>', 'start the cloud from these server configs instead')
+    .option(
+      '--attach',
+      'with --server-config: the cloud already runs; drive and observe it, do not start or stop it',
+    )
     .option(
       '--clients <n>',
       'concurrent clients, each its own CloudClient with its own id',
@@ -147,6 +152,7 @@ export function registerStressCommand(program: Command): void {
         runDir,
         servers: cli.serverConfig ? cli.serverConfig.length : cli.servers,
         serverConfigs: cli.serverConfig ?? null,
+        attach: cli.attach === true,
         clients: cli.clients,
         requests: cli.requests ?? null,
         duration_ms: cli.duration === undefined ? null : parseDuration(cli.duration, '--duration'),

@@ -43,7 +43,7 @@ export interface ServerConfig {
   data_dir: string;
   peers: PeerConfig[];
   election: ElectionTimings & {
-    /** Relative load margin a challenger must beat the leader by, sustained, to replace it. */
+    /** Score points (0..100 scale) by which the leader must be worse than the best other server, sustained, before it hands over. */
     hysteresis_margin: number;
     hysteresis_sustain_ms: number;
     score_weights: { cpu: number; tasks: number; memory: number };
@@ -207,7 +207,7 @@ function readElection(table: ConfigTable): ServerConfig['election'] {
     pattern: /^(cpu_percent|load_average)$/,
     patternHint: '"cpu_percent" or "load_average"',
   }) as 'cpu_percent' | 'load_average';
-  const hysteresis_margin = table.number('hysteresis_margin', 0.25, { min: 0, max: 10 });
+  const hysteresis_margin = table.number('hysteresis_margin', 25, { min: 0, max: 1000 });
   const hysteresis_sustain_ms = secondsToMs(table, 'hysteresis_sustain_secs', 10_000);
   table.rejectUnknownKeys();
   return { ...timings, hysteresis_margin, hysteresis_sustain_ms, score_weights, score_input };
@@ -216,7 +216,7 @@ function readElection(table: ConfigTable): ServerConfig['election'] {
 function readEncryption(table: ConfigTable, baseDir: string): ServerConfig['encryption'] {
   const thread_pool_size = table.integer('thread_pool_size', 2, { min: 1, max: 256 });
   const max_queue_size = table.integer('max_queue_size', 100, { min: 1, max: 100_000 });
-  const max_image_bytes = table.integer('max_image_mb', 16, { min: 1, max: 200 }) * 1024 * 1024;
+  const max_image_bytes = table.integer('max_image_mb', 12, { min: 1, max: 12 }) * 1024 * 1024;
   const cover = table.optionalString('cover');
   table.rejectUnknownKeys();
   return {

@@ -430,39 +430,47 @@ export function faultStalls(
   throughput: readonly { t_s: number; ok: number }[],
   loadStart: number,
 ): FaultStall[] {
-  return events
-    .filter((e) => FAULT_KINDS.has(e.kind))
-    .map((e) => {
-      const server = e.server ?? null;
-      const undo = events.find(
-        (u) => u.kind === UNDO_OF[e.kind] && u.server === server && u.at_ms >= e.at_ms,
-      );
-      const t = e.at_ms;
-      const until = undo?.at_ms ?? t + STALL_WINDOW_MS;
-      const affected = records.filter(
-        (r) =>
-          server !== null &&
-          r.servers.includes(server) &&
-          ((r.start_ms <= t && r.end_ms > t) ||
-            (r.start_ms > t && r.start_ms < until && r.reassignments > 0)),
-      );
-      const latencies = affected.map((r) => r.latency_ms).sort((a, b) => a - b);
-      return {
-        at_s: round((t - loadStart) / 1000, 2),
-        kind: e.kind === 'silence_start' ? 'silence' : e.kind,
-        server,
-        source: e.source,
-        was_leader: e.was_leader ?? false,
-        lasted_s: undo ? round((undo.at_ms - t) / 1000, 2) : null,
-        affected: affected.length,
-        affected_max_latency_ms: latencies.length
-          ? round(latencies[latencies.length - 1] as number, 1)
-          : null,
-        affected_p50_latency_ms: latencies.length ? round(quantileSorted(latencies, 0.5), 1) : null,
-        completion_gap_ms: completionGap(okSortedEnds, t, t + STALL_WINDOW_MS),
-        recovery_s: recovery(throughput, (t - loadStart) / 1000),
-      };
-    });
+  // A silence seen twice without its end between (older runs re-logged it after a missed
+  // poll) is one silence.
+  const silentNow = new Set<number | null | undefined>();
+  const faults = events.filter((e) => {
+    if (e.kind === 'silence_end') silentNow.delete(e.server);
+    if (e.kind !== 'silence_start') return FAULT_KINDS.has(e.kind);
+    if (silentNow.has(e.server)) return false;
+    silentNow.add(e.server);
+    return true;
+  });
+  return faults.map((e) => {
+    const server = e.server ?? null;
+    const undo = events.find(
+      (u) => u.kind === UNDO_OF[e.kind] && u.server === server && u.at_ms >= e.at_ms,
+    );
+    const t = e.at_ms;
+    const until = undo?.at_ms ?? t + STALL_WINDOW_MS;
+    const affected = records.filter(
+      (r) =>
+        server !== null &&
+        r.servers.includes(server) &&
+        ((r.start_ms <= t && r.end_ms > t) ||
+          (r.start_ms > t && r.start_ms < until && r.reassignments > 0)),
+    );
+    const latencies = affected.map((r) => r.latency_ms).sort((a, b) => a - b);
+    return {
+      at_s: round((t - loadStart) / 1000, 2),
+      kind: e.kind === 'silence_start' ? 'silence' : e.kind,
+      server,
+      source: e.source,
+      was_leader: e.was_leader ?? false,
+      lasted_s: undo ? round((undo.at_ms - t) / 1000, 2) : null,
+      affected: affected.length,
+      affected_max_latency_ms: latencies.length
+        ? round(latencies[latencies.length - 1] as number, 1)
+        : null,
+      affected_p50_latency_ms: latencies.length ? round(quantileSorted(latencies, 0.5), 1) : null,
+      completion_gap_ms: completionGap(okSortedEnds, t, t + STALL_WINDOW_MS),
+      recovery_s: recovery(throughput, (t - loadStart) / 1000),
+    };
+  });
 }
 
 /** Longest stretch in [from, to] without a completion (the first stretch starts at `from`). */

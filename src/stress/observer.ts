@@ -137,7 +137,7 @@ export class ClusterObserver {
       .map((id) => this.seen.get(id))
       .filter((entry) => entry !== undefined && now - entry.at_ms <= MISSED_POLL_GRACE_MS)
       .map((entry) => (entry as { status: RuntimeStatus }).status);
-    this.trackSilences(statuses, now);
+    this.trackSilences(statuses, new Set(ids), now);
     this.trackSplit(statuses, now);
     // A server that names no leader (just restarted, or resyncing after a silence) has no
     // vote: it does not make the others' leader any less agreed.
@@ -148,8 +148,11 @@ export class ClusterObserver {
     this.trackLeader(agreement, now, () => describeViews(statuses, unanswered));
   }
 
-  private trackSilences(statuses: readonly RuntimeStatus[], now: number): void {
-    const answered = new Set(statuses.map((s) => s.id));
+  private trackSilences(
+    statuses: readonly RuntimeStatus[],
+    polled: ReadonlySet<number>,
+    now: number,
+  ): void {
     for (const status of statuses) {
       const silentNow = status.silent_for_ms !== null && status.silent_for_ms > 0;
       if (silentNow && !this.silent.has(status.id)) {
@@ -174,8 +177,9 @@ export class ClusterObserver {
         });
       }
     }
-    // A silenced server that stops answering (killed meanwhile) is no longer tracked as silent.
-    for (const id of [...this.silent]) if (!answered.has(id)) this.silent.delete(id);
+    // A silenced server that is no longer polled (killed meanwhile) is no longer tracked as
+    // silent; one that merely missed a poll (a busy machine) still is.
+    for (const id of [...this.silent]) if (!polled.has(id)) this.silent.delete(id);
   }
 
   private trackSplit(statuses: readonly RuntimeStatus[], now: number): void {

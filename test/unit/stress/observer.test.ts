@@ -116,4 +116,25 @@ describe('ClusterObserver', () => {
     expect(events.map((e) => e.kind)).toEqual(['leader_elected', 'leader_lost', 'note']);
     expect(events[2]?.detail).toMatch(/restored .* same epoch/);
   });
+
+  it('keeps a silence through a missed poll: one silence, not two', async () => {
+    let views: (RuntimeStatus | null)[] = [
+      status(1, 1, 1001),
+      status(2, 1, 1001, { silent_for_ms: 5000 } as Partial<RuntimeStatus>),
+    ];
+    const events: StressEvent[] = [];
+    const observer = new ClusterObserver(
+      { ids: () => [1, 2], status: async (id) => views.find((v) => v?.id === id) ?? null },
+      { poll_ms: 100, isolated: () => false, emit: (e) => events.push(e) },
+    );
+    await observer.poll();
+    views = [status(1, 1, 1001), null]; // 2 answers too late once
+    await observer.poll();
+    views = [
+      status(1, 1, 1001),
+      status(2, 1, 1001, { silent_for_ms: 4000 } as Partial<RuntimeStatus>),
+    ];
+    await observer.poll();
+    expect(events.filter((e) => e.kind === 'silence_start')).toHaveLength(1);
+  });
 });

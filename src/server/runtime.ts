@@ -76,6 +76,8 @@ export interface RuntimeStatus extends Omit<NodeStatus, 'silent_until_ms'> {
   failure_simulation: boolean;
   /** Times this server went silent by the failure simulation. */
   silences: number;
+  /** Worst delay of a core timer firing (heartbeats go out on these) since start, in ms. */
+  timer_lateness_max_ms: number;
   pool: ReturnType<TaskExecutor['stats']>;
   connections: number;
 }
@@ -103,6 +105,8 @@ export class ServerRuntime {
   private loadTimer: NodeJS.Timeout | null = null;
   private silentUntil_ms: number | null = null;
   private silences = 0;
+  /** Worst lateness of the core's timer (heartbeats, timeouts) since start: event-loop health. */
+  private timerLatenessMax_ms = 0;
   private stopping = false;
   private listening: { address: string; http: string } | null = null;
   /** Listeners for the dashboard's live stream (events as they happen). */
@@ -252,6 +256,7 @@ export class ServerRuntime {
         silent_until_ms === null ? null : Math.max(0, Math.round(silent_until_ms - now)),
       failure_simulation: this.config.failure_simulation.enabled,
       silences: this.silences,
+      timer_lateness_max_ms: Math.round(this.timerLatenessMax_ms * 10) / 10,
       pool: this.executor.stats(),
       connections: this.listener.connectionCount,
     };
@@ -366,8 +371,10 @@ export class ServerRuntime {
     this.timer = null;
     const now = this.now();
     const lateness_ms = now - this.timerDeadline_ms;
-    if (Number.isFinite(lateness_ms) && lateness_ms > 0)
+    if (Number.isFinite(lateness_ms) && lateness_ms > 0) {
       this.metrics.heartbeatDelay.observe(lateness_ms / 1000);
+      if (lateness_ms > this.timerLatenessMax_ms) this.timerLatenessMax_ms = lateness_ms;
+    }
     this.timerDeadline_ms = Infinity;
     this.node.tick(now);
     this.process();

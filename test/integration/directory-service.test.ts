@@ -85,7 +85,7 @@ describe('directory service on real servers', () => {
       title: 'Sunset',
       preview: { width: 640, height: 480, media_type: 'image/jpeg', size_bytes: 1234 },
     });
-        viaFirst.actAs(user.user_id, keys);
+    viaFirst.actAs(user.user_id, keys);
     const images = await viaFirst.listImages({ owner_id: user.user_id });
     expect(images.items.map((i) => i.image_id)).toEqual(['sunset']);
     viaFirst.close();

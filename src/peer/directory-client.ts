@@ -29,7 +29,9 @@ export class DirectoryRequestError extends CloudP2PError {
         ? ExitCode.denied
         : code === 'invalid_argument' || code === 'not_found' || code === 'conflict'
           ? ExitCode.badInput
-          : ExitCode.failure;
+          : code === 'limit_exceeded'
+            ? ExitCode.capacity
+            : ExitCode.failure;
     super(code, message, exit);
     this.name = 'DirectoryRequestError';
   }
@@ -294,11 +296,13 @@ export class DirectoryClient {
 
   /** Sends one request, signing it when the op acts for the user; fails over between servers. */
   async call(op: DirectoryOp, args: Record<string, unknown>): Promise<unknown> {
-    const auth = UNSIGNED_OPS.has(op) ? null : this.authFor(op, args);
     const problems: string[] = [];
     for (let attempt = 0; attempt < this.links.length; attempt++) {
       const index = (this.preferred + attempt) % this.links.length;
       const link = this.links[index] as MessageLink<CloudMessage>;
+      // Signed afresh per attempt: a server that died after recording the nonce of the first
+      // attempt would otherwise make the retry look like a replay at the next server.
+      const auth = UNSIGNED_OPS.has(op) ? null : this.authFor(op, args);
       let reply;
       try {
         reply = await link.request({ type: 'DirectoryRequest', op, args, auth }, this.timeout_ms);

@@ -317,14 +317,38 @@ export function rightsSignedBytes(
   version: number,
 ): Uint8Array {
   if (!payload.rights) throw invalid('there are no access rights to sign');
+  return rightsSignedBytesFromDigest(payload.rights, version, imageSectionDigest(payload));
+}
+
+/** SHA-256 of the image section's value (HIDDEN_IMAGE or ENCRYPTED_IMAGE) of a payload. */
+export function imageSectionDigest(payload: {
+  image?: HiddenImage;
+  sealedImage?: Uint8Array;
+}): Uint8Array {
   const section = imageSection(payload as ContainerPayload);
   const writer = new ByteWriter(section.length);
   section.write(writer);
-  const imageDigest = createHash('sha256').update(writer.result()).digest();
-  const rights = encodeRights(payload.rights);
-  const out = new ByteWriter(RIGHTS_SIGNATURE_DOMAIN.length + rights.length + 4 + 32);
+  return new Uint8Array(createHash('sha256').update(writer.result()).digest());
+}
+
+/**
+ * rightsSignedBytes for an image known only by its section digest: lets an owner re-sign a
+ * viewer copy's rights (a new quota or version) without keeping the copy's sealed bytes.
+ * Same bytes as rightsSignedBytes({rights, image or sealedImage}, version).
+ */
+export function rightsSignedBytesFromDigest(
+  rights: AccessRights,
+  version: number,
+  imageDigest: Uint8Array,
+): Uint8Array {
+  if (!Number.isInteger(version) || version < 1 || version > 0xffff_ffff)
+    throw invalid(`the rights version must be an integer from 1 to ${0xffff_ffff}`);
+  if (!(imageDigest instanceof Uint8Array) || imageDigest.length !== 32)
+    throw invalid('the image digest must be 32 bytes (SHA-256)');
+  const encoded = encodeRights(rights);
+  const out = new ByteWriter(RIGHTS_SIGNATURE_DOMAIN.length + encoded.length + 4 + 32);
   out.bytes(RIGHTS_SIGNATURE_DOMAIN);
-  out.bytes(rights);
+  out.bytes(encoded);
   out.u32(version);
   out.bytes(imageDigest);
   return out.result();

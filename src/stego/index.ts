@@ -32,8 +32,10 @@ export {
   encodeContainer,
   encodeRights,
   hiddenImageFromPlaintext,
+  imageSectionDigest,
   plainImage,
   rightsSignedBytes,
+  rightsSignedBytesFromDigest,
   sealablePlaintext,
   viewsLeft,
 } from './container.js';

@@ -1,0 +1,530 @@
+/**
+ * The agent's own database (agent.sqlite in its data directory): its images, the copies it made
+ * for viewers, the copies it received, the view ledger and the keys it pinned. better-sqlite3,
+ * WAL, parameterised statements only, a tiny versioned migration through PRAGMA user_version.
+ *
+ * The ledger is the agent's memory of how many views were used: `consumed` only ever grows and
+ * a grant `version` only ever moves forward, whatever files or updates arrive later — so
+ * restoring an old copy of an image file gives no views back.
+ */
+import Database from 'better-sqlite3';
+import { CloudP2PError, ExitCode } from '../util/errors.js';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: initial schema
+  `
+  CREATE TABLE own_images (
+    image_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    preview_width INTEGER NOT NULL,
+    preview_height INTEGER NOT NULL,
+    preview_size_bytes INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL
+  );
+  CREATE TABLE copies_out (
+    image_id TEXT NOT NULL,
+    viewer_id TEXT NOT NULL,
+    viewer_username TEXT NOT NULL,
+    copy_version INTEGER NOT NULL,
+    image_digest BLOB NOT NULL,
+    copy_size_bytes INTEGER NOT NULL,
+    copy_sha256 TEXT NOT NULL,
+    grant_version INTEGER NOT NULL,
+    quota INTEGER NOT NULL,
+    revoked INTEGER NOT NULL,
+    copy_delivered INTEGER NOT NULL DEFAULT 0,
+    rights_delivered_version INTEGER NOT NULL DEFAULT 0,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (image_id, viewer_id)
+  );
+  CREATE TABLE received (
+    owner_id TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    owner_username TEXT NOT NULL,
+    file_version INTEGER NOT NULL,
+    image_digest BLOB NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, image_id)
+  );
+  CREATE TABLE ledger (
+    owner_id TEXT NOT NULL,
+    image_id TEXT NOT NULL,
+    owner_username TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    quota INTEGER NOT NULL,
+    revoked INTEGER NOT NULL,
+    consumed INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, image_id)
+  );
+  CREATE TABLE known_keys (
+    user_id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    public_key BLOB NOT NULL,
+    pinned_at_ms INTEGER NOT NULL
+  );
+  `,
+];
+
+export interface OwnImageRow {
+  image_id: string;
+  title: string;
+  media_type: string;
+  width: number;
+  height: number;
+  size_bytes: number;
+  preview_width: number;
+  preview_height: number;
+  preview_size_bytes: number;
+  created_at_ms: number;
+}
+
+export interface CopyOutRow {
+  image_id: string;
+  viewer_id: string;
+  viewer_username: string;
+  /** Rights version signed inside the copy file. */
+  copy_version: number;
+  /** SHA-256 of the copy's sealed image section: what later rights updates are signed over. */
+  image_digest: Uint8Array;
+  copy_size_bytes: number;
+  copy_sha256: string;
+  /** The grant as the directory last reported it. */
+  grant_version: number;
+  quota: number;
+  revoked: boolean;
+  copy_delivered: boolean;
+  /** Highest rights version the viewer acknowledged (in the copy or a RightsUpdate). */
+  rights_delivered_version: number;
+  updated_at_ms: number;
+}
+
+export interface ReceivedRow {
+  owner_id: string;
+  image_id: string;
+  owner_username: string;
+  /** Rights version signed inside the stored file. */
+  file_version: number;
+  image_digest: Uint8Array;
+  size_bytes: number;
+  received_at_ms: number;
+}
+
+export interface LedgerRow {
+  owner_id: string;
+  image_id: string;
+  owner_username: string;
+  version: number;
+  quota: number;
+  revoked: boolean;
+  consumed: number;
+  updated_at_ms: number;
+}
+
+export interface KnownKeyRow {
+  user_id: string;
+  username: string;
+  public_key: Uint8Array;
+  pinned_at_ms: number;
+}
+
+type Row = Record<string, unknown>;
+
+function badRow(table: string, column: string): CloudP2PError {
+  return new CloudP2PError(
+    'agent_db_bad_row',
+    `agent.sqlite: a row of ${table} has an invalid ${column} (the database was edited or damaged)`,
+    ExitCode.corrupted,
+  );
+}
+
+function intOf(row: Row, table: string, column: string, min = 0): number {
+  const v = row[column];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw badRow(table, column);
+  return v;
+}
+function textOf(row: Row, table: string, column: string): string {
+  const v = row[column];
+  if (typeof v !== 'string' || v.length === 0 || v.length > 1000) throw badRow(table, column);
+  return v;
+}
+function bytesOf(row: Row, table: string, column: string, length: number): Uint8Array {
+  const v = row[column];
+  if (!(v instanceof Uint8Array) || v.length !== length) throw badRow(table, column);
+  return new Uint8Array(v);
+}
+function boolOf(row: Row, table: string, column: string): boolean {
+  const v = row[column];
+  if (v !== 0 && v !== 1) throw badRow(table, column);
+  return v === 1;
+}
+
+function ownImage(row: Row): OwnImageRow {
+  const t = 'own_images';
+  return {
+    image_id: textOf(row, t, 'image_id'),
+    title: textOf(row, t, 'title'),
+    media_type: textOf(row, t, 'media_type'),
+    width: intOf(row, t, 'width', 1),
+    height: intOf(row, t, 'height', 1),
+    size_bytes: intOf(row, t, 'size_bytes', 1),
+    preview_width: intOf(row, t, 'preview_width', 1),
+    preview_height: intOf(row, t, 'preview_height', 1),
+    preview_size_bytes: intOf(row, t, 'preview_size_bytes', 1),
+    created_at_ms: intOf(row, t, 'created_at_ms'),
+  };
+}
+
+function copyOut(row: Row): CopyOutRow {
+  const t = 'copies_out';
+  return {
+    image_id: textOf(row, t, 'image_id'),
+    viewer_id: textOf(row, t, 'viewer_id'),
+    viewer_username: textOf(row, t, 'viewer_username'),
+    copy_version: intOf(row, t, 'copy_version', 1),
+    image_digest: bytesOf(row, t, 'image_digest', 32),
+    copy_size_bytes: intOf(row, t, 'copy_size_bytes', 1),
+    copy_sha256: textOf(row, t, 'copy_sha256'),
+    grant_version: intOf(row, t, 'grant_version', 1),
+    quota: intOf(row, t, 'quota'),
+    revoked: boolOf(row, t, 'revoked'),
+    copy_delivered: boolOf(row, t, 'copy_delivered'),
+    rights_delivered_version: intOf(row, t, 'rights_delivered_version'),
+    updated_at_ms: intOf(row, t, 'updated_at_ms'),
+  };
+}
+
+function received(row: Row): ReceivedRow {
+  const t = 'received';
+  return {
+    owner_id: textOf(row, t, 'owner_id'),
+    image_id: textOf(row, t, 'image_id'),
+    owner_username: textOf(row, t, 'owner_username'),
+    file_version: intOf(row, t, 'file_version', 1),
+    image_digest: bytesOf(row, t, 'image_digest', 32),
+    size_bytes: intOf(row, t, 'size_bytes', 1),
+    received_at_ms: intOf(row, t, 'received_at_ms'),
+  };
+}
+
+function ledger(row: Row): LedgerRow {
+  const t = 'ledger';
+  return {
+    owner_id: textOf(row, t, 'owner_id'),
+    image_id: textOf(row, t, 'image_id'),
+    owner_username: textOf(row, t, 'owner_username'),
+    version: intOf(row, t, 'version'),
+    quota: intOf(row, t, 'quota'),
+    revoked: boolOf(row, t, 'revoked'),
+    consumed: intOf(row, t, 'consumed'),
+    updated_at_ms: intOf(row, t, 'updated_at_ms'),
+  };
+}
+
+function knownKey(row: Row): KnownKeyRow {
+  const t = 'known_keys';
+  return {
+    user_id: textOf(row, t, 'user_id'),
+    username: textOf(row, t, 'username'),
+    public_key: bytesOf(row, t, 'public_key', 32),
+    pinned_at_ms: intOf(row, t, 'pinned_at_ms'),
+  };
+}
+
+/** A grant state as the viewer learns it (from the directory, a signed update or a copy). */
+export interface GrantState {
+  version: number;
+  quota: number;
+  revoked: boolean;
+}
+
+export class AgentDatabase {
+  private readonly db: Database.Database;
+
+  constructor(
+    path: string,
+    private readonly clock: () => number = Date.now,
+  ) {
+    try {
+      this.db = new Database(path);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    } catch (err) {
+      if (err instanceof CloudP2PError) throw err;
+      throw new CloudP2PError(
+        'agent_db_unusable',
+        `cannot open the agent database ${path}: ${(err as Error).message}`,
+        ExitCode.failure,
+      );
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    if (current > MIGRATIONS.length)
+      throw new CloudP2PError(
+        'agent_db_newer',
+        `agent.sqlite has schema version ${current}; this build knows up to ${MIGRATIONS.length} (it was written by a newer cloudp2p)`,
+        ExitCode.failure,
+      );
+    for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+      this.db
+        .transaction(() => {
+          this.db.exec(MIGRATIONS[version - 1] as string);
+          this.db.pragma(`user_version = ${version}`);
+        })
+        .immediate();
+    }
+  }
+
+  // ---- Own images ------------------------------------------------------------------------------
+
+  addOwnImage(row: OwnImageRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO own_images (image_id, title, media_type, width, height, size_bytes,
+           preview_width, preview_height, preview_size_bytes, created_at_ms)
+         VALUES (@image_id, @title, @media_type, @width, @height, @size_bytes,
+           @preview_width, @preview_height, @preview_size_bytes, @created_at_ms)`,
+      )
+      .run(row);
+  }
+
+  ownImage(imageId: string): OwnImageRow | undefined {
+    const row = this.db.prepare('SELECT * FROM own_images WHERE image_id = ?').get(imageId);
+    return row ? ownImage(row as Row) : undefined;
+  }
+
+  ownImages(): OwnImageRow[] {
+    return (
+      this.db.prepare('SELECT * FROM own_images ORDER BY created_at_ms, image_id').all() as Row[]
+    ).map(ownImage);
+  }
+
+  // ---- Copies made for viewers (owner side) ------------------------------------------------------
+
+  /** Records a freshly built copy (replacing an older one for the same viewer). */
+  putCopy(row: Omit<CopyOutRow, 'updated_at_ms'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO copies_out (image_id, viewer_id, viewer_username, copy_version, image_digest,
+           copy_size_bytes, copy_sha256, grant_version, quota, revoked, copy_delivered,
+           rights_delivered_version, updated_at_ms)
+         VALUES (@image_id, @viewer_id, @viewer_username, @copy_version, @image_digest,
+           @copy_size_bytes, @copy_sha256, @grant_version, @quota, @revoked, @copy_delivered,
+           @rights_delivered_version, @updated_at_ms)
+         ON CONFLICT (image_id, viewer_id) DO UPDATE SET
+           viewer_username = excluded.viewer_username, copy_version = excluded.copy_version,
+           image_digest = excluded.image_digest, copy_size_bytes = excluded.copy_size_bytes,
+           copy_sha256 = excluded.copy_sha256,
+           grant_version = MAX(copies_out.grant_version, excluded.grant_version),
+           quota = CASE WHEN excluded.grant_version >= copies_out.grant_version
+                        THEN excluded.quota ELSE copies_out.quota END,
+           revoked = CASE WHEN excluded.grant_version >= copies_out.grant_version
+                          THEN excluded.revoked ELSE copies_out.revoked END,
+           copy_delivered = excluded.copy_delivered,
+           rights_delivered_version = excluded.rights_delivered_version,
+           updated_at_ms = excluded.updated_at_ms`,
+      )
+      .run({
+        ...row,
+        image_digest: Buffer.from(row.image_digest),
+        revoked: row.revoked ? 1 : 0,
+        copy_delivered: row.copy_delivered ? 1 : 0,
+        updated_at_ms: this.clock(),
+      });
+  }
+
+  copy(imageId: string, viewerId: string): CopyOutRow | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM copies_out WHERE image_id = ? AND viewer_id = ?')
+      .get(imageId, viewerId);
+    return row ? copyOut(row as Row) : undefined;
+  }
+
+  copies(): CopyOutRow[] {
+    return (
+      this.db.prepare('SELECT * FROM copies_out ORDER BY image_id, viewer_username').all() as Row[]
+    ).map(copyOut);
+  }
+
+  /** Copies whose file or latest rights the viewer has not acknowledged yet. */
+  undeliveredCopies(): CopyOutRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT * FROM copies_out
+           WHERE copy_delivered = 0 OR rights_delivered_version < grant_version
+           ORDER BY updated_at_ms`,
+        )
+        .all() as Row[]
+    ).map(copyOut);
+  }
+
+  /** Records the directory's grant state for a copy, if newer than what we hold. */
+  updateCopyGrant(imageId: string, viewerId: string, grant: GrantState): void {
+    this.db
+      .prepare(
+        `UPDATE copies_out SET grant_version = @version, quota = @quota, revoked = @revoked,
+           updated_at_ms = @now
+         WHERE image_id = @image_id AND viewer_id = @viewer_id AND grant_version < @version`,
+      )
+      .run({
+        image_id: imageId,
+        viewer_id: viewerId,
+        version: grant.version,
+        quota: grant.quota,
+        revoked: grant.revoked ? 1 : 0,
+        now: this.clock(),
+      });
+  }
+
+  markCopyDelivered(imageId: string, viewerId: string, version: number): void {
+    this.db
+      .prepare(
+        `UPDATE copies_out SET copy_delivered = 1,
+           rights_delivered_version = MAX(rights_delivered_version, @version), updated_at_ms = @now
+         WHERE image_id = @image_id AND viewer_id = @viewer_id`,
+      )
+      .run({ image_id: imageId, viewer_id: viewerId, version, now: this.clock() });
+  }
+
+  markRightsDelivered(imageId: string, viewerId: string, version: number): void {
+    this.db
+      .prepare(
+        `UPDATE copies_out SET rights_delivered_version = MAX(rights_delivered_version, @version),
+           updated_at_ms = @now
+         WHERE image_id = @image_id AND viewer_id = @viewer_id`,
+      )
+      .run({ image_id: imageId, viewer_id: viewerId, version, now: this.clock() });
+  }
+
+  // ---- Received copies and the ledger (viewer side) ----------------------------------------------
+
+  putReceived(row: ReceivedRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO received (owner_id, image_id, owner_username, file_version, image_digest,
+           size_bytes, received_at_ms)
+         VALUES (@owner_id, @image_id, @owner_username, @file_version, @image_digest, @size_bytes,
+           @received_at_ms)
+         ON CONFLICT (owner_id, image_id) DO UPDATE SET owner_username = excluded.owner_username,
+           file_version = excluded.file_version, image_digest = excluded.image_digest,
+           size_bytes = excluded.size_bytes, received_at_ms = excluded.received_at_ms`,
+      )
+      .run({ ...row, image_digest: Buffer.from(row.image_digest) });
+  }
+
+  received(ownerId: string, imageId: string): ReceivedRow | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM received WHERE owner_id = ? AND image_id = ?')
+      .get(ownerId, imageId);
+    return row ? received(row as Row) : undefined;
+  }
+
+  receivedAll(): ReceivedRow[] {
+    return (
+      this.db.prepare('SELECT * FROM received ORDER BY owner_username, image_id').all() as Row[]
+    ).map(received);
+  }
+
+  ledger(ownerId: string, imageId: string): LedgerRow | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM ledger WHERE owner_id = ? AND image_id = ?')
+      .get(ownerId, imageId);
+    return row ? ledger(row as Row) : undefined;
+  }
+
+  ledgers(): LedgerRow[] {
+    return (
+      this.db.prepare('SELECT * FROM ledger ORDER BY owner_username, image_id').all() as Row[]
+    ).map(ledger);
+  }
+
+  /**
+   * Merges what we learned about a grant into the ledger: the grant state is taken only when
+   * its version is newer, and `consumed` only ever grows. Returns the row after the merge.
+   */
+  mergeLedger(
+    key: { owner_id: string; image_id: string; owner_username: string },
+    grant: GrantState | null,
+    consumedAtLeast = 0,
+  ): LedgerRow {
+    const now = this.clock();
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO ledger (owner_id, image_id, owner_username, version, quota, revoked,
+               consumed, updated_at_ms)
+             VALUES (@owner_id, @image_id, @owner_username, @version, @quota, @revoked, @consumed,
+               @now)
+             ON CONFLICT (owner_id, image_id) DO UPDATE SET
+               quota = CASE WHEN excluded.version > ledger.version THEN excluded.quota
+                            ELSE ledger.quota END,
+               revoked = CASE WHEN excluded.version > ledger.version THEN excluded.revoked
+                              ELSE ledger.revoked END,
+               version = MAX(ledger.version, excluded.version),
+               consumed = MAX(ledger.consumed, excluded.consumed),
+               owner_username = excluded.owner_username,
+               updated_at_ms = excluded.updated_at_ms`,
+          )
+          .run({
+            ...key,
+            version: grant?.version ?? 0,
+            quota: grant?.quota ?? 0,
+            revoked: grant?.revoked ? 1 : 0,
+            consumed: consumedAtLeast,
+            now,
+          });
+      })
+      .immediate();
+    return this.ledger(key.owner_id, key.image_id) as LedgerRow;
+  }
+
+  /**
+   * Uses one view if any is left, atomically; returns the row after, or null when none was
+   * left (quota used up or revoked).
+   */
+  consumeView(ownerId: string, imageId: string): LedgerRow | null {
+    const changes = this.db
+      .prepare(
+        `UPDATE ledger SET consumed = consumed + 1, updated_at_ms = @now
+         WHERE owner_id = @owner_id AND image_id = @image_id AND revoked = 0 AND consumed < quota`,
+      )
+      .run({ owner_id: ownerId, image_id: imageId, now: this.clock() }).changes;
+    return changes === 1 ? (this.ledger(ownerId, imageId) as LedgerRow) : null;
+  }
+
+  // ---- Pinned keys ------------------------------------------------------------------------------
+
+  keyById(userId: string): KnownKeyRow | undefined {
+    const row = this.db.prepare('SELECT * FROM known_keys WHERE user_id = ?').get(userId);
+    return row ? knownKey(row as Row) : undefined;
+  }
+
+  keyByUsername(username: string): KnownKeyRow | undefined {
+    const row = this.db.prepare('SELECT * FROM known_keys WHERE username = ?').get(username);
+    return row ? knownKey(row as Row) : undefined;
+  }
+
+  pinKey(row: Omit<KnownKeyRow, 'pinned_at_ms'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO known_keys (user_id, username, public_key, pinned_at_ms)
+         VALUES (?, ?, ?, ?) ON CONFLICT (user_id) DO NOTHING`,
+      )
+      .run(row.user_id, row.username, Buffer.from(row.public_key), this.clock());
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The shapes the peer agent's local HTTP API returns and its event stream sends (see README.md
+ * in this folder). Types only, no imports: the CLI, the API server and the web page (issue 6)
+ * all compile against this file.
+ */
+
+export const API_VERSION = 1;
+
+export interface AgentStatus {
+  api_version: number;
+  username: string;
+  user_id: string;
+  /** `running`: `cloudp2p peer start` (listens for peers, signed in); `one-shot`: a CLI command. */
+  mode: 'running' | 'one-shot';
+  /** Signed in and heartbeating (always false in one-shot mode). */
+  online: boolean;
+  /** Whether the last directory call succeeded. */
+  directory: 'reachable' | 'unreachable' | 'unknown';
+  p2p: { host: string; port: number } | null;
+  data_dir: string;
+  servers: string[];
+  counts: {
+    own_images: number;
+    received: number;
+    copies_waiting_for_delivery: number;
+  };
+}
+
+export interface OfferedImageView {
+  image_id: string;
+  title: string;
+  width: number;
+  height: number;
+  media_type: string;
+  size_bytes: number;
+}
+
+/** An online user and the images they offer. */
+export interface PeerView {
+  user_id: string;
+  username: string;
+  address: string;
+  port: number;
+  last_seen_at_ms: number;
+  images: OfferedImageView[];
+}
+
+/** A preview the owner's agent offers (fetched peer to peer). */
+export interface PreviewView {
+  owner: string;
+  image_id: string;
+  title: string;
+  /** Size of the full image. */
+  width: number;
+  height: number;
+  preview_size_bytes: number;
+}
+
+export type Delivery =
+  /** The viewer's agent holds the copy and the latest rights. */
+  | 'delivered'
+  /** Waiting for the viewer to come online (copy or rights update not delivered yet). */
+  | 'pending'
+  /** No copy was made (revoked before one was needed). */
+  | 'none';
+
+export interface GrantView {
+  image_id: string;
+  viewer: string;
+  viewer_id: string;
+  /** Total views allowed (views already used count against it). */
+  quota: number;
+  version: number;
+  revoked: boolean;
+  delivery: Delivery;
+}
+
+export interface OwnImageView {
+  image_id: string;
+  title: string;
+  media_type: string;
+  width: number;
+  height: number;
+  size_bytes: number;
+  preview: { width: number; height: number; size_bytes: number };
+  created_at_ms: number;
+  /** Whether the directory lists it (false: it will be offered again at the next sync). */
+  offered: boolean;
+  grants: GrantView[];
+}
+
+export interface RequestView {
+  request_id: string;
+  owner: string;
+  owner_id: string;
+  requester: string;
+  requester_id: string;
+  image_id: string;
+  views: number;
+  kind: 'access' | 'more_views';
+  status: 'pending' | 'accepted' | 'rejected';
+  created_at_ms: number;
+  answered_at_ms: number | null;
+}
+
+export interface RequestCreated {
+  request: RequestView;
+  /** The owner's agent was told at once (it was online); otherwise it sees it at sign-in. */
+  owner_notified: boolean;
+}
+
+export interface AnswerResult {
+  request: RequestView;
+  grant?: GrantView;
+}
+
+export type ReceivedState =
+  | 'viewable'
+  | 'used_up'
+  | 'revoked'
+  /** Accepted, but the copy has not arrived yet (it comes when both agents are online). */
+  | 'waiting_for_copy';
+
+export interface ReceivedView {
+  owner: string;
+  owner_id: string;
+  image_id: string;
+  quota: number;
+  consumed: number;
+  views_left: number;
+  revoked: boolean;
+  /** Grant version the ledger holds. */
+  version: number;
+  state: ReceivedState;
+  /** Rights version signed inside the stored copy (null without a copy). */
+  file_version: number | null;
+  size_bytes: number | null;
+}
+
+export type ViewReason =
+  /** Shown, one view used. */
+  | 'ok'
+  /** Your own image: unlimited. */
+  | 'own_image'
+  | 'quota_used'
+  | 'revoked'
+  | 'not_named'
+  | 'tampered'
+  | 'wrong_owner_key'
+  | 'damaged'
+  | 'not_a_copy'
+  | 'no_copy';
+
+export interface ViewRecord {
+  /** `shown`: the hidden image; `default`: the default image, for `reason`. */
+  verdict: 'shown' | 'default';
+  reason: ViewReason;
+  message: string;
+  owner: string | null;
+  image_id: string | null;
+  views_left: number | null;
+  quota: number | null;
+  consumed: number | null;
+  media_type: 'image/png' | 'image/jpeg';
+  size_bytes: number;
+}
+
+/** A view as the API returns it: the image itself is fetched once from `image_url`. */
+export interface ApiViewRecord extends ViewRecord {
+  view_id: string;
+  image_url: string;
+}
+
+export interface SyncReport {
+  grants_as_owner: number;
+  grants_as_viewer: number;
+  copies_built: number;
+  copies_fetched: number;
+  updates_applied: number;
+  images_offered: number;
+}
+
+export interface EncryptResult {
+  image: OwnImageView;
+  stego_size_bytes: number;
+  server_id: number;
+  latency_ms: number;
+  reassignments: number;
+}
+
+/** Events on GET /api/events (server-sent events; `event:` is the type, `data:` the JSON). */
+export type AgentEvent =
+  | { type: 'status'; online: boolean; directory: AgentStatus['directory'] }
+  | { type: 'request-received'; request: RequestView }
+  | { type: 'request-answered'; request: RequestView }
+  | { type: 'image-added'; image_id: string; title: string }
+  | { type: 'image-received'; owner: string; image_id: string; views_left: number }
+  | {
+      type: 'rights-changed';
+      owner: string;
+      image_id: string;
+      quota: number;
+      version: number;
+      revoked: boolean;
+      views_left: number;
+    }
+  | { type: 'grant-changed'; grant: GrantView }
+  | { type: 'image-viewed'; owner: string; image_id: string; views_left: number | null }
+  | { type: 'encrypt-progress'; operation: string; step: string }
+  | { type: 'stopping'; reason: string };
+export type AgentEventType = AgentEvent['type'];

@@ -1,0 +1,349 @@
+/**
+ * A peer agent's data directory: where it keeps the user's key, its settings, its database and
+ * the image files. Every file is written atomically (temporary file, fsync, rename), so a crash
+ * never leaves half a file behind, and the private key is readable by the user only.
+ *
+ *   identity.json   username, user id, public key, private seed (mode 0600)
+ *   config.json     cloud server addresses
+ *   agent.json      while `peer start` runs: pid, API port and token, P2P port (mode 0600)
+ *   agent.lock      held by the running agent (pid inside)
+ *   agent.sqlite    own images, copies, received images, ledger, pinned keys
+ *   images/         own images: original, preview, own encrypted copy
+ *   copies/         viewer copies made by this owner, until and after delivery
+ *   received/       copies received from owners
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { identityFromSeed, type Identity } from '../identity/keys.js';
+import { PEER_USERNAME_PATTERN, USER_ID_PATTERN } from '../protocol/peer-protocol.js';
+import { fromHex, toHex } from '../protocol/directory-protocol.js';
+import type { Endpoint } from '../server/config.js';
+import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
+
+/** Largest JSON settings file we read (they are a few hundred bytes). */
+const MAX_SETTINGS_FILE_BYTES = 64 * 1024;
+
+/** Writes a file so that readers see either the old or the new content, never a mix. */
+export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', mode);
+  try {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let written = 0;
+    while (written < bytes.length) written += writeSync(fd, bytes, written);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    rmSync(temporary, { force: true });
+    throw err;
+  }
+  closeSync(fd);
+  renameSync(temporary, path);
+}
+
+/** Reads a file of at most `maxBytes`; a clear error names the file and the limit. */
+export function readFileLimited(path: string, maxBytes: number, what: string): Uint8Array {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch (err) {
+    throw new CloudP2PError(
+      'file_unreadable',
+      `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      ExitCode.badInput,
+    );
+  }
+  if (size > maxBytes)
+    throw new CloudP2PError(
+      'file_too_large',
+      `the ${what} ${path} is ${size} bytes; at most ${maxBytes} bytes are accepted`,
+      ExitCode.badInput,
+    );
+  return new Uint8Array(readFileSync(path));
+}
+
+export interface StoredIdentity {
+  username: string;
+  user_id: string;
+  keys: Identity;
+}
+
+export interface AgentSettings {
+  servers: Endpoint[];
+  cluster_id: number;
+}
+
+export interface RunningAgentInfo {
+  pid: number;
+  api: { host: string; port: number };
+  token: string;
+  p2p: Endpoint | null;
+  started_at_ms: number;
+}
+
+function settingsError(path: string, problem: string): CloudP2PError {
+  return new CloudP2PError(
+    'bad_data_dir',
+    `${path}: ${problem} (the file was edited or damaged; restore it or register again in a new --data-dir)`,
+    ExitCode.corrupted,
+  );
+}
+
+function readJson(path: string): Record<string, unknown> {
+  const bytes = readFileLimited(path, MAX_SETTINGS_FILE_BYTES, 'settings file');
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    throw settingsError(path, 'not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw settingsError(path, 'expected a JSON object');
+  return value as Record<string, unknown>;
+}
+
+function isEndpoint(value: unknown): value is Endpoint {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.host === 'string' &&
+    v.host.length > 0 &&
+    v.host.length <= 253 &&
+    typeof v.port === 'number' &&
+    Number.isInteger(v.port) &&
+    v.port >= 1 &&
+    v.port <= 65_535
+  );
+}
+
+export class DataDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = resolve(root);
+  }
+
+  path(...parts: string[]): string {
+    return join(this.root, ...parts);
+  }
+
+  get identityPath(): string {
+    return this.path('identity.json');
+  }
+  get configPath(): string {
+    return this.path('config.json');
+  }
+  get agentInfoPath(): string {
+    return this.path('agent.json');
+  }
+  get lockPath(): string {
+    return this.path('agent.lock');
+  }
+  get databasePath(): string {
+    return this.path('agent.sqlite');
+  }
+
+  /** Creates the folders (private to the user: they hold a key and received images). */
+  ensure(): void {
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    for (const sub of ['images', 'copies', 'received'])
+      mkdirSync(this.path(sub), { recursive: true, mode: 0o700 });
+  }
+
+  hasIdentity(): boolean {
+    return existsSync(this.identityPath);
+  }
+
+  writeIdentity(identity: StoredIdentity): void {
+    this.ensure();
+    writeFileAtomic(
+      this.identityPath,
+      `${JSON.stringify(
+        {
+          format: 'cloudp2p identity v1',
+          username: identity.username,
+          user_id: identity.user_id,
+          public_key: toHex(identity.keys.publicKey),
+          seed: toHex(identity.keys.seed),
+        },
+        null,
+        2,
+      )}\n`,
+      0o600,
+    );
+  }
+
+  readIdentity(): StoredIdentity {
+    const path = this.identityPath;
+    if (!existsSync(path))
+      throw new CloudP2PError(
+        'no_identity',
+        `no identity in ${this.root}: run \`cloudp2p peer register <username>\` first (or pick another --data-dir)`,
+        ExitCode.usage,
+      );
+    const value = readJson(path);
+    if (typeof value.username !== 'string' || !PEER_USERNAME_PATTERN.test(value.username))
+      throw settingsError(path, 'username is missing or invalid');
+    if (typeof value.user_id !== 'string' || !USER_ID_PATTERN.test(value.user_id))
+      throw settingsError(path, 'user_id is missing or not a lowercase UUID');
+    const seed = fromHex(value.seed, 32);
+    const publicKey = fromHex(value.public_key, 32);
+    if (!seed || !publicKey) throw settingsError(path, 'seed and public_key must be 32-byte hex');
+    const keys = identityFromSeed(seed);
+    if (toHex(keys.publicKey) !== toHex(publicKey))
+      throw settingsError(path, 'public_key does not belong to the seed');
+    return { username: value.username, user_id: value.user_id, keys };
+  }
+
+  writeSettings(settings: AgentSettings): void {
+    this.ensure();
+    writeFileAtomic(this.configPath, `${JSON.stringify(settings, null, 2)}\n`);
+  }
+
+  /** The saved settings, or undefined when there are none. */
+  readSettings(): AgentSettings | undefined {
+    if (!existsSync(this.configPath)) return undefined;
+    const value = readJson(this.configPath);
+    const servers = value.servers;
+    if (!Array.isArray(servers) || servers.length === 0 || servers.length > 64)
+      throw settingsError(this.configPath, 'servers must list 1..64 { host, port } entries');
+    if (!servers.every(isEndpoint))
+      throw settingsError(this.configPath, 'every server needs a host and a port 1..65535');
+    const cluster = value.cluster_id ?? 1;
+    if (typeof cluster !== 'number' || !Number.isInteger(cluster) || cluster < 1)
+      throw settingsError(this.configPath, 'cluster_id must be a positive integer');
+    return { servers: servers.map((s) => ({ host: s.host, port: s.port })), cluster_id: cluster };
+  }
+
+  writeAgentInfo(info: RunningAgentInfo): void {
+    writeFileAtomic(this.agentInfoPath, `${JSON.stringify(info, null, 2)}\n`, 0o600);
+  }
+
+  /** What the running agent published, or undefined (absent or unreadable: treated as none). */
+  readAgentInfo(): RunningAgentInfo | undefined {
+    if (!existsSync(this.agentInfoPath)) return undefined;
+    try {
+      const v = readJson(this.agentInfoPath);
+      const api = v.api as Record<string, unknown> | undefined;
+      if (
+        typeof v.pid !== 'number' ||
+        !Number.isInteger(v.pid) ||
+        v.pid < 1 ||
+        !isEndpoint(api) ||
+        typeof v.token !== 'string' ||
+        !/^[0-9a-f]{64}$/.test(v.token)
+      )
+        return undefined;
+      const p2p = v.p2p;
+      return {
+        pid: v.pid,
+        api: { host: api.host, port: api.port },
+        token: v.token,
+        p2p: isEndpoint(p2p) ? { host: p2p.host, port: p2p.port } : null,
+        started_at_ms: typeof v.started_at_ms === 'number' ? v.started_at_ms : 0,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  removeAgentInfo(): void {
+    rmSync(this.agentInfoPath, { force: true });
+  }
+
+  /**
+   * Takes the agent lock: one running agent per data directory. A lock left by a process that
+   * no longer exists is taken over. Throws when another live agent holds it.
+   */
+  acquireLock(): () => void {
+    this.ensure();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const fd = openSync(this.lockPath, 'wx', 0o600);
+        writeSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        return () => {
+          try {
+            if (readFileSync(this.lockPath, 'utf8').trim() === String(process.pid))
+              unlinkSync(this.lockPath);
+          } catch {
+            // already gone
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const holder = Number(readFileSync(this.lockPath, 'utf8').trim());
+        if (
+          Number.isInteger(holder) &&
+          holder > 0 &&
+          processAlive(holder) &&
+          holder !== process.pid
+        )
+          throw new CloudP2PError(
+            'agent_running',
+            `an agent (pid ${holder}) already runs on ${this.root}; stop it with \`cloudp2p peer logout\` first`,
+            ExitCode.usage,
+          );
+        rmSync(this.lockPath, { force: true });
+      }
+    }
+    throw new CloudP2PError(
+      'agent_lock',
+      `cannot take the agent lock ${this.lockPath}`,
+      ExitCode.failure,
+    );
+  }
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Which data directory a command uses: --data-dir, else $CLOUDP2P_HOME, else
+ * ~/.cloudp2p/<user> for --user (or the username being registered), else the only user
+ * registered under ~/.cloudp2p.
+ */
+export function resolveDataDir(options: { dataDir?: string; user?: string }): DataDir {
+  if (options.dataDir) return new DataDir(options.dataDir);
+  const fromEnv = process.env.CLOUDP2P_HOME;
+  if (fromEnv) return new DataDir(fromEnv);
+  const base = join(homedir(), '.cloudp2p');
+  if (options.user) {
+    if (!PEER_USERNAME_PATTERN.test(options.user))
+      throw new UsageError(
+        `--user ${JSON.stringify(options.user)}: use 3-32 of a-z 0-9 _ -, starting with a letter`,
+      );
+    return new DataDir(join(base, options.user));
+  }
+  const users = existsSync(base)
+    ? readdirSync(base).filter((name) => existsSync(join(base, name, 'identity.json')))
+    : [];
+  if (users.length === 1) return new DataDir(join(base, users[0] as string));
+  throw new UsageError(
+    users.length === 0
+      ? 'no user registered here yet: run `cloudp2p peer register <username>` (or give --data-dir)'
+      : `several users are registered in ${base} (${users.join(', ')}): pick one with --user or --data-dir`,
+  );
+}

@@ -1,0 +1,151 @@
+/**
+ * The agent's peer-to-peer side: a TCP listener on a port the OS picks (published in the
+ * directory at sign-in) and outgoing connections to other agents. Authenticated sessions are
+ * reused in both directions: if bob already connected to alice, alice's next request to bob
+ * goes over that connection.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../util/log.js';
+import {
+  DEFAULT_SESSION_LIMITS,
+  PeerRefusal,
+  PeerSession,
+  type LocalPeer,
+  type PeerIdentity,
+  type RequestHandler,
+  type SessionLimits,
+} from './p2p-session.js';
+
+export interface P2PNodeOptions {
+  me: LocalPeer;
+  /** The key of a user, from the pinned keys or the directory; throws when unknown. */
+  resolvePeer(userId: string, username: string): Promise<PeerIdentity>;
+  handler: RequestHandler;
+  logger: Logger;
+  /** Incoming connections at once (authenticated or not). */
+  maxConnections?: number;
+  /** Authenticated sessions per remote user. */
+  maxSessionsPerUser?: number;
+  sessionLimits?: Partial<SessionLimits>;
+}
+
+export class P2PNode {
+  private server: Server | null = null;
+  private readonly sessions = new Set<PeerSession>();
+  private readonly dialing = new Map<string, Promise<PeerSession>>();
+  private readonly limits: SessionLimits;
+  private readonly maxConnections: number;
+  private readonly maxSessionsPerUser: number;
+  private closed = false;
+  address: { host: string; port: number } | null = null;
+
+  constructor(private readonly options: P2PNodeOptions) {
+    this.limits = { ...DEFAULT_SESSION_LIMITS, ...options.sessionLimits };
+    this.maxConnections = options.maxConnections ?? 64;
+    this.maxSessionsPerUser = options.maxSessionsPerUser ?? 4;
+  }
+
+  /** Listens on `host` with an OS-chosen port (or `port`); resolves with the bound address. */
+  listen(host: string, port = 0): Promise<{ host: string; port: number }> {
+    const server = createServer((socket) => this.accept(socket));
+    server.maxConnections = this.maxConnections;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) =>
+        reject(new Error(`cannot listen for peers on ${host}:${port}: ${err.message}`)),
+      );
+      server.listen(port, host, () => {
+        const address = server.address();
+        this.address = {
+          host,
+          port: typeof address === 'object' && address ? address.port : port,
+        };
+        resolve(this.address);
+      });
+    });
+  }
+
+  get connectionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** An authenticated session to `peer` (reused when one is open), dialing if needed. */
+  async connect(peer: PeerIdentity & { address: string; port: number }): Promise<PeerSession> {
+    const open = this.readySessionTo(peer.user_id);
+    if (open) return open;
+    const inFlight = this.dialing.get(peer.user_id);
+    if (inFlight) return inFlight;
+    const dialing = PeerSession.dial(
+      peer.address,
+      peer.port,
+      this.options.me,
+      peer,
+      this.options.handler,
+      this.limits,
+    ).then((session) => {
+      this.track(session);
+      return session;
+    });
+    this.dialing.set(peer.user_id, dialing);
+    try {
+      return await dialing;
+    } finally {
+      this.dialing.delete(peer.user_id);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const session of this.sessions) session.close('agent stopping');
+    this.sessions.clear();
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private readySessionTo(userId: string): PeerSession | undefined {
+    for (const session of this.sessions) {
+      if (session.isReady && session.peer.user_id === userId) return session;
+    }
+    return undefined;
+  }
+
+  private track(session: PeerSession): void {
+    this.sessions.add(session);
+    session.onClose(() => this.sessions.delete(session));
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const session = PeerSession.accept(
+      socket,
+      {
+        me: this.options.me,
+        resolvePeer: (userId, username) => this.options.resolvePeer(userId, username),
+        admit: (peer) => {
+          let count = 0;
+          for (const other of this.sessions)
+            if (other !== session && other.isReady && other.peer.user_id === peer.user_id) count++;
+          if (count >= this.maxSessionsPerUser)
+            throw new PeerRefusal(
+              'too_many_connections',
+              `at most ${this.maxSessionsPerUser} connections per user`,
+            );
+        },
+      },
+      this.options.handler,
+      this.limits,
+    );
+    this.track(session);
+    session.whenReady().then(
+      () =>
+        this.options.logger.debug('peer connected', {
+          peer: session.peer.username,
+          remote: session.remote,
+        }),
+      () => undefined,
+    );
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Shared setup for the peer tests: a cloud of three real server processes sharing one SQLite
+ * directory, and peer agents (in this process, over real TCP) with their own data directories.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PeerAgent, type PeerAgentOptions } from '../../src/peer/agent.js';
+import type { AgentEvent } from '../../src/peer/api-types.js';
+import { DataDir } from '../../src/peer/data-dir.js';
+import { packagePath } from '../../src/util/package-info.js';
+import { createLogger } from '../../src/util/log.js';
+import { serversOf, startTestCluster, type TestCluster } from './helpers/cluster-fixture.js';
+
+export const PHOTO = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
+export const SMALL_PNG = new Uint8Array(
+  readFileSync(packagePath('assets', 'samples', 'small.png')),
+);
+export const COVER = new Uint8Array(readFileSync(packagePath('assets', 'cover.png')));
+
+export interface PeerWorld {
+  tc: TestCluster;
+  dir: string;
+  servers: Array<{ host: string; port: number }>;
+  agents: PeerAgent[];
+  cleanup(): Promise<void>;
+}
+
+export async function startPeerWorld(): Promise<PeerWorld> {
+  const tc = await startTestCluster({ size: 3, directoryUrl: 'sqlite:directory.sqlite' });
+  await tc.cluster.waitForLeader(20_000);
+  const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-peers-'));
+  const world: PeerWorld = {
+    tc,
+    dir,
+    servers: serversOf(tc.cluster),
+    agents: [],
+    async cleanup() {
+      await Promise.allSettled(world.agents.map((agent) => agent.stop('test over')));
+      await tc.cleanup();
+      if (!process.env.CLOUDP2P_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return world;
+}
+
+export function dataDirOf(world: PeerWorld, username: string): DataDir {
+  return new DataDir(join(world.dir, username));
+}
+
+export async function register(world: PeerWorld, username: string): Promise<void> {
+  await PeerAgent.register({
+    dataDir: dataDirOf(world, username),
+    username,
+    servers: world.servers,
+  });
+}
+
+/** Opens (and, for running agents, starts) `username`'s agent; registers it first if needed. */
+export async function agentFor(
+  world: PeerWorld,
+  username: string,
+  options: Partial<PeerAgentOptions> = {},
+): Promise<PeerAgent> {
+  const dataDir = dataDirOf(world, username);
+  if (!dataDir.hasIdentity()) await register(world, username);
+  const agent = PeerAgent.open({
+    dataDir,
+    mode: 'running',
+    heartbeat_ms: 500,
+    logger: createLogger(`peer/${username}`, {
+      level: process.env.LOG_LEVEL === 'debug' ? 'debug' : 'warn',
+    }),
+    ...options,
+  });
+  if ((options.mode ?? 'running') === 'running') await agent.start();
+  world.agents.push(agent);
+  return agent;
+}
+
+/** Resolves with the first event of `type` matching `match` (rejects after `timeout_ms`). */
+export function nextEvent<T extends AgentEvent['type']>(
+  agent: PeerAgent,
+  type: T,
+  match: (event: Extract<AgentEvent, { type: T }>) => boolean = () => true,
+  timeout_ms = 20_000,
+): Promise<Extract<AgentEvent, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${type} event on ${agent.username}'s agent within ${timeout_ms} ms`));
+    }, timeout_ms);
+    const off = agent.events.on((event) => {
+      if (event.type === type && match(event as Extract<AgentEvent, { type: T }>)) {
+        clearTimeout(timer);
+        off();
+        resolve(event as Extract<AgentEvent, { type: T }>);
+      }
+    });
+  });
+}

@@ -350,6 +350,12 @@ export class PeerAgent {
     this.releaseLock?.();
   }
 
+  /** Tells the directory this user is offline (e.g. after a crash, without a running agent). */
+  async signOut(): Promise<void> {
+    await this.directory.logout();
+    this.setOnline(false, 'reachable');
+  }
+
   // ---- Shared plumbing ---------------------------------------------------------------------------
 
   private cloud(): Promise<CloudClient> {

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { registerClientCommand } from './client.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEncryptCommand } from './encrypt.js';
+import { registerPeerCommand } from './peer.js';
 import { registerReportCommand } from './report.js';
 import { registerServerCommand } from './server.js';
 import { registerStartCommand } from './start.js';
@@ -23,6 +24,7 @@ const registrations: Registration[] = [
   registerStartCommand,
   registerStressCommand,
   registerReportCommand,
+  registerPeerCommand,
 ];
 
 export function registerAllCommands(program: Command): void {

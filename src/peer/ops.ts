@@ -1,0 +1,78 @@
+/**
+ * The use cases as one interface, whoever carries them out: the agent in this process
+ * (`localOps`, for one-shot CLI commands and tests) or a running agent through its HTTP API
+ * (`ApiAgentClient` in api-client.ts). The CLI is written against this interface only.
+ */
+import type { PeerAgent } from './agent.js';
+import type {
+  AgentStatus,
+  AnswerResult,
+  EncryptResult,
+  GrantView,
+  OwnImageView,
+  PeerView,
+  PreviewView,
+  ReceivedView,
+  RequestCreated,
+  RequestView,
+  SyncReport,
+} from './api-types.js';
+import type { ViewOutcome } from './viewer.js';
+
+export type { ViewOutcome };
+
+export interface AgentOps {
+  status(): Promise<AgentStatus>;
+  peers(): Promise<PeerView[]>;
+  previews(username: string): Promise<PreviewView[]>;
+  preview(username: string, imageId: string): Promise<Uint8Array>;
+  encrypt(
+    image: Uint8Array,
+    title: string,
+    onProgress?: (step: string) => void,
+  ): Promise<EncryptResult>;
+  ownImages(): Promise<OwnImageView[]>;
+  ownStego(imageId: string): Promise<Uint8Array>;
+  requests(
+    role: 'owner' | 'requester',
+    status?: 'pending' | 'accepted' | 'rejected',
+  ): Promise<RequestView[]>;
+  request(owner: string, imageId: string, views: number): Promise<RequestCreated>;
+  answer(requestId: string, decision: 'accepted' | 'rejected'): Promise<AnswerResult>;
+  grants(): Promise<GrantView[]>;
+  setGrant(imageId: string, username: string, quota: number): Promise<GrantView>;
+  revoke(imageId: string, username: string): Promise<GrantView>;
+  received(): Promise<ReceivedView[]>;
+  view(owner: string, imageId: string): Promise<ViewOutcome>;
+  viewFile(bytes: Uint8Array): Promise<ViewOutcome>;
+  sync(): Promise<SyncReport>;
+}
+
+export function localOps(agent: PeerAgent): AgentOps {
+  return {
+    status: async () => agent.status(),
+    peers: () => agent.peers(),
+    previews: (username) => agent.previews(username),
+    preview: (username, imageId) => agent.preview(username, imageId),
+    encrypt: (image, title, onProgress) => {
+      const operation = `local-${Math.random().toString(36).slice(2, 10)}`;
+      const off = agent.events.on((event) => {
+        if (event.type === 'encrypt-progress' && event.operation === operation)
+          onProgress?.(event.step);
+      });
+      return agent.encrypt(image, title, operation).finally(off);
+    },
+    ownImages: () => agent.ownImages(),
+    ownStego: async (imageId) => agent.ownStego(imageId),
+    requests: (role, status) => agent.requests(role, status),
+    request: (owner, imageId, views) => agent.request(owner, imageId, views),
+    answer: (requestId, decision) => agent.answer(requestId, decision),
+    grants: () => agent.grants(),
+    setGrant: (imageId, username, quota) => agent.setGrant(imageId, username, quota),
+    revoke: (imageId, username) => agent.revoke(imageId, username),
+    received: async () => agent.received(),
+    view: (owner, imageId) => agent.view(owner, imageId),
+    viewFile: (bytes) => agent.viewFile(bytes),
+    sync: () => agent.sync(),
+  };
+}

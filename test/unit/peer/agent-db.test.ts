@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AgentDatabase } from '../../../src/peer/agent-db.js';
+
+let dir: string;
+let db: AgentDatabase;
+const key = { owner_id: 'o1', image_id: 'img', owner_username: 'alice' };
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'agent-db-'));
+  db = new AgentDatabase(join(dir, 'agent.sqlite'));
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('agent database ledger', () => {
+  it('takes a grant only when its version is newer, and never lowers consumed', () => {
+    db.mergeLedger(key, { version: 2, quota: 5, revoked: false }, 3);
+    let row = db.mergeLedger(key, { version: 1, quota: 50, revoked: false }, 0);
+    expect(row).toMatchObject({ version: 2, quota: 5, consumed: 3, revoked: false });
+    row = db.mergeLedger(key, { version: 3, quota: 4, revoked: true }, 1);
+    expect(row).toMatchObject({ version: 3, quota: 4, consumed: 3, revoked: true });
+    row = db.mergeLedger(key, null, 4);
+    expect(row).toMatchObject({ version: 3, quota: 4, consumed: 4 });
+  });
+
+  it('uses views one at a time until the quota, and none when revoked', () => {
+    db.mergeLedger(key, { version: 1, quota: 2, revoked: false });
+    expect(db.consumeView('o1', 'img')?.consumed).toBe(1);
+    expect(db.consumeView('o1', 'img')?.consumed).toBe(2);
+    expect(db.consumeView('o1', 'img')).toBeNull();
+    db.mergeLedger(key, { version: 2, quota: 10, revoked: true });
+    expect(db.consumeView('o1', 'img')).toBeNull();
+    db.mergeLedger(key, { version: 3, quota: 10, revoked: false });
+    expect(db.consumeView('o1', 'img')?.consumed).toBe(3);
+    expect(db.consumeView('nobody', 'img')).toBeNull();
+  });
+
+  it('keeps copies: the grant moves forward only, deliveries are recorded', () => {
+    db.putCopy({
+      image_id: 'img',
+      viewer_id: 'v1',
+      viewer_username: 'bob',
+      copy_version: 1,
+      image_digest: new Uint8Array(32).fill(1),
+      copy_size_bytes: 1000,
+      copy_sha256: 'ab'.repeat(32),
+      grant_version: 1,
+      quota: 3,
+      revoked: false,
+      copy_delivered: false,
+      rights_delivered_version: 0,
+    });
+    expect(db.undeliveredCopies()).toHaveLength(1);
+    db.markCopyDelivered('img', 'v1', 1);
+    expect(db.undeliveredCopies()).toHaveLength(0);
+    db.updateCopyGrant('img', 'v1', { version: 3, quota: 7, revoked: false });
+    db.updateCopyGrant('img', 'v1', { version: 2, quota: 1, revoked: true }); // stale: ignored
+    expect(db.copy('img', 'v1')).toMatchObject({ grant_version: 3, quota: 7, revoked: false });
+    expect(db.undeliveredCopies()).toHaveLength(1);
+    db.markRightsDelivered('img', 'v1', 3);
+    expect(db.undeliveredCopies()).toHaveLength(0);
+    expect(db.copy('img', 'v1')?.image_digest).toEqual(new Uint8Array(32).fill(1));
+  });
+
+  it('pins a key once per user', () => {
+    db.pinKey({ user_id: 'u1', username: 'bob', public_key: new Uint8Array(32).fill(2) });
+    db.pinKey({ user_id: 'u1', username: 'bob', public_key: new Uint8Array(32).fill(9) });
+    expect(db.keyById('u1')?.public_key).toEqual(new Uint8Array(32).fill(2));
+    expect(db.keyByUsername('bob')?.user_id).toBe('u1');
+  });
+
+  it('survives reopening, and refuses rows that were edited by hand', () => {
+    db.mergeLedger(key, { version: 1, quota: 2, revoked: false });
+    db.close();
+    const raw = new Database(join(dir, 'agent.sqlite'));
+    raw.prepare("UPDATE ledger SET consumed = 'lots'").run();
+    raw.close();
+    db = new AgentDatabase(join(dir, 'agent.sqlite'));
+    expect(() => db.ledger('o1', 'img')).toThrow(/ledger has an invalid consumed/);
+  });
+
+  it('refuses a database written by a newer version', () => {
+    db.close();
+    const raw = new Database(join(dir, 'agent.sqlite'));
+    raw.pragma('user_version = 99');
+    raw.close();
+    expect(() => new AgentDatabase(join(dir, 'agent.sqlite'))).toThrow(/schema version 99/);
+    db = new AgentDatabase(join(dir, 'other.sqlite'));
+  });
+});

@@ -1,0 +1,105 @@
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { generateIdentity } from '../../../src/identity/keys.js';
+import { DataDir, readFileLimited, writeFileAtomic } from '../../../src/peer/data-dir.js';
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'peer-datadir-'));
+});
+afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+const identity = {
+  username: 'alice',
+  user_id: '11111111-2222-4333-8444-555555555555',
+  keys: generateIdentity(),
+};
+
+describe('data directory', () => {
+  it('writes files atomically, leaving no temporary file behind', () => {
+    const path = join(root, 'a', 'file.bin');
+    writeFileAtomic(path, new Uint8Array([1, 2, 3]));
+    writeFileAtomic(path, 'replaced');
+    expect(readFileSync(path, 'utf8')).toBe('replaced');
+    expect(readdirSync(join(root, 'a'))).toEqual(['file.bin']);
+  });
+
+  it('reads a limited file with a clear error', () => {
+    writeFileSync(join(root, 'big'), Buffer.alloc(100));
+    expect(readFileLimited(join(root, 'big'), 100, 'image')).toHaveLength(100);
+    expect(() => readFileLimited(join(root, 'big'), 99, 'image')).toThrow(/100 bytes; at most 99/);
+    expect(() => readFileLimited(join(root, 'none'), 99, 'image')).toThrow(/cannot read the image/);
+  });
+
+  it('keeps the identity private and reads it back', () => {
+    const dir = new DataDir(root);
+    expect(dir.hasIdentity()).toBe(false);
+    expect(() => dir.readIdentity()).toThrow(/peer register/);
+    dir.writeIdentity(identity);
+    expect(statSync(dir.identityPath).mode & 0o777).toBe(0o600);
+    const back = dir.readIdentity();
+    expect(back.username).toBe('alice');
+    expect(back.keys.publicKey).toEqual(identity.keys.publicKey);
+  });
+
+  it('refuses an identity file that was edited', () => {
+    const dir = new DataDir(root);
+    dir.writeIdentity(identity);
+    const value = JSON.parse(readFileSync(dir.identityPath, 'utf8'));
+    writeFileSync(dir.identityPath, JSON.stringify({ ...value, public_key: '00'.repeat(32) }));
+    expect(() => dir.readIdentity()).toThrow(/does not belong to the seed/);
+    writeFileSync(dir.identityPath, '{not json');
+    expect(() => dir.readIdentity()).toThrow(/not valid JSON/);
+    writeFileSync(dir.identityPath, JSON.stringify({ ...value, username: 'Bad Name' }));
+    expect(() => dir.readIdentity()).toThrow(/username/);
+  });
+
+  it('validates saved settings', () => {
+    const dir = new DataDir(root);
+    expect(dir.readSettings()).toBeUndefined();
+    dir.writeSettings({ servers: [{ host: '127.0.0.1', port: 8001 }], cluster_id: 1 });
+    expect(dir.readSettings()?.servers).toEqual([{ host: '127.0.0.1', port: 8001 }]);
+    writeFileSync(dir.configPath, JSON.stringify({ servers: [{ host: 'x', port: 70000 }] }));
+    expect(() => dir.readSettings()).toThrow(/port 1..65535/);
+  });
+
+  it('lets one agent hold the lock, and takes over a lock left by a dead process', () => {
+    const dir = new DataDir(root);
+    const release = dir.acquireLock();
+    expect(existsSync(dir.lockPath)).toBe(true);
+    release();
+    expect(existsSync(dir.lockPath)).toBe(false);
+    writeFileSync(dir.lockPath, '999999999\n'); // no such process
+    const again = dir.acquireLock();
+    expect(readFileSync(dir.lockPath, 'utf8').trim()).toBe(String(process.pid));
+    again();
+    writeFileSync(dir.lockPath, `${process.ppid}\n`); // alive: the test runner's parent
+    expect(() => dir.acquireLock()).toThrow(/already runs/);
+  });
+
+  it('ignores an agent.json that is not one', () => {
+    const dir = new DataDir(root);
+    dir.ensure();
+    writeFileSync(dir.agentInfoPath, JSON.stringify({ pid: 'x' }));
+    expect(dir.readAgentInfo()).toBeUndefined();
+    dir.writeAgentInfo({
+      pid: process.pid,
+      api: { host: '127.0.0.1', port: 4000 },
+      token: 'f'.repeat(64),
+      p2p: { host: '127.0.0.1', port: 4001 },
+      started_at_ms: 1,
+    });
+    expect(dir.readAgentInfo()?.api.port).toBe(4000);
+    expect(statSync(dir.agentInfoPath).mode & 0o777).toBe(0o600);
+  });
+});

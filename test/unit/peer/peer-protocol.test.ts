@@ -1,0 +1,201 @@
+import { describe, expect, it } from 'vitest';
+import { isDecodeFailure, type DecodedMessage } from '../../../src/protocol/codec.js';
+import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
+import { encodeFrame } from '../../../src/protocol/frame.js';
+import {
+  P2P_CLUSTER_ID,
+  PEER_LIMITS,
+  PEER_MESSAGE_SPECS,
+  authBytes,
+  createPeerCodec,
+  validatePeerMessage,
+  welcomeBytes,
+  type PeerMessage,
+} from '../../../src/protocol/peer-protocol.js';
+
+const codec = createPeerCodec();
+const UID_A = '11111111-2222-4333-8444-555555555555';
+const UID_B = '99999999-2222-4333-8444-555555555555';
+const NONCE = 'a'.repeat(64);
+const SIG = 'b'.repeat(128);
+
+function decode(bytes: Uint8Array) {
+  const frames = new FrameDecoder().push(bytes);
+  expect(frames).toHaveLength(1);
+  return codec.decode(frames[0]!, P2P_CLUSTER_ID);
+}
+
+function rawFrame(type: number, meta: unknown, binary = new Uint8Array()): Uint8Array {
+  return encodeFrame(
+    { type, clusterId: P2P_CLUSTER_ID, requestId: 1, epoch: 0 },
+    new TextEncoder().encode(JSON.stringify(meta)),
+    binary,
+  );
+}
+
+const good: PeerMessage[] = [
+  { type: 'PeerHello', user_id: UID_A, username: 'alice', nonce: NONCE },
+  { type: 'PeerWelcome', user_id: UID_B, username: 'bob', nonce: NONCE, signature: SIG },
+  { type: 'PeerAuth', signature: SIG },
+  { type: 'PreviewListRequest' },
+  {
+    type: 'PreviewList',
+    images: [{ image_id: 'i1', title: 'Sunset', width: 640, height: 480, preview_size_bytes: 900 }],
+  },
+  { type: 'PreviewRequest', image_id: 'i1' },
+  { type: 'RequestNotice', request_id: UID_A },
+  { type: 'CopyAvailable', image_id: 'i1', version: 3 },
+  { type: 'CopyFetch', image_id: 'i1', offset: 0, length: 1024 },
+  { type: 'RightsUpdate', image_id: 'i1', quota: 5, version: 2, revoked: false, signature: SIG },
+  { type: 'Ack' },
+  { type: 'Ack', detail: 'already held' },
+  { type: 'PeerError', code: 'denied', message: 'no' },
+];
+
+describe('peer protocol', () => {
+  it('gives every message a distinct code', () => {
+    expect(new Set(PEER_MESSAGE_SPECS.map((s) => s.code)).size).toBe(PEER_MESSAGE_SPECS.length);
+  });
+
+  it('round-trips every message without binary', () => {
+    for (const message of good) {
+      const decoded = decode(codec.encode(message, { clusterId: P2P_CLUSTER_ID, requestId: 3 }));
+      expect(isDecodeFailure(decoded)).toBe(false);
+      expect((decoded as DecodedMessage<PeerMessage>).message).toEqual(message);
+    }
+  });
+
+  it('carries binary for Preview and CopyPart and checks its length', () => {
+    const binary = new Uint8Array(10).fill(7);
+    const part: PeerMessage = {
+      type: 'CopyPart',
+      image_id: 'i1',
+      version: 1,
+      total_bytes: 100,
+      sha256: 'c'.repeat(64),
+      offset: 90,
+      size_bytes: 10,
+    };
+    const decoded = decode(codec.encode(part, { clusterId: 0, requestId: 2, binary }));
+    expect((decoded as DecodedMessage<PeerMessage>).binary).toEqual(binary);
+    const lying = decode(rawFrame(35, { ...part, size_bytes: 9 }, binary));
+    expect(lying).toMatchObject({ failure: 'bad_binary' });
+  });
+
+  it('refuses unknown fields, wrong types, out-of-range values and unknown types', () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [
+        { type: 'PeerHello', user_id: UID_A, username: 'alice', nonce: NONCE, extra: 1 },
+        /unknown field/,
+      ],
+      [{ type: 'PeerHello', user_id: 'not-a-uuid', username: 'alice', nonce: NONCE }, /user_id/],
+      [{ type: 'PeerHello', user_id: UID_A, username: 'Alice!', nonce: NONCE }, /username/],
+      [{ type: 'PeerAuth', signature: 'zz' }, /signature/],
+      [{ type: 'CopyFetch', image_id: 'i1', offset: -1, length: 5 }, /offset/],
+      [
+        { type: 'CopyFetch', image_id: 'i1', offset: 0, length: PEER_LIMITS.max_chunk_bytes + 1 },
+        /length/,
+      ],
+      [{ type: 'CopyFetch', image_id: '../etc', offset: 0, length: 5 }, /image_id/],
+      [
+        {
+          type: 'RightsUpdate',
+          image_id: 'i1',
+          quota: 2e6,
+          version: 1,
+          revoked: false,
+          signature: SIG,
+        },
+        /quota/,
+      ],
+      [
+        {
+          type: 'RightsUpdate',
+          image_id: 'i1',
+          quota: 1,
+          version: 1,
+          revoked: 'no',
+          signature: SIG,
+        },
+        /revoked/,
+      ],
+      [
+        { type: 'PreviewList', images: new Array(PEER_LIMITS.max_preview_list + 1).fill({}) },
+        /at most/,
+      ],
+      [
+        {
+          type: 'PreviewList',
+          images: [
+            { image_id: 'i1', title: 'a\u0007b', width: 1, height: 1, preview_size_bytes: 1 },
+          ],
+        },
+        /control/,
+      ],
+      [
+        {
+          type: 'Preview',
+          image_id: 'i1',
+          media_type: 'image/png',
+          width: 1,
+          height: 1,
+          size_bytes: 1,
+        },
+        /media_type/,
+      ],
+      [
+        {
+          type: 'Preview',
+          image_id: 'i1',
+          media_type: 'image/jpeg',
+          width: 161,
+          height: 1,
+          size_bytes: 1,
+        },
+        /width/,
+      ],
+      [
+        {
+          type: 'CopyPart',
+          image_id: 'i1',
+          version: 1,
+          total_bytes: 10,
+          sha256: 'c'.repeat(64),
+          offset: 8,
+          size_bytes: 5,
+        },
+        /past total_bytes/,
+      ],
+      [{ type: 'PeerError', code: 'BAD CODE', message: 'x' }, /code/],
+      [{ type: 'Nope' }, /unknown peer message type/],
+      [{ type: '__proto__' }, /unknown peer message type/],
+      [[1, 2], /JSON object/],
+      ['text', /JSON object/],
+    ];
+    for (const [value, error] of cases) {
+      const result = validatePeerMessage(value);
+      expect(result.ok, JSON.stringify(value).slice(0, 80)).toBe(false);
+      if (!result.ok) expect(result.error).toMatch(error);
+    }
+  });
+
+  it('reports metadata that is not JSON, or disagrees with the frame type', () => {
+    const garbage = encodeFrame(
+      { type: 1, clusterId: 0, requestId: 1, epoch: 0 },
+      new Uint8Array([0x7b, 0xff, 0xfe]),
+    );
+    expect(decode(garbage)).toMatchObject({ failure: 'bad_metadata' });
+    expect(decode(rawFrame(2, { type: 'PeerAuth', signature: SIG }))).toMatchObject({
+      failure: 'invalid_message',
+    });
+    expect(decode(rawFrame(200, { type: 'Ack' }))).toMatchObject({ failure: 'unknown_type' });
+  });
+
+  it('signs different bytes for welcome and auth, naming both users in order', () => {
+    const w = welcomeBytes(NONCE, UID_A, UID_B);
+    const a = authBytes(NONCE, UID_A, UID_B);
+    expect(Buffer.from(w).equals(Buffer.from(a))).toBe(false);
+    expect(Buffer.from(welcomeBytes(NONCE, UID_B, UID_A)).equals(Buffer.from(w))).toBe(false);
+    expect(new TextDecoder().decode(w)).toContain('cloudp2p p2p v1');
+  });
+});

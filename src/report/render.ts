@@ -333,7 +333,7 @@ export function renderMarkdown(a: Analysis, charts: string[]): string {
   if (a.faults.length === 0) out.push('No failure was injected or observed in this run.', '');
   else {
     out.push(
-      `"Affected" requests were in flight on the failed server when it failed (or were sent to it before the cloud noticed and then moved). Their worst latency is the stall the unluckiest client saw. The completion gap is the longest time in the ${STALL_WINDOW_MS_TEXT} after the failure when no request at all completed; recovery is the time until the cloud's throughput was back to 80% of the 10 s before. Stall over all ${a.faults.length} failures: p50 ${fmt(a.stall_ms.p50)} ms, p95 ${fmt(a.stall_ms.p95)} ms, max ${fmt(a.stall_ms.max)} ms.`,
+      `"Affected" requests were in flight on the failed server when it failed (or were sent to it before the cloud noticed and then moved). Their worst latency is the stall the unluckiest client saw. The completion gap is the longest time in the ${STALL_WINDOW_MS_TEXT} after the failure when no request at all completed; recovery is the time until the cloud's throughput was back to 80% of the 10 s before. Stall over the ${a.stall_ms.count} of ${a.faults.length} failures that caught requests: p50 ${fmt(a.stall_ms.p50)} ms, p95 ${fmt(a.stall_ms.p95)} ms, max ${fmt(a.stall_ms.max)} ms.`,
       '',
       table(
         [

@@ -10,7 +10,7 @@ import { errorMessage } from '../util/errors.js';
 import type { NetnsNetwork } from './netns.js';
 import type { ClusterObserver } from './observer.js';
 import type { StressEvent } from './run-files.js';
-import { injectionTimes, type FaultSpec, type FaultTarget } from './spec.js';
+import type { FaultSpec, FaultTarget } from './spec.js';
 
 export interface InjectorContext {
   cluster: LocalCluster;
@@ -21,6 +21,9 @@ export interface InjectorContext {
   onServerStarted(id: number): void;
   random(): number;
 }
+
+/** How long a leader-targeted injection waits for a known leader before it is skipped. */
+const LEADER_WAIT_MS = 10_000;
 
 type ActiveFault = { kind: FaultSpec['kind']; undo: (() => Promise<void>) | null };
 
@@ -44,11 +47,20 @@ export class FaultInjector {
 
   /** Schedules every injection up to `horizon_ms` after now (the load's start). */
   start(horizon_ms: number): void {
-    for (const spec of this.specs)
-      for (const at of injectionTimes(spec, horizon_ms)) {
-        const timer = this.schedule(at, () => this.inject(spec));
-        this.upcoming.set(timer, `${spec.name} due at ${at / 1000} s`);
-      }
+    const started_ms = Date.now();
+    for (const spec of this.specs) this.scheduleNth(spec, 0, horizon_ms, started_ms);
+  }
+
+  /** One timer per fault at a time: the n-th injection schedules the next when it fires. */
+  private scheduleNth(spec: FaultSpec, n: number, horizon_ms: number, started_ms: number): void {
+    const at = spec.first_ms + n * (spec.every_ms ?? 0);
+    if (at >= horizon_ms) return;
+    if (n > 0 && (spec.every_ms === null || (spec.count !== null && n >= spec.count))) return;
+    const timer = this.schedule(Math.max(0, started_ms + at - Date.now()), () => {
+      this.scheduleNth(spec, n + 1, horizon_ms, started_ms);
+      return this.inject(spec);
+    });
+    this.upcoming.set(timer, `${spec.name} due at ${at / 1000} s`);
   }
 
   /** Cancels what is not done yet and undoes every fault in force (resume, heal, restart). */
@@ -60,7 +72,7 @@ export class FaultInjector {
         at_ms: Date.now(),
         kind: 'note',
         source: 'injector',
-        detail: `not reached, the load ended first: ${notReached.slice(0, 5).join('; ')}${notReached.length > 5 ? ` and ${notReached.length - 5} more` : ''}`,
+        detail: `not reached, the load ended first: ${notReached.slice(0, 3).join('; ')}${notReached.length > 3 ? ', ...' : ''}`,
       });
     this.upcoming.clear();
     for (const timer of this.timers) clearTimeout(timer);
@@ -112,7 +124,20 @@ export class FaultInjector {
 
   private async inject(spec: FaultSpec): Promise<void> {
     if (this.stopped) return;
-    const picked = this.pickTarget(spec.target);
+    let picked = this.pickTarget(spec.target);
+    // No leader known at this instant (an election, or /status answers late on a busy machine):
+    // wait a little for one rather than skip the injection.
+    const waitUntil = Date.now() + LEADER_WAIT_MS;
+    while (
+      typeof picked === 'string' &&
+      spec.target === 'leader' &&
+      !this.stopped &&
+      Date.now() < waitUntil
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      picked = this.pickTarget(spec.target);
+    }
+    if (this.stopped) return;
     if (typeof picked === 'string') {
       this.context.emit({
         at_ms: Date.now(),

@@ -42,6 +42,10 @@ export function agreedLeader(
   return same && leaderSaysSo ? { leader: first.leader_id, epoch: first.epoch } : null;
 }
 
+function sameAgreement(a: Agreement | null, b: Agreement | null): boolean {
+  return a !== null && b !== null && a.leader === b.leader && a.epoch === b.epoch;
+}
+
 /** A server that misses polls keeps its last view this long (unless an injector hit it). */
 const MISSED_POLL_GRACE_MS = 2000;
 
@@ -99,8 +103,15 @@ export class ClusterObserver {
   leader(): number | null {
     if (this.agreed) return this.agreed.leader;
     let best: RuntimeStatus | null = null;
-    for (const status of this.lastStatuses.values())
-      if (status.role === 'leader' && (!best || status.epoch > best.epoch)) best = status;
+    const now = Date.now();
+    for (const { status, at_ms } of this.seen.values())
+      if (
+        now - at_ms <= MISSED_POLL_GRACE_MS &&
+        status.role === 'leader' &&
+        status.silent_for_ms === null &&
+        (!best || status.epoch > best.epoch)
+      )
+        best = status;
     return best?.id ?? null;
   }
 
@@ -141,10 +152,15 @@ export class ClusterObserver {
     this.trackSplit(statuses, now);
     // A server that names no leader (just restarted, or resyncing after a silence) has no
     // vote: it does not make the others' leader any less agreed.
-    const agreement = agreedLeader(
-      [...statuses, ...recent],
-      (s) => s.silent_for_ms === null && !this.options.isolated(s.id) && s.leader_id !== null,
-    );
+    const votes = (st: RuntimeStatus): boolean =>
+      st.silent_for_ms === null && !this.options.isolated(st.id) && st.leader_id !== null;
+    // Fresh answers decide. The remembered views of servers that missed this poll only keep an
+    // agreement that held already (they are older, so they never block a new leader).
+    let agreement = agreedLeader(statuses, votes);
+    if (agreement === null && this.agreed !== null && recent.length > 0) {
+      const withMemory = agreedLeader([...statuses, ...recent], votes);
+      agreement = sameAgreement(withMemory, this.agreed) ? withMemory : null;
+    }
     this.trackLeader(agreement, now, () => describeViews(statuses, unanswered));
   }
 

@@ -137,4 +137,24 @@ describe('ClusterObserver', () => {
     await observer.poll();
     expect(events.filter((e) => e.kind === 'silence_start')).toHaveLength(1);
   });
+
+  it('never lets an older remembered view block a new leader the fresh answers agree on', async () => {
+    let ids = [1, 2, 3, 4];
+    let views: (RuntimeStatus | null)[] = [1, 2, 3, 4].map((id) => status(id, 1, 1001));
+    const events: StressEvent[] = [];
+    const observer = new ClusterObserver(
+      { ids: () => ids, status: async (id) => views.find((v) => v?.id === id) ?? null },
+      { poll_ms: 100, isolated: () => false, emit: (e) => events.push(e) },
+    );
+    await observer.poll();
+    observer.noteFault(1, Date.now());
+    ids = [2, 3, 4]; // 1 killed; 4 answers late this time (its last view still names 1)
+    views = [status(2, 2, 2002), status(3, 2, 2002), null];
+    await observer.poll();
+    expect(observer.agreement).toEqual({ leader: 2, epoch: 2002 });
+    views = [status(2, 2, 2002), null, status(4, 2, 2002)]; // now 3 is late: agreement holds
+    await observer.poll();
+    expect(observer.agreement).toEqual({ leader: 2, epoch: 2002 });
+    expect(events.map((e) => e.kind)).toEqual(['leader_elected', 'leader_elected']);
+  });
 });

@@ -152,8 +152,11 @@ export function renderCharts(a: Analysis, latencies: readonly number[]): Record<
     charts.stalls = barChart({
       title: 'Stall after each failure: worst latency of the requests it caught',
       yLabel: 'ms',
-      width: Math.max(720, 40 * a.faults.length + 150),
-      categories: a.faults.map((f, i) => `#${i + 1} ${f.kind} s${f.server ?? '?'}`),
+      width: Math.min(2400, Math.max(720, 56 * a.faults.length + 150)),
+      xLabel: `failure number and server (${[...new Set(a.faults.map((f) => f.kind))].join(', ')}; see the table)`,
+      categories: a.faults.map((f, i) =>
+        a.faults.length > 30 ? `${i + 1}` : `#${i + 1} s${f.server ?? '?'}`,
+      ),
       groups: [
         {
           name: 'worst affected latency',

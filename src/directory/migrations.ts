@@ -8,13 +8,14 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { DirectoryBackend } from './store.js';
 
 /** The newest migration this build knows; a database with a newer one is refused. */
-export const LATEST_MIGRATION = '0002_request_nonces';
+export const LATEST_MIGRATION = '0003_grant_views';
 
 export function migrationProvider(backend: DirectoryBackend): MigrationProvider {
   return {
     getMigrations: async (): Promise<Record<string, Migration>> => ({
       '0001_initial': initialMigration(backend),
       '0002_request_nonces': requestNoncesMigration(backend),
+      '0003_grant_views': grantViewsMigration(),
     }),
   };
 }
@@ -291,6 +292,24 @@ function requestNoncesMigration(backend: DirectoryBackend): Migration {
     },
     async down(db: Kysely<unknown>): Promise<void> {
       await db.schema.dropTable('dir_request_nonces').execute();
+    },
+  };
+}
+
+/**
+ * 0003: how many views of each grant the viewer reported using (`recordViews`), so a viewer's
+ * agent that lost its local ledger gets its count back instead of its views.
+ */
+function grantViewsMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('dir_grants')
+        .addColumn('views_used', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('dir_grants').dropColumn('views_used').execute();
     },
   };
 }

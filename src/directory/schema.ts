@@ -87,6 +87,8 @@ export interface GrantsTable {
   revoked: Col<number>;
   created_at_ms: Col<number>;
   updated_at_ms: Col<number>;
+  /** Views the viewer reported using (migration 0003); defaults to 0 on insert. */
+  views_used: ColumnType<unknown, number | undefined, number>;
 }
 
 export interface UpdatesTable {

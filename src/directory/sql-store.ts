@@ -819,6 +819,44 @@ export class SqlDirectoryStore implements DirectoryStore {
     });
   }
 
+  async recordViews(
+    actorId: UserId,
+    grant: GrantKey & { consumed: number },
+  ): Promise<{ consumed: number }> {
+    const actor = v.userId(actorId, 'actor');
+    const fields = v.plainObject(grant, 'grant');
+    const key = grantKey(fields);
+    requireSelf(actor, key.viewer_id, 'report the views of');
+    const consumed = v.integer(fields.consumed, 'consumed', 0, FIELD_LIMITS.quota_max);
+    return this.write('record views', async (trx) => {
+      // Conditional update: concurrent reports can only raise the count (no read-modify-write).
+      await trx
+        .updateTable('dir_grants')
+        .set({ views_used: consumed })
+        .where('owner_id', '=', key.owner_id)
+        .where('image_id', '=', key.image_id)
+        .where('viewer_id', '=', key.viewer_id)
+        .where('views_used', '<', consumed)
+        .execute();
+      const row = await trx
+        .selectFrom('dir_grants')
+        .select('views_used')
+        .where('owner_id', '=', key.owner_id)
+        .where('image_id', '=', key.image_id)
+        .where('viewer_id', '=', key.viewer_id)
+        .executeTakeFirst();
+      if (!row)
+        throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);
+      return {
+        consumed: new RowReader('dir_grants', row as Row).int(
+          'views_used',
+          0,
+          FIELD_LIMITS.quota_max,
+        ),
+      };
+    });
+  }
+
   // ---- Queued updates ------------------------------------------------------------------------
 
   async takeUpdates(

@@ -351,6 +351,18 @@ export interface DirectoryStore {
     query: { role: 'owner' | 'viewer' } & PageRequest,
   ): Promise<Page<AccessGrant>>;
 
+  /**
+   * The viewer reports how many views of a grant it has used. The directory keeps the highest
+   * count it was told (a count never goes down, whatever order reports arrive in) and returns
+   * it, so an agent that lost its local state rebuilds its count with `consumed: 0`. `denied`
+   * unless actorId === viewer_id; `not_found` when there is no such grant; `invalid_argument`
+   * for a count outside 0–1000000.
+   */
+  recordViews(
+    actorId: UserId,
+    grant: GrantKey & { consumed: number },
+  ): Promise<{ consumed: number }>;
+
   // ---- Queued updates (offline best effort) --------------------------------------------------
 
   /**

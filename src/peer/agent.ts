@@ -80,6 +80,8 @@ export class PeerAgent {
   private readonly logger: Logger;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly previewCache = new Map<string, Uint8Array>();
+  /** Best-effort work that stop() gives a moment to finish (view reports). */
+  private readonly background = new Set<Promise<unknown>>();
   private cloudClient: Promise<CloudClient> | null = null;
   private onlineCache: { at_ms: number; users: Promise<WireOnlineUser[]> } | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -136,6 +138,11 @@ export class PeerAgent {
       cloud: () => this.cloud(),
       onlinePeer: (userId) => this.onlinePeer(userId),
       serialize: (key, task) => this.serialize(key, task),
+      inBackground: (task) => {
+        const running = task.catch(() => undefined);
+        this.background.add(running);
+        void running.then(() => this.background.delete(running));
+      },
     };
     this.owner = new OwnerSide(this.ctx);
     this.viewer = new ViewerSide(this.ctx);
@@ -196,10 +203,16 @@ export class PeerAgent {
       try {
         userId = (await directory.register(username, keys)).user_id;
       } catch (err) {
-        // Registered before a crash with this very key? Then the name is ours: finish.
+        // Registered before a crash with this very key? Then the name is ours: finish. Only
+        // the key's holder can sign the lookup, so a name taken by someone else stays refused.
         if (!(err instanceof DirectoryRequestError && err.code === 'conflict')) throw err;
-        const user = await directory.userByUsername(username);
-        if (user.public_key !== toHex(keys.publicKey)) throw err;
+        const challenge = (await directory.client.call('challenge', { username })) as {
+          user_id?: unknown;
+        };
+        if (typeof challenge?.user_id !== 'string') throw err;
+        directory.actAs(challenge.user_id, keys);
+        const user = await directory.userById(challenge.user_id).catch(() => null);
+        if (!user || user.public_key !== toHex(keys.publicKey)) throw err;
         userId = user.user_id;
       }
       dataDir.writeIdentity({ username, user_id: userId, keys });
@@ -342,9 +355,14 @@ export class PeerAgent {
       const client = await this.cloudClient.catch(() => null);
       client?.close();
     }
-    this.directory.close();
-    // Let in-flight work that still holds the database finish its current statement.
+    // Let in-flight work that still holds the database finish its current statement, and
+    // view reports reach the directory if they can within a moment.
     await Promise.allSettled([...this.locks.values()]);
+    await Promise.race([
+      Promise.allSettled([...this.background]),
+      new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+    ]);
+    this.directory.close();
     this.db.close();
     if (this.options.mode === 'running') this.options.dataDir.removeAgentInfo();
     this.releaseLock?.();
@@ -657,6 +675,7 @@ export class PeerAgent {
   async sync(): Promise<SyncReport> {
     const asViewer = await this.directory.grants('viewer');
     for (const grant of asViewer) this.viewer.applyDirectoryGrant(grant);
+    await this.viewer.reconcileViews(asViewer);
     const asOwner = await this.owner.syncGrants();
     let offered = 0;
     try {

@@ -32,6 +32,8 @@ export interface AgentContext {
   onlinePeer(userId: string): Promise<OnlinePeer | null>;
   /** Runs `task` after every earlier task with the same key (one copy build per viewer...). */
   serialize<T>(key: string, task: () => Promise<T>): Promise<T>;
+  /** Best-effort work nobody waits for (errors ignored); stop() lets it finish briefly. */
+  inBackground(task: Promise<unknown>): void;
 }
 
 export class EventBus {

@@ -272,6 +272,15 @@ export class DirectoryClient {
     return this.call('list_grants', { ...query }) as Promise<Page<WireGrant>>;
   }
 
+  /** Reports views used of a grant I hold; returns the highest count the directory knows. */
+  recordViews(grant: {
+    owner_id: string;
+    image_id: string;
+    consumed: number;
+  }): Promise<{ consumed: number }> {
+    return this.call('record_views', { ...grant }) as Promise<{ consumed: number }>;
+  }
+
   takeUpdates(limit?: number): Promise<WireUpdate[]> {
     return this.call('take_updates', limit === undefined ? {} : { limit }) as Promise<WireUpdate[]>;
   }

@@ -168,6 +168,24 @@ export class PeerDirectory {
     );
   }
 
+  /** Reports views used of a grant; returns the highest count the directory holds. */
+  async recordViews(grant: {
+    owner_id: string;
+    image_id: string;
+    consumed: number;
+  }): Promise<number> {
+    const answer = (await this.client.recordViews(grant)) as unknown as Record<string, unknown>;
+    const consumed = answer?.consumed;
+    if (
+      typeof consumed !== 'number' ||
+      !Number.isSafeInteger(consumed) ||
+      consumed < 0 ||
+      consumed > 1_000_000
+    )
+      throw new BadDirectoryAnswer('record_views', 'an invalid count');
+    return consumed;
+  }
+
   async takeUpdates(limit = 100): Promise<WireUpdate[]> {
     const updates = (await this.client.takeUpdates(limit)) as unknown;
     if (!Array.isArray(updates) || updates.length > 500)

@@ -516,6 +516,14 @@ export class ViewerSide {
         );
       ledger = after;
       if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
+      // The directory keeps the count too, so a lost ledger cannot give views back.
+      this.ctx.inBackground(
+        this.ctx.directory.recordViews({
+          owner_id: owner.user_id,
+          image_id: copy.imageId,
+          consumed: ledger.consumed,
+        }),
+      );
       this.ctx.events.emit({
         type: 'image-viewed',
         owner: owner.username,
@@ -585,6 +593,46 @@ export class ViewerSide {
       },
       image,
     };
+  }
+
+  /**
+   * Exchanges view counts with the directory for every grant I hold: reports views it has not
+   * seen (used while offline) and takes back a higher count (after this agent lost its ledger).
+   */
+  async reconcileViews(
+    grants: Array<{
+      owner_id: string;
+      owner_username: string;
+      image_id: string;
+      viewer_id: string;
+    }>,
+  ): Promise<void> {
+    for (const grant of grants) {
+      if (grant.viewer_id !== this.ctx.me.user_id) continue;
+      const local = this.ctx.db.ledger(grant.owner_id, grant.image_id)?.consumed ?? 0;
+      try {
+        const known = await this.ctx.directory.recordViews({
+          owner_id: grant.owner_id,
+          image_id: grant.image_id,
+          consumed: local,
+        });
+        if (known > local)
+          this.ctx.db.mergeLedger(
+            {
+              owner_id: grant.owner_id,
+              image_id: grant.image_id,
+              owner_username: grant.owner_username,
+            },
+            null,
+            known,
+          );
+      } catch (err) {
+        this.ctx.logger.warn('could not exchange view counts with the directory', {
+          image: grant.image_id,
+          error: errorMessage(err),
+        });
+      }
+    }
   }
 
   // ---- Updates from the directory ------------------------------------------------------------------

@@ -30,6 +30,7 @@ export const DIRECTORY_OPS = [
   'set_grant',
   'revoke_grant',
   'list_grants',
+  'record_views',
   'take_updates',
   'ack_updates',
 ] as const;

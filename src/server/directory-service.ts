@@ -199,6 +199,16 @@ const OPS: Record<Exclude<DirectoryOp, 'register' | 'challenge' | 'login'>, OpSp
       return s.listGrants(actorOf(a), { role: args.role, ...page(args) });
     },
   },
+  record_views: {
+    args: { owner_id: 'string', image_id: 'string', consumed: 'int' },
+    run: (s, a, args) =>
+      s.recordViews(actorOf(a), {
+        owner_id: args.owner_id as string,
+        image_id: args.image_id as string,
+        viewer_id: actorOf(a),
+        consumed: args.consumed as number,
+      }),
+  },
   take_updates: {
     args: { limit: 'int?' },
     run: (s, a, args) =>

@@ -56,8 +56,10 @@ export async function register(world: PeerWorld, username: string): Promise<void
   });
 }
 
-/** Opens (and, for running agents, starts) `username`'s agent; registers it first if needed. */
-export async function agentFor(
+const recorded = new WeakMap<PeerAgent, AgentEvent[]>();
+
+/** Opens `username`'s agent (registering it first if needed), recording its events. */
+export async function openAgent(
   world: PeerWorld,
   username: string,
   options: Partial<PeerAgentOptions> = {},
@@ -73,29 +75,59 @@ export async function agentFor(
     }),
     ...options,
   });
-  if ((options.mode ?? 'running') === 'running') await agent.start();
+  const events: AgentEvent[] = [];
+  recorded.set(agent, events);
+  agent.events.on((event) => events.push(event));
   world.agents.push(agent);
   return agent;
 }
 
-/** Resolves with the first event of `type` matching `match` (rejects after `timeout_ms`). */
-export function nextEvent<T extends AgentEvent['type']>(
+/** Opens and, for running agents, starts `username`'s agent. */
+export async function agentFor(
+  world: PeerWorld,
+  username: string,
+  options: Partial<PeerAgentOptions> = {},
+): Promise<PeerAgent> {
+  const agent = await openAgent(world, username, options);
+  if ((options.mode ?? 'running') === 'running') await agent.start();
+  return agent;
+}
+
+/**
+ * Resolves with the first event of `type` matching `match` that the agent emitted since it
+ * was opened (or emits within `timeout_ms`).
+ */
+export async function eventOf<T extends AgentEvent['type']>(
   agent: PeerAgent,
   type: T,
   match: (event: Extract<AgentEvent, { type: T }>) => boolean = () => true,
   timeout_ms = 20_000,
 ): Promise<Extract<AgentEvent, { type: T }>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no ${type} event on ${agent.username}'s agent within ${timeout_ms} ms`));
-    }, timeout_ms);
-    const off = agent.events.on((event) => {
-      if (event.type === type && match(event as Extract<AgentEvent, { type: T }>)) {
-        clearTimeout(timer);
-        off();
-        resolve(event as Extract<AgentEvent, { type: T }>);
-      }
-    });
-  });
+  const events = recorded.get(agent) ?? [];
+  const deadline = Date.now() + timeout_ms;
+  for (;;) {
+    const found = events.find(
+      (event): event is Extract<AgentEvent, { type: T }> =>
+        event.type === type && match(event as Extract<AgentEvent, { type: T }>),
+    );
+    if (found) return found;
+    if (Date.now() > deadline)
+      throw new Error(`no ${type} event on ${agent.username}'s agent within ${timeout_ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** Polls until `check` returns a value (not undefined/false) or throws after `timeout_ms`. */
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeout_ms = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeout_ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }

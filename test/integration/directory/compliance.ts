@@ -748,6 +748,49 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         expect(received.every((g) => g.viewer_id === bob.user_id)).toBe(true);
       });
 
+      it('keeps the highest view count a viewer reported, for the viewer only', async () => {
+        const alice = await register('alice');
+        const bob = await register('bob');
+        const carol = await register('carol');
+        const key = { owner_id: alice.user_id, image_id: 'i1', viewer_id: bob.user_id };
+        await store.setGrant(alice.user_id, { ...key, quota: 5 });
+        expect(await store.recordViews(bob.user_id, { ...key, consumed: 0 })).toEqual({
+          consumed: 0,
+        });
+        expect(await store.recordViews(bob.user_id, { ...key, consumed: 3 })).toEqual({
+          consumed: 3,
+        });
+        // A late or replayed lower count changes nothing; a lost ledger reads it back with 0.
+        expect(await store.recordViews(bob.user_id, { ...key, consumed: 1 })).toEqual({
+          consumed: 3,
+        });
+        const other = await h.open();
+        const racing = await Promise.all(
+          [4, 6, 5].map((n, i) =>
+            (i % 2 === 0 ? store : other).recordViews(bob.user_id, { ...key, consumed: n }),
+          ),
+        );
+        expect(Math.max(...racing.map((r) => r.consumed))).toBe(6);
+        expect(await store.recordViews(bob.user_id, { ...key, consumed: 0 })).toEqual({
+          consumed: 6,
+        });
+        // The count survives quota changes and revocation (the grant row is the same).
+        await store.revokeGrant(alice.user_id, key);
+        expect((await store.recordViews(bob.user_id, { ...key, consumed: 0 })).consumed).toBe(6);
+        await expectCode(store.recordViews(carol.user_id, { ...key, consumed: 9 }), 'denied');
+        await expectCode(store.recordViews(alice.user_id, { ...key, consumed: 9 }), 'denied');
+        await expectCode(
+          store.recordViews(bob.user_id, { ...key, image_id: 'nope', consumed: 1 }),
+          'not_found',
+        );
+        for (const consumed of [-1, 1.5, 1_000_001, Number.NaN]) {
+          await expectCode(
+            store.recordViews(bob.user_id, { ...key, consumed }),
+            'invalid_argument',
+          );
+        }
+      });
+
       it('redelivers until acknowledged and applies exactly once by version', async () => {
         const { alice, bob } = await sharedImage(3);
         await store.setGrant(alice.user_id, { ...grantKey(alice, bob), quota: 10 });
@@ -847,7 +890,11 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
             .selectFrom('dir_migrations' as never)
             .select(sql<string>`name`.as('name'))
             .execute();
-          expect(applied.map((r) => r.name)).toEqual(['0001_initial', '0002_request_nonces']);
+          expect(applied.map((r) => r.name)).toEqual([
+            '0001_initial',
+            '0002_request_nonces',
+            '0003_grant_views',
+          ]);
         } finally {
           await fresh.dispose();
         }

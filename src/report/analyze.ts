@@ -10,6 +10,7 @@ import type { RunInfo } from '../stress/campaign.js';
 import { RUN_FILES, type StressEvent, type StressRecord } from '../stress/run-files.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { quantileSorted, summarize, type LatencySummary } from '../util/stats.js';
+import { lastSwitchAt, readLeaderLogs, type LeaderLogEntry } from './server-logs.js';
 
 /** Run files larger than this are refused rather than read into memory. */
 export const MAX_RUN_FILE_BYTES = 1024 * 1024 * 1024;
@@ -27,6 +28,8 @@ export interface RunData {
   info: Partial<RunInfo>;
   records: StressRecord[];
   events: StressEvent[];
+  /** Leader switches the servers logged (empty if the run has no server logs). */
+  leaderLogs: LeaderLogEntry[];
   /** Lines that could not be read (counted, never fatal). */
   badLines: { file: string; line: number; problem: string }[];
 }
@@ -55,6 +58,11 @@ export interface LeaderChange {
   leader: number | null;
   epoch: number | null;
   leaderless_ms: number | null;
+  /**
+   * From the servers' own logs: the fault (or loss of agreement) to the moment the last
+   * surviving server had switched to the new leader. Null when the logs do not say.
+   */
+  switch_ms_from_logs: number | null;
   detail: string;
 }
 
@@ -148,7 +156,7 @@ export function readRunDir(dir: string): RunData {
     );
   const records = parseLines(dir, RUN_FILES.records, isRecord, badLines);
   const events = parseLines(dir, RUN_FILES.events, isEvent, badLines);
-  return { info, records, events, badLines };
+  return { info, records, events, badLines, leaderLogs: readLeaderLogs(dir) };
 }
 
 function parseLines<T>(
@@ -247,6 +255,7 @@ export function analyze(data: RunData): Analysis {
       leader: e.leader ?? null,
       epoch: e.epoch ?? null,
       leaderless_ms: e.leaderless_ms ?? null,
+      switch_ms_from_logs: switchFromLogs(e, events, data.leaderLogs ?? []),
       detail: e.detail ?? '',
     }));
   const final = info.final ?? null;
@@ -322,6 +331,35 @@ export function analyze(data: RunData): Analysis {
   };
   analysis.checks = checks(analysis, info);
   return analysis;
+}
+
+/**
+ * For a leader change the observer timed from a fault (leaderless_ms set): when, by the
+ * servers' logs, the last survivor had switched, measured from the same start.
+ */
+function switchFromLogs(
+  elected: StressEvent,
+  events: readonly StressEvent[],
+  logs: readonly LeaderLogEntry[],
+): number | null {
+  if (elected.leaderless_ms === null || elected.leaderless_ms === undefined) return null;
+  if (elected.leader === null || elected.leader === undefined) return null;
+  if (elected.epoch === null || elected.epoch === undefined) return null;
+  const start = elected.at_ms - elected.leaderless_ms;
+  // The server hit by the fault that started this (if any) switches only after it is back.
+  const faulted = new Set<number>();
+  for (const e of events)
+    if (FAULT_KINDS.has(e.kind) && typeof e.server === 'number' && Math.abs(e.at_ms - start) < 50)
+      faulted.add(e.server);
+  const last = lastSwitchAt(
+    logs,
+    elected.leader,
+    elected.epoch,
+    start - 1000,
+    elected.at_ms + 1000,
+    faulted,
+  );
+  return last === null ? null : Math.max(0, Math.round(last - start));
 }
 
 function checks(a: Analysis, info: Partial<RunInfo>): Check[] {

@@ -306,19 +306,30 @@ export function renderMarkdown(a: Analysis, charts: string[]): string {
   if (a.leader_changes.length === 0)
     out.push('No agreed leader was observed by polling /status.', '');
   else {
+    const fromLogs = a.leader_changes
+      .map((c) => c.switch_ms_from_logs)
+      .filter((v): v is number => v !== null);
     const leaderless = a.leader_changes
       .map((c) => c.leaderless_ms)
       .filter((v): v is number => v !== null);
     out.push(
-      `Seen by polling every server's /status; "without a leader" runs from the failure (or the first poll that saw no agreement) to the first poll where all live servers agree again. ${leaderless.length > 0 ? `Over ${leaderless.length} changes: median ${fmt(median(leaderless))} ms, max ${fmt(Math.max(...leaderless))} ms.` : ''}`,
+      `Seen by polling every server's /status; "without a leader (polled)" runs from the failure (or the first poll that saw no agreement) to the first poll where all live servers agree again, so it includes the polling delay (${POLL_NOTE}). "Switched (server logs)" is the same interval by the servers' own log lines: until the last surviving server had acknowledged the new leader. ${leaderless.length > 0 ? `Polled, over ${leaderless.length} changes: median ${fmt(median(leaderless))} ms, max ${fmt(Math.max(...leaderless))} ms.` : ''}${fromLogs.length > 0 ? ` Server logs: median ${fmt(median(fromLogs))} ms, max ${fmt(Math.max(...fromLogs))} ms.` : ''}`,
       '',
       table(
-        ['at (s)', 'new leader', 'epoch', 'without a leader (ms)', 'detail'],
+        [
+          'at (s)',
+          'new leader',
+          'epoch',
+          'without a leader, polled (ms)',
+          'switched, server logs (ms)',
+          'detail',
+        ],
         a.leader_changes.map((c) => [
           fmt(c.at_s, 1),
           c.leader ?? '-',
           c.epoch ?? '-',
           fmt(c.leaderless_ms),
+          fmt(c.switch_ms_from_logs),
           c.detail,
         ]),
       ),
@@ -425,6 +436,8 @@ export function renderMarkdown(a: Analysis, charts: string[]): string {
 }
 
 const STALL_WINDOW_MS_TEXT = '30 s';
+const POLL_NOTE =
+  "a poll every 200 ms by default, each answer up to 400 ms late, plus the driver's own event-loop delay";
 
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);

@@ -100,6 +100,12 @@ function syntheticRun(): RunData {
     records,
     events,
     badLines: [],
+    leaderLogs: [
+      { at_ms: T0 + 20_990, server: 1, kind: 'won', leader: 1, epoch: '2.1' },
+      { at_ms: T0 + 21_010, server: 3, kind: 'acknowledged', leader: 1, epoch: '2.1' },
+      // server 2 (the one killed) acknowledges after its restart: not part of the switch
+      { at_ms: T0 + 25_500, server: 2, kind: 'acknowledged', leader: 1, epoch: '2.1' },
+    ],
   };
 }
 
@@ -131,6 +137,8 @@ describe('analyze', () => {
     });
     expect(kill?.affected_max_latency_ms).toBe(1600);
     expect(a.leader_changes.map((c) => c.leaderless_ms)).toEqual([null, 1100]);
+    // the servers' logs say the last survivor switched 1010 ms after the kill
+    expect(a.leader_changes.map((c) => c.switch_ms_from_logs)).toEqual([null, 1010]);
   });
 
   it('fails the checks that did not hold and passes the others', () => {

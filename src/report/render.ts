@@ -53,7 +53,7 @@ export function failureEventLines(a: Analysis): EventLine[] {
   for (const change of a.leader_changes.slice(1))
     lines.push({
       x: change.at_s,
-      label: `leader ${change.leader ?? '?'}`,
+      label: '', // unlabelled to keep the chart readable: the title says what green means
       color: EVENT_COLORS.leader,
     });
   lines.sort((x, y) => x.x - y.x);
@@ -66,7 +66,7 @@ export function renderCharts(a: Analysis, latencies: readonly number[]): Record<
   const events = failureEventLines(a);
   const charts: Record<string, string> = {};
   charts.throughput = lineChart({
-    title: 'Throughput over time (failures and leader changes marked)',
+    title: 'Throughput over time (failures marked; green lines: a new leader agreed)',
     xLabel: 'seconds since the load started',
     yLabel: 'verified results per second',
     width: 960,
@@ -116,7 +116,7 @@ export function renderCharts(a: Analysis, latencies: readonly number[]): Record<
     ],
   });
   charts['latency-over-time'] = lineChart({
-    title: 'Latency over time (failures marked)',
+    title: 'Latency over time (failures marked; green lines: a new leader agreed)',
     xLabel: 'seconds since the load started',
     yLabel: 'latency (ms)',
     width: 960,

@@ -30,7 +30,7 @@ import type {
   RequestView,
   SyncReport,
 } from './api-types.js';
-import { API_VERSION } from './api-types.js';
+import { API_VERSION, ENCRYPT_DONE_STEP } from './api-types.js';
 import { EventBus, KeyBook, requestView, type AgentContext, type OnlinePeer } from './context.js';
 import { DataDir, writeFileAtomic, type StoredIdentity } from './data-dir.js';
 import { DirectoryRequestError, type WireOnlineUser, type WireUpdate } from './directory-client.js';
@@ -607,10 +607,15 @@ export class PeerAgent {
   }
 
   /** Use case 3: hide an image through the cloud, keep it, offer it. */
-  encrypt(bytes: Uint8Array, title: string, operation = 'encrypt'): Promise<EncryptResult> {
-    return this.owner.encrypt(bytes, title, (step) =>
-      this.events.emit({ type: 'encrypt-progress', operation, step }),
-    );
+  async encrypt(bytes: Uint8Array, title: string, operation = 'encrypt'): Promise<EncryptResult> {
+    try {
+      return await this.owner.encrypt(bytes, title, (step) =>
+        this.events.emit({ type: 'encrypt-progress', operation, step }),
+      );
+    } finally {
+      // Lets a follower of the event stream know it has seen every step.
+      this.events.emit({ type: 'encrypt-progress', operation, step: ENCRYPT_DONE_STEP });
+    }
   }
 
   ownImages(): Promise<OwnImageView[]> {

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
   AgentEvent,
   AgentStatus,
@@ -135,10 +136,13 @@ export class ApiAgentClient implements AgentOps {
     onProgress?: (step: string) => void,
   ): Promise<EncryptResult> {
     const operation = randomBytes(8).toString('hex');
+    let sawLast: () => void = () => undefined;
+    const last = new Promise<void>((resolve) => (sawLast = resolve));
     const stream = onProgress
       ? await this.events((event) => {
-          if (event.type === 'encrypt-progress' && event.operation === operation)
-            onProgress(event.step);
+          if (event.type !== 'encrypt-progress' || event.operation !== operation) return;
+          if (event.step === ENCRYPT_DONE_STEP) sawLast();
+          else onProgress(event.step);
         })
       : null;
     try {
@@ -148,9 +152,13 @@ export class ApiAgentClient implements AgentOps {
         `/api/images?title=${encodeURIComponent(title)}&operation=${operation}`,
         { bytes: image, mediaType },
       );
-      return JSON.parse(
+      const result = JSON.parse(
         Buffer.from(await limitedBytes(response, MAX_JSON_ANSWER_BYTES)).toString('utf8'),
       ) as EncryptResult;
+      // The answer and the event stream travel on different connections: let the last
+      // progress lines arrive before closing the stream.
+      if (stream) await Promise.race([last, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      return result;
     } finally {
       stream?.close();
     }

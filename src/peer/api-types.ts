@@ -6,6 +6,9 @@
 
 export const API_VERSION = 1;
 
+/** The last `encrypt-progress` step of an operation (sent also when it fails). */
+export const ENCRYPT_DONE_STEP = 'done';
+
 export interface AgentStatus {
   api_version: number;
   username: string;

@@ -4,6 +4,7 @@
  * (`ApiAgentClient` in api-client.ts). The CLI is written against this interface only.
  */
 import type { PeerAgent } from './agent.js';
+import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
   AgentStatus,
   AnswerResult,
@@ -57,7 +58,11 @@ export function localOps(agent: PeerAgent): AgentOps {
     encrypt: (image, title, onProgress) => {
       const operation = `local-${Math.random().toString(36).slice(2, 10)}`;
       const off = agent.events.on((event) => {
-        if (event.type === 'encrypt-progress' && event.operation === operation)
+        if (
+          event.type === 'encrypt-progress' &&
+          event.operation === operation &&
+          event.step !== ENCRYPT_DONE_STEP
+        )
           onProgress?.(event.step);
       });
       return agent.encrypt(image, title, operation).finally(off);

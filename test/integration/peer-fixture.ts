@@ -124,10 +124,20 @@ export async function until<T>(
   timeout_ms = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeout_ms;
+  let lastError: unknown = null;
   for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      // A transient failure while polling (logged, retried); the last one is reported.
+      lastError = err;
+      process.stderr.write(`(while waiting for ${what}: ${String(err)})\n`);
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -483,7 +483,7 @@ export class PeerAgent {
       if (updates.length < UPDATE_BATCH) break;
     }
     if (fetchCopies && this.options.mode === 'running')
-      void this.viewer.pullMissingCopies().catch(() => undefined);
+      void this.viewer.pullMissingCopies({ force: true }).catch(() => undefined);
     return applied;
   }
 
@@ -689,7 +689,7 @@ export class PeerAgent {
       this.logger.warn('could not offer images again', { error: errorMessage(err) });
     }
     const applied = await this.pollUpdates();
-    const fetched = await this.viewer.pullMissingCopies();
+    const fetched = await this.viewer.pullMissingCopies({ force: true });
     await this.owner.deliveryPass();
     this.setOnline(this.online, 'reachable');
     return {

@@ -49,7 +49,12 @@ function newImageId(): string {
   return id;
 }
 
+/** After a failed delivery to an online viewer, wait this long before the next try. */
+const RETRY_AFTER_FAILURE_MS = 15_000;
+
 export class OwnerSide {
+  private readonly failedDeliveries = new Map<string, number>();
+
   constructor(private readonly ctx: AgentContext) {}
 
   private path = {
@@ -418,8 +423,11 @@ export class OwnerSide {
           image: imageId,
           viewer: copy.viewer_username,
         });
+        this.failedDeliveries.delete(`${imageId}/${viewerId}`);
         return 'delivered';
       } catch (err) {
+        if (this.failedDeliveries.size > 10_000) this.failedDeliveries.clear();
+        this.failedDeliveries.set(`${imageId}/${viewerId}`, Date.now());
         this.ctx.logger.info('delivery postponed', {
           image: imageId,
           viewer: copy.viewer_username,
@@ -433,7 +441,11 @@ export class OwnerSide {
   /** Tries every undelivered copy or rights update once (viewers offline stay pending). */
   async deliveryPass(): Promise<number> {
     let delivered = 0;
+    const now = Date.now();
     for (const copy of this.ctx.db.undeliveredCopies()) {
+      // A viewer who is online but refused or failed is tried again only later.
+      const failed = this.failedDeliveries.get(`${copy.image_id}/${copy.viewer_id}`) ?? 0;
+      if (now - failed < RETRY_AFTER_FAILURE_MS) continue;
       if ((await this.deliver(copy.image_id, copy.viewer_id)) === 'delivered') delivered++;
     }
     return delivered;

@@ -53,7 +53,12 @@ function viewsLeft(ledger: Pick<LedgerRow, 'quota' | 'consumed' | 'revoked'>): n
   return ledger.revoked ? 0 : Math.max(0, ledger.quota - ledger.consumed);
 }
 
+/** After a failed attempt, wait this long before asking an owner for a copy again. */
+const RETRY_AFTER_FAILURE_MS = 15_000;
+
 export class ViewerSide {
+  private readonly failedPulls = new Map<string, number>();
+
   constructor(private readonly ctx: AgentContext) {}
 
   private receivedPath(ownerId: string, imageId: string): string {
@@ -303,18 +308,26 @@ export class ViewerSide {
   }
 
   /** Grants I hold whose copy I lack: ask each online owner for it. */
-  async pullMissingCopies(): Promise<number> {
+  async pullMissingCopies(options: { force?: boolean } = {}): Promise<number> {
     let fetched = 0;
+    const now = Date.now();
     for (const ledger of this.ctx.db.ledgers()) {
       if (ledger.revoked || ledger.version === 0) continue;
       const held = this.ctx.db.received(ledger.owner_id, ledger.image_id);
       if (held && existsSync(this.receivedPath(ledger.owner_id, ledger.image_id))) continue;
+      // An owner who is online but cannot serve the copy yet is asked again only later.
+      const key = `${ledger.owner_id}/${ledger.image_id}`;
+      if (!options.force && now - (this.failedPulls.get(key) ?? 0) < RETRY_AFTER_FAILURE_MS)
+        continue;
       try {
         const peer = await this.ctx.onlinePeer(ledger.owner_id);
         if (!peer) continue;
         const session = await this.ctx.p2p.connect(peer);
         if ((await this.pullCopy(session, ledger.image_id)) === 'received') fetched++;
+        this.failedPulls.delete(key);
       } catch (err) {
+        if (this.failedPulls.size > 10_000) this.failedPulls.clear();
+        this.failedPulls.set(key, now);
         this.ctx.logger.info('copy not fetched yet', {
           owner: ledger.owner_username,
           image: ledger.image_id,

@@ -105,6 +105,8 @@ export class ServerRuntime {
   private loadTimer: NodeJS.Timeout | null = null;
   private silentUntil_ms: number | null = null;
   private silences = 0;
+  private readonly peerHeardAt = new Map<number, number>();
+  private readonly peerLinkResetAt = new Map<number, number>();
   /** Worst lateness of the core's timer (heartbeats, timeouts) since start: event-loop health. */
   private timerLatenessMax_ms = 0;
   private stopping = false;
@@ -342,6 +344,7 @@ export class ServerRuntime {
       }
     } else if ('from' in message) {
       source = { kind: 'server', id: message.from };
+      this.peerHeardAt.set(message.from, this.now());
     } else {
       return;
     }
@@ -350,7 +353,25 @@ export class ServerRuntime {
     this.pendingPayload = null;
   }
 
+  /**
+   * A connection to a peer we have not heard from for a failure timeout may be stuck in TCP
+   * retransmission back-off (a partition that dropped packets): dial it afresh, at most once
+   * per failure timeout, so a healed network carries heartbeats again within a second or two.
+   */
+  private refreshSilentPeerLinks(): void {
+    const now = this.now();
+    const timeout_ms = this.config.election.failure_timeout_ms;
+    for (const [id, link] of this.peers) {
+      const heard = this.peerHeardAt.get(id) ?? this.started_ms;
+      const reset = this.peerLinkResetAt.get(id) ?? this.started_ms;
+      if (now - heard < timeout_ms || now - reset < timeout_ms) continue;
+      this.peerLinkResetAt.set(id, now);
+      link.reset('no message from this peer for a failure timeout');
+    }
+  }
+
   private sampleLoad(): void {
+    if (this.silentUntil_ms === null) this.refreshSilentPeerLinks();
     const sample = this.loadSampler.sample();
     const loadAverage =
       this.config.election.score_input === 'load_average' ? sample.load_average : null;

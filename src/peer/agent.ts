@@ -324,6 +324,7 @@ export class PeerAgent {
         }
       }
       if (pending > 0) await this.pollUpdates();
+      await this.owner.retryCopies();
       await this.owner.deliveryPass();
       await this.viewer.pullMissingCopies();
     } catch (err) {

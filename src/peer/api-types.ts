@@ -76,6 +76,8 @@ export interface GrantView {
   version: number;
   revoked: boolean;
   delivery: Delivery;
+  /** Why the viewer does not have it yet, when it is not just "offline". */
+  problem?: string;
 }
 
 export interface OwnImageView {

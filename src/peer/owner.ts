@@ -54,6 +54,8 @@ const RETRY_AFTER_FAILURE_MS = 15_000;
 
 export class OwnerSide {
   private readonly failedDeliveries = new Map<string, number>();
+  /** Grants whose copy could not be made yet, by `copy:<image>:<viewer>`. */
+  private readonly copiesToMake = new Map<string, WireGrant>();
 
   constructor(private readonly ctx: AgentContext) {}
 
@@ -311,15 +313,42 @@ export class OwnerSide {
         'the directory returned a grant of another owner',
       );
     const key = `copy:${grant.image_id}:${grant.viewer_id}`;
+    let problem: string | null = null;
     await this.ctx.serialize(key, async () => {
       const copy = this.ctx.db.copy(grant.image_id, grant.viewer_id);
       if (copy) this.ctx.db.updateCopyGrant(grant.image_id, grant.viewer_id, grant);
-      else if (!grant.revoked && this.ctx.db.ownImage(grant.image_id)) await this.buildCopy(grant);
+      else if (!grant.revoked && this.ctx.db.ownImage(grant.image_id)) {
+        try {
+          await this.buildCopy(grant);
+          this.copiesToMake.delete(key);
+        } catch (err) {
+          // The grant stands in the directory: keep trying to make the copy (every heartbeat,
+          // and at every sync) instead of failing an accept that already happened.
+          problem = `the copy could not be made yet (${errorMessage(err)}); it is retried`;
+          this.copiesToMake.set(key, grant);
+          this.ctx.logger.warn('copy not made; retrying later', {
+            image: grant.image_id,
+            viewer: grant.viewer_username,
+            error: errorMessage(err),
+          });
+        }
+      }
     });
-    await this.deliver(grant.image_id, grant.viewer_id);
+    if (!problem) await this.deliver(grant.image_id, grant.viewer_id);
     const view = this.grantView(grant, this.ctx.db.copy(grant.image_id, grant.viewer_id));
+    if (problem) view.problem = problem;
     this.ctx.events.emit({ type: 'grant-changed', grant: view });
     return view;
+  }
+
+  /** Makes the copies that failed earlier (e.g. the cloud was unreachable); returns how many. */
+  async retryCopies(): Promise<number> {
+    let made = 0;
+    for (const grant of [...this.copiesToMake.values()]) {
+      const view = await this.applyGrant(grant);
+      if (!view.problem) made++;
+    }
+    return made;
   }
 
   private async buildCopy(grant: WireGrant): Promise<void> {

@@ -26,6 +26,8 @@ export interface P2PNodeOptions {
   maxConnections?: number;
   /** Authenticated sessions per remote user. */
   maxSessionsPerUser?: number;
+  /** New incoming connections accepted per second (burst: twice as many). */
+  connectionsPerSecond?: number;
   sessionLimits?: Partial<SessionLimits>;
 }
 
@@ -37,12 +39,15 @@ export class P2PNode {
   private readonly maxConnections: number;
   private readonly maxSessionsPerUser: number;
   private closed = false;
+  private connectionTokens: number;
+  private lastConnection_ms = Date.now();
   address: { host: string; port: number } | null = null;
 
   constructor(private readonly options: P2PNodeOptions) {
     this.limits = { ...DEFAULT_SESSION_LIMITS, ...options.sessionLimits };
     this.maxConnections = options.maxConnections ?? 64;
     this.maxSessionsPerUser = options.maxSessionsPerUser ?? 4;
+    this.connectionTokens = (options.connectionsPerSecond ?? 20) * 2;
   }
 
   /** Listens on `host` with an OS-chosen port (or `port`); resolves with the bound address. */
@@ -102,6 +107,19 @@ export class P2PNode {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  private takeConnectionToken(): boolean {
+    const now = Date.now();
+    const rate = this.options.connectionsPerSecond ?? 20;
+    this.connectionTokens = Math.min(
+      rate * 2,
+      this.connectionTokens + ((now - this.lastConnection_ms) / 1000) * rate,
+    );
+    this.lastConnection_ms = now;
+    if (this.connectionTokens < 1) return false;
+    this.connectionTokens -= 1;
+    return true;
+  }
+
   private readySessionTo(userId: string): PeerSession | undefined {
     for (const session of this.sessions) {
       if (session.isReady && session.peer.user_id === userId) return session;
@@ -115,7 +133,8 @@ export class P2PNode {
   }
 
   private accept(socket: Socket): void {
-    if (this.closed) {
+    if (this.closed || !this.takeConnectionToken()) {
+      // Each handshake may cost a directory lookup: a flood of new connections is cut short.
       socket.destroy();
       return;
     }

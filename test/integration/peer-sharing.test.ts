@@ -249,6 +249,21 @@ describe('sharing images with view limits', () => {
     expect(held).toMatchObject({ quota: 9, consumed: 4, views_left: 5, state: 'viewable' });
   });
 
+  it('an accept stands when the copy cannot be made yet; the copy follows', async () => {
+    const { image } = await alice.encrypt(SMALL_PNG, 'Later');
+    const original = dataDirOf(world, 'alice').path('images', `${image.image_id}.original`);
+    const bytes = readFileSync(original);
+    rmSync(original); // e.g. a disk problem while the request is accepted
+    const created = await bob.request('alice', image.image_id, 1);
+    const answer = await alice.answer(created.request.request_id, 'accepted');
+    expect(answer.request.status).toBe('accepted');
+    expect(answer.grant).toMatchObject({ delivery: 'pending' });
+    expect(answer.grant?.problem).toMatch(/could not be made yet .*original image/);
+    writeFileSync(original, bytes);
+    await eventOf(bob, 'image-received', (e) => e.image_id === image.image_id);
+    expect((await bob.view('alice', image.image_id)).record.verdict).toBe('shown');
+  });
+
   it('a server killed -9 in the middle of the flows changes nothing users see', async () => {
     const { cluster } = world.tc;
     const encrypting = alice.encrypt(PHOTO, 'During a crash');

@@ -128,8 +128,11 @@ function describeRequest(r: RequestView): string {
 
 function describeGrant(g: GrantView): string {
   const state = g.revoked ? 'revoked' : `${g.quota} views`;
-  const delivery =
-    g.delivery === 'pending' ? '  (pending: waits for the viewer to come online)' : '';
+  const delivery = g.problem
+    ? `  (pending: ${g.problem})`
+    : g.delivery === 'pending'
+      ? '  (pending: waits for the viewer to come online)'
+      : '';
   return `${g.image_id} -> ${g.viewer}: ${state}, version ${g.version}${delivery}`;
 }
 

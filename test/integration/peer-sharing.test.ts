@@ -249,6 +249,21 @@ describe('sharing images with view limits', () => {
     expect(held).toMatchObject({ quota: 9, consumed: 4, views_left: 5, state: 'viewable' });
   });
 
+  it('an owner without a running agent (one-shot) delivers over the connection it opens', async () => {
+    await alice.stop('test: alice has no agent running');
+    const oneShot = await agentFor(world, 'alice', { mode: 'one-shot' });
+    const { image } = await oneShot.encrypt(SMALL_PNG, 'One-shot');
+    const created = await bob.request('alice', image.image_id, 1);
+    expect(created.owner_notified).toBe(false); // alice is not online
+    const inbox = await oneShot.requests('owner', 'pending');
+    expect(inbox.map((r) => r.request_id)).toContain(created.request.request_id);
+    const answer = await oneShot.answer(created.request.request_id, 'accepted');
+    expect(answer.grant?.delivery).toBe('delivered');
+    await eventOf(bob, 'image-received', (e) => e.image_id === image.image_id);
+    await oneShot.stop();
+    alice = await agentFor(world, 'alice');
+  });
+
   it('an accept stands when the copy cannot be made yet; the copy follows', async () => {
     const { image } = await alice.encrypt(SMALL_PNG, 'Later');
     const original = dataDirOf(world, 'alice').path('images', `${image.image_id}.original`);

@@ -6,7 +6,7 @@
  * puts in an Error reply, and the connection keeps going (the frame boundaries are intact).
  * Only framing errors (frame.ts) close a connection.
  */
-import { encodeFrame, type Frame } from './frame.js';
+import { encodeFrameParts, type Frame } from './frame.js';
 
 export type BinaryRule =
   /** The message never carries binary bytes. */
@@ -78,6 +78,19 @@ export class MessageCodec<M extends { type: string }> {
   }
 
   encode(message: M, options: EncodeOptions): Uint8Array {
+    const parts = this.encodeParts(message, options);
+    if (parts.length === 1) return parts[0] as Uint8Array;
+    const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  /** The frame as [header + metadata, binary?]: the binary bytes are not copied. */
+  encodeParts(message: M, options: EncodeOptions): Uint8Array[] {
     const spec = this.byType.get(message.type);
     if (!spec) throw new Error(`no wire code for message type ${message.type}`);
     const binary = options.binary ?? EMPTY;
@@ -85,7 +98,7 @@ export class MessageCodec<M extends { type: string }> {
       throw new Error(`${message.type} carries no binary payload, got ${binary.length} bytes`);
     }
     const meta = utf8Encoder.encode(JSON.stringify(message));
-    return encodeFrame(
+    return encodeFrameParts(
       {
         type: spec.code,
         clusterId: options.clusterId,

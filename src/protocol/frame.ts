@@ -113,6 +113,24 @@ export function encodeFrame(
   meta: Uint8Array,
   binary: Uint8Array = EMPTY,
 ): Uint8Array {
+  const [head, body] = encodeFrameParts(header, meta, binary);
+  if (!body) return head as Uint8Array;
+  const out = new Uint8Array((head as Uint8Array).length + body.length);
+  out.set(head as Uint8Array, 0);
+  out.set(body, (head as Uint8Array).length);
+  return out;
+}
+
+/**
+ * The same frame as two parts: the header with the metadata, and the binary payload as given
+ * (not copied). Sockets write both parts back to back, so a multi-megabyte image is never
+ * copied into a frame buffer.
+ */
+export function encodeFrameParts(
+  header: Omit<FrameHeader, 'version'>,
+  meta: Uint8Array,
+  binary: Uint8Array = EMPTY,
+): Uint8Array[] {
   if (!Number.isInteger(header.type) || header.type < 0 || header.type > 0xff) {
     throw new RangeError(`type must be an integer in 0..255, got ${header.type}`);
   }
@@ -127,7 +145,7 @@ export function encodeFrame(
       `frame body of ${bodyLength} bytes exceeds the ${MAX_FRAME_BODY_CAP_BYTES}-byte cap`,
     );
   }
-  const out = new Uint8Array(FRAME_HEADER_SIZE_BYTES + bodyLength);
+  const out = new Uint8Array(FRAME_HEADER_SIZE_BYTES + meta.length);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = FRAME_MAGIC_0;
   out[1] = FRAME_MAGIC_1;
@@ -141,8 +159,7 @@ export function encodeFrame(
   view.setUint32(20, header.epoch >>> 0);
   view.setUint32(24, meta.length);
   out.set(meta, FRAME_HEADER_SIZE_BYTES);
-  out.set(binary, FRAME_HEADER_SIZE_BYTES + meta.length);
-  return out;
+  return binary.length > 0 ? [out, binary] : [out];
 }
 
 const EMPTY = new Uint8Array(0);

@@ -43,7 +43,7 @@ export async function createEncryptExecutor(
       // its .buffer would start at the wrong offset.)
       const copy = new Uint8Array(payload).buffer as ArrayBuffer;
       const job = pool.start({ payload: copy }, { transfer: [copy], onStart });
-      return { result: job.result.then((r) => r.png), cancel: job.cancel };
+      return { result: job.result, cancel: job.cancel };
     },
     stats: () => pool.stats(),
     close: (drain_ms) => pool.close(drain_ms),

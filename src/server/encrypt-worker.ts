@@ -4,6 +4,7 @@
  * payload needs it) and returns the stego PNG. The cover raster arrives once, in workerData,
  * in shared memory: no worker decodes it and no request copies it.
  */
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   CoverSet,
@@ -28,6 +29,8 @@ export interface EncryptJob {
 
 export interface EncryptResult {
   png: Uint8Array;
+  /** SHA-256 of the PNG, hex: computed here so the server's event loop does not have to. */
+  digest: string;
 }
 
 const data = workerData as EncryptWorkerData;
@@ -52,7 +55,12 @@ function encrypt(job: EncryptJob): Uint8Array {
 parentPort?.on('message', ({ id, job }: WorkerRequest<EncryptJob>) => {
   let reply: WorkerReply<EncryptResult>;
   try {
-    reply = { id, ok: true, result: { png: encrypt(job) } };
+    const png = encrypt(job);
+    reply = {
+      id,
+      ok: true,
+      result: { png, digest: createHash('sha256').update(png).digest('hex') },
+    };
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     reply = {

@@ -11,7 +11,7 @@
  * Binary task payloads never enter the core: the TaskRequest's bytes wait here until the node
  * says `executeTask`, and result bytes wait in `results` until the node says `releaseResult`.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { NodeEvent, Outgoing, Ready, Source } from '../core/events.js';
 import { formatEpoch } from '../core/epoch.js';
@@ -36,7 +36,7 @@ export interface TaskExecutor {
   start(
     payload: Uint8Array,
     onStart: () => void,
-  ): { result: Promise<Uint8Array>; cancel: () => boolean };
+  ): { result: Promise<{ png: Uint8Array; digest: string }>; cancel: () => boolean };
   stats(): { running: number; queued: number; size: number; maxQueue: number };
   close(drain_ms: number): Promise<void>;
 }
@@ -544,11 +544,11 @@ export class ServerRuntime {
     );
     this.running.set(key, { cancel: job.cancel, received_at_ms });
     job.result.then(
-      (png) => {
+      ({ png, digest }) => {
         this.results.set(key, png);
         this.metrics.tasksCompleted.inc();
         this.metrics.taskDuration.observe((this.now() - received_at_ms) / 1000);
-        this.finish(client_id, task_id, { ok: true, png });
+        this.finish(client_id, task_id, { ok: true, png, digest });
       },
       (err: unknown) => {
         const code = (err as { code?: string }).code ?? 'error';
@@ -565,7 +565,7 @@ export class ServerRuntime {
   private finish(
     client_id: ClientId,
     task_id: TaskId,
-    outcome: { ok: true; png: Uint8Array } | { ok: false; error: string },
+    outcome: { ok: true; png: Uint8Array; digest: string } | { ok: false; error: string },
   ): void {
     this.running.delete(taskKey(client_id, task_id));
     this.node.taskFinished(
@@ -575,7 +575,7 @@ export class ServerRuntime {
         ? {
             ok: true,
             result_size_bytes: outcome.png.length,
-            result_digest: sha256Hex(outcome.png),
+            result_digest: outcome.digest,
             error: null,
           }
         : {
@@ -668,7 +668,3 @@ export class ServerRuntime {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
-}

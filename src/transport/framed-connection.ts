@@ -67,9 +67,17 @@ export class FramedConnection {
   }
 
   /** Queues an encoded frame. Returns false (and does nothing) once the connection is closed. */
-  send(encodedFrame: Uint8Array): boolean {
+  send(encodedFrame: Uint8Array | readonly Uint8Array[]): boolean {
     if (this.closed) return false;
-    this.socket.write(encodedFrame);
+    if (encodedFrame instanceof Uint8Array) {
+      this.socket.write(encodedFrame);
+    } else {
+      // One frame in several parts (header + metadata, then the image bytes): written back to
+      // back without copying them together.
+      this.socket.cork();
+      for (const part of encodedFrame) this.socket.write(part);
+      this.socket.uncork();
+    }
     const limit = this.options.maxWriteBuffer_bytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES;
     if (this.socket.writableLength > limit) {
       this.close({ kind: 'write_backlog', buffered_bytes: this.socket.writableLength });

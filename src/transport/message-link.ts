@@ -52,7 +52,8 @@ export class MessageLink<M extends { type: string }> {
   private closed = false;
   private backoff_ms: number;
   private retryTimer: NodeJS.Timeout | null = null;
-  private queue: Uint8Array[] = [];
+  /** Encoded frames (each in parts) waiting for a connection. */
+  private queue: { parts: Uint8Array[]; size: number }[] = [];
   private queuedBytes = 0;
   private nextRequestId = 1;
   private readonly pending = new Map<number, PendingRequest<M>>();
@@ -89,7 +90,7 @@ export class MessageLink<M extends { type: string }> {
   /** Sends now if connected, else queues (bounded) and connects. Returns false if dropped. */
   send(message: M, options: SendOptions = {}): boolean {
     if (this.closed) return false;
-    const bytes = this.options.codec.encode(message, {
+    const bytes = this.options.codec.encodeParts(message, {
       clusterId: this.options.clusterId,
       ...options,
     });
@@ -173,20 +174,21 @@ export class MessageLink<M extends { type: string }> {
     const queued = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
-    for (const bytes of queued) connection.send(bytes);
+    for (const frame of queued) connection.send(frame.parts);
   }
 
-  private enqueue(bytes: Uint8Array): void {
+  private enqueue(parts: Uint8Array[]): void {
     const maxMessages = this.options.maxQueuedMessages ?? 64;
     const maxBytes = this.options.maxQueuedBytes ?? 64 * 1024 * 1024;
-    this.queue.push(bytes);
-    this.queuedBytes += bytes.length;
+    const size = parts.reduce((n, part) => n + part.length, 0);
+    this.queue.push({ parts, size });
+    this.queuedBytes += size;
     while (
       this.queue.length > maxMessages ||
       (this.queuedBytes > maxBytes && this.queue.length > 1)
     ) {
-      const dropped = this.queue.shift() as Uint8Array;
-      this.queuedBytes -= dropped.length;
+      const dropped = this.queue.shift() as { size: number };
+      this.queuedBytes -= dropped.size;
     }
   }
 

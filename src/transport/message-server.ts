@@ -118,7 +118,7 @@ export class MessageServer<M extends { type: string }> {
         return framed.isOpen;
       },
       send: (message, options = {}) =>
-        framed.send(codec.encode(message, { clusterId, ...options })),
+        framed.send(codec.encodeParts(message, { clusterId, ...options })),
       close: (why) => framed.close({ kind: 'local', message: why }),
     };
     this.connections.set(id, { socket, framed });

@@ -22,6 +22,7 @@ import type { Logger } from '../util/log.js';
 import type { PeerAgent } from './agent.js';
 import type { ApiViewRecord } from './api-types.js';
 import { MAX_SHARED_IMAGE_BYTES } from './images.js';
+import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl } from './ui-routes.js';
 import type { ViewOutcome } from './viewer.js';
 
 export interface ApiServerOptions {
@@ -35,6 +36,16 @@ export interface ApiServerOptions {
   onShutdown?: () => void;
   requestsPerSecond?: number;
   maxConcurrentRequests?: number;
+  /**
+   * Also serve the peer web page at `/` with its sign-in links (ui-routes.ts); signing out
+   * from the page calls `onShutdown`. `cloudp2p peer start` sets it.
+   */
+  page?: boolean;
+  /**
+   * Requests arrive through {@link PeerApiServer.handleRequest} from a server that listens on
+   * this port (the `cloudp2p peer ui` host, ui-host.ts); listen() is not called.
+   */
+  hostedOnPort?: number;
 }
 
 const MAX_JSON_BODY_BYTES = 64 * 1024;
@@ -108,9 +119,21 @@ export class PeerApiServer {
   private tokens: number;
   private lastRefill_ms = Date.now();
   private readonly offEvents: () => void;
+  /** The web page's routes (when `options.page`). */
+  readonly ui: UiRoutes | null;
 
   constructor(private readonly options: ApiServerOptions) {
     this.token = options.token ?? randomBytes(32).toString('hex');
+    if (options.hostedOnPort !== undefined) this.port = options.hostedOnPort;
+    this.ui = options.page
+      ? new UiRoutes({
+          control: agentUiControl(options.agent, () => options.onShutdown?.()),
+          tickets: new UiTickets(),
+          files: new PeerPageFiles(),
+          port: () => this.port,
+          token: this.token,
+        })
+      : null;
     this.tokens = this.burst;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.requestTimeout = 300_000; // an encryption may take a while under failover
@@ -152,10 +175,22 @@ export class PeerApiServer {
 
   // ---- Request handling ----------------------------------------------------------------------
 
+  /** Answers one request that another server received (see `hostedOnPort`). */
+  handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.handle(req, res);
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       this.checkHost(req);
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if (this.ui?.owns(url.pathname)) {
+        // The page's files need no token; its /ui/ routes check it themselves.
+        if (!this.takeToken())
+          throw new ApiError(429, 'rate_limited', `more than ${this.rate} requests per second`);
+        await this.ui.handle(req, res, url, () => this.checkToken(req, url));
+        return;
+      }
       this.checkToken(req, url);
       if (!this.takeToken())
         throw new ApiError(429, 'rate_limited', `more than ${this.rate} requests per second`);

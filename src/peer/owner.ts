@@ -475,7 +475,23 @@ export class OwnerSide {
       // A viewer who is online but refused or failed is tried again only later.
       const failed = this.failedDeliveries.get(`${copy.image_id}/${copy.viewer_id}`) ?? 0;
       if (now - failed < RETRY_AFTER_FAILURE_MS) continue;
-      if ((await this.deliver(copy.image_id, copy.viewer_id)) === 'delivered') delivered++;
+      if ((await this.deliver(copy.image_id, copy.viewer_id)) === 'delivered') {
+        delivered++;
+        // What waited for the viewer has reached them: say so (the web page's "waiting" mark).
+        const now = this.ctx.db.copy(copy.image_id, copy.viewer_id) ?? copy;
+        this.ctx.events.emit({
+          type: 'grant-changed',
+          grant: {
+            image_id: now.image_id,
+            viewer: now.viewer_username,
+            viewer_id: now.viewer_id,
+            quota: now.quota,
+            version: now.grant_version,
+            revoked: now.revoked,
+            delivery: 'delivered',
+          },
+        });
+      }
     }
     return delivered;
   }

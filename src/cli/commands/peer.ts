@@ -25,6 +25,7 @@ import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { packagePath } from '../../util/package-info.js';
 import { resolveServers } from './encrypt.js';
+import { registerPeerUiCommand } from './peer-ui.js';
 
 interface GlobalOptions {
   dataDir?: string;
@@ -185,6 +186,7 @@ async function runStart(options: StartOptions): Promise<void> {
     agent,
     logger,
     port: options.apiPort,
+    page: true,
     onShutdown: () => void shutdown('asked to stop (peer logout)'),
   });
   const shutdown = async (why: string): Promise<void> => {
@@ -724,6 +726,8 @@ export function registerPeerCommand(program: Command): void {
         'a viewer who is online gets the change now; an offline one at sign-in',
       );
     });
+
+  registerPeerUiCommand(peer);
 
   peer
     .command('sync')

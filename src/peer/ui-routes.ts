@@ -1,0 +1,410 @@
+/**
+ * The peer web page's routes, served on the same loopback port as the agent's API (by
+ * api-server.ts for `peer start` agents, by ui-host.ts for `cloudp2p peer ui`):
+ *
+ *   GET  /                 the page (built by `npm run build` from src/web/pages/peer)
+ *   GET  /assets/<file>    its script and style sheet
+ *   POST /ui/ticket        { ticket } -> { token }: trade a one-time link code for the API token
+ *   GET  /ui/session       (token) UiSession: registered? signed in? as whom?
+ *   POST /ui/tickets       (token) a fresh one-time link (what `cloudp2p peer ui` prints again)
+ *   POST /ui/register      (token) { username }   — `peer ui` only
+ *   POST /ui/sign-in       (token)                 — `peer ui` only
+ *   POST /ui/sign-out      (token) stop the agent (under `peer ui` the page stays)
+ *   POST /ui/quit          (token) `peer ui` only: sign out and stop the program
+ *
+ * How the page gets the API token without exposing it: the page files themselves hold no
+ * secret, so they are served to anyone who passes the Host check. The URL that `cloudp2p peer
+ * ui` prints carries a one-time code in its fragment (`#ticket=…`; a fragment never reaches a
+ * server log or a Referer). The page trades it once for the token, keeps the token in
+ * sessionStorage (this tab only) and removes the fragment from the address bar. A used or
+ * expired code is refused, so a link copied from the terminal later is worthless; other
+ * local users cannot read the token from agent.json (0600) and cannot guess a code (144 bits).
+ * A web page on another origin cannot trade a code either: DNS rebinding fails on the Host
+ * check, and without CORS headers it could not read the answer.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PEER_USERNAME_PATTERN } from '../protocol/peer-protocol.js';
+import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+import {
+  PageNotBuiltError,
+  loadBuiltPage,
+  sendStaticFile,
+  type BuiltPage,
+} from '../web/static-pages.js';
+import type { PeerAgent } from './agent.js';
+import type {
+  UiRegisterRequest,
+  UiSession,
+  UiTicketExchange,
+  UiTicketGranted,
+  UiTicketIssued,
+} from './ui-types.js';
+
+/** Name of the page under src/web/pages/ (and dist/web/pages/). */
+export const PEER_PAGE_NAME = 'peer';
+/** A sign-in link works once, within this time. */
+export const TICKET_TTL_MS = 10 * 60_000;
+/** Links not used yet; minting more forgets the oldest. */
+const MAX_OPEN_TICKETS = 16;
+const TICKET_PATTERN = /^[A-Za-z0-9_-]{24}$/;
+const MAX_UI_BODY_BYTES = 4096;
+
+/** What the page may ask of whoever runs the agent (the `peer ui` host, or `peer start`). */
+export interface UiControl {
+  session(): UiSession;
+  register?(username: string): Promise<UiSession>;
+  signIn?(): Promise<UiSession>;
+  signOut(): Promise<UiSession>;
+  quit?(): Promise<void>;
+}
+
+/** An error answered by these routes: an HTTP status, a code and a sentence. */
+export class UiRouteError extends CloudP2PError {
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+    exitCode: (typeof ExitCode)[keyof typeof ExitCode] = ExitCode.usage,
+  ) {
+    super(code, message, exitCode);
+  }
+}
+
+/** One-time codes for sign-in links (see the header comment). */
+export class UiTickets {
+  private readonly open = new Map<string, number>();
+
+  constructor(private readonly ttl_ms: number = TICKET_TTL_MS) {}
+
+  /** A new code (18 random bytes, base64url): valid once, for `ttl_ms`. */
+  mint(now_ms = Date.now()): { ticket: string; expires_in_ms: number } {
+    this.dropExpired(now_ms);
+    while (this.open.size >= MAX_OPEN_TICKETS)
+      this.open.delete(this.open.keys().next().value as string);
+    const ticket = randomBytes(18).toString('base64url');
+    this.open.set(ticket, now_ms + this.ttl_ms);
+    return { ticket, expires_in_ms: this.ttl_ms };
+  }
+
+  /** True once for a code that was minted and has not expired; it is used up either way. */
+  redeem(ticket: string, now_ms = Date.now()): boolean {
+    this.dropExpired(now_ms);
+    if (!TICKET_PATTERN.test(ticket)) return false;
+    const expires = this.open.get(ticket);
+    this.open.delete(ticket);
+    return expires !== undefined && expires >= now_ms;
+  }
+
+  private dropExpired(now_ms: number): void {
+    for (const [ticket, expires] of this.open) if (expires < now_ms) this.open.delete(ticket);
+  }
+}
+
+/** The built page, loaded on first use (so a server starts even before `npm run build`). */
+export class PeerPageFiles {
+  private page: BuiltPage | null = null;
+
+  constructor(private readonly pagesDir?: string) {}
+
+  /** The page, or the reason it cannot be served. */
+  load(): BuiltPage | PageNotBuiltError {
+    if (this.page) return this.page;
+    try {
+      this.page = loadBuiltPage(PEER_PAGE_NAME, this.pagesDir);
+      return this.page;
+    } catch (err) {
+      if (err instanceof PageNotBuiltError) return err;
+      throw err;
+    }
+  }
+}
+
+export interface UiRoutesOptions {
+  control: UiControl;
+  tickets: UiTickets;
+  files: PeerPageFiles;
+  /** The port the page is served on (for the links `/ui/tickets` hands out). */
+  port: () => number;
+  /** The API token a link code is traded for. */
+  token: string;
+}
+
+/** Answers the page and `/ui/...` (see the header comment). */
+export class UiRoutes {
+  constructor(private readonly options: UiRoutesOptions) {}
+
+  get tickets(): UiTickets {
+    return this.options.tickets;
+  }
+
+  /** The link that opens the page signed in: one-time code in the fragment. */
+  signInUrl(): UiTicketIssued {
+    const { ticket, expires_in_ms } = this.options.tickets.mint();
+    return {
+      ticket,
+      url: `http://127.0.0.1:${this.options.port()}/#ticket=${ticket}`,
+      expires_in_ms,
+    };
+  }
+
+  /** Whether `pathname` is the page's (else it is the API's). */
+  owns(pathname: string): boolean {
+    return pathname === '/' || pathname.startsWith('/assets/') || pathname.startsWith('/ui/');
+  }
+
+  /**
+   * Answers one request for a path {@link owns} accepted. `authorize` throws when the request
+   * does not carry the API token (the caller's check, so both servers agree on it). Errors are
+   * answered here, as the API answers them.
+   */
+  async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    authorize: () => void,
+  ): Promise<void> {
+    try {
+      await this.route(req, res, url, authorize);
+    } catch (err) {
+      answerError(res, err);
+    }
+  }
+
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    authorize: () => void,
+  ): Promise<void> {
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    if (path === '/' || path.startsWith('/assets/')) {
+      if (method !== 'GET' && method !== 'HEAD')
+        throw new UiRouteError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+      this.servePage(req, res, path);
+      return;
+    }
+    const action = path.slice('/ui/'.length);
+    const want = action === 'session' ? 'GET' : 'POST';
+    if (
+      !['ticket', 'session', 'tickets', 'register', 'sign-in', 'sign-out', 'quit'].includes(action)
+    )
+      throw new UiRouteError(404, 'no_route', `no page resource ${path}`);
+    if (method !== want)
+      throw new UiRouteError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+    if (action === 'ticket') {
+      const body = await readUiJson<UiTicketExchange>(req, ['ticket']);
+      if (typeof body.ticket !== 'string' || !this.options.tickets.redeem(body.ticket))
+        throw new UiRouteError(
+          401,
+          'link_used',
+          'this sign-in link was already used or has expired (each link works once, for 10 minutes); run `cloudp2p peer ui` for a new one',
+          ExitCode.denied,
+        );
+      const granted: UiTicketGranted = { token: this.options.token };
+      sendUiJson(res, 200, granted);
+      return;
+    }
+    authorize();
+    const control = this.options.control;
+    switch (action) {
+      case 'session':
+        sendUiJson(res, 200, control.session());
+        return;
+      case 'tickets':
+        await readUiJson(req, [], true);
+        sendUiJson(res, 201, this.signInUrl());
+        return;
+      case 'register': {
+        const body = await readUiJson<UiRegisterRequest>(req, ['username']);
+        if (typeof body.username !== 'string' || !PEER_USERNAME_PATTERN.test(body.username))
+          throw new UiRouteError(
+            400,
+            'invalid_argument',
+            'a username is 3 to 32 characters: lowercase letters a-z, digits, _ and -, starting with a letter',
+          );
+        sendUiJson(
+          res,
+          200,
+          await this.need(control.register, 'register').call(control, body.username),
+        );
+        return;
+      }
+      case 'sign-in':
+        await readUiJson(req, [], true);
+        sendUiJson(res, 200, await this.need(control.signIn, 'sign in').call(control));
+        return;
+      case 'sign-out':
+        await readUiJson(req, [], true);
+        sendUiJson(res, 200, await control.signOut());
+        return;
+      case 'quit': {
+        await readUiJson(req, [], true);
+        const quit = this.need(control.quit, 'quit');
+        sendUiJson(res, 202, { stopping: true });
+        setImmediate(() => void quit.call(control));
+        return;
+      }
+    }
+  }
+
+  private need<T>(fn: T | undefined, what: string): T {
+    if (!fn)
+      throw new UiRouteError(
+        409,
+        'not_here',
+        `this page was opened from an agent started by \`cloudp2p peer start\` or \`peer login\`; to ${what} from the page, open it with \`cloudp2p peer ui\``,
+      );
+    return fn;
+  }
+
+  private servePage(req: IncomingMessage, res: ServerResponse, path: string): void {
+    const page = this.options.files.load();
+    if (page instanceof PageNotBuiltError) {
+      const body = `<!doctype html><html lang="en"><meta charset="utf-8"><title>cloudp2p</title><p>The cloudp2p page is not built: ${escapeHtml(page.message)}</p></html>\n`;
+      res.writeHead(503, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': "default-src 'none'",
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    const file = path === '/' ? page.html : page.assets.find((asset) => asset.url_path === path);
+    if (!file) throw new UiRouteError(404, 'not_found', `no file ${path.slice(0, 100)}`);
+    sendStaticFile(req, res, file);
+  }
+}
+
+/** The page's control for an agent started by `peer start` / `peer login`. */
+export function agentUiControl(agent: PeerAgent, stop: () => void): UiControl {
+  const session = (state: UiSession['state']): UiSession => {
+    const status = agent.status();
+    return {
+      state,
+      host: 'agent',
+      username: status.username,
+      user_id: status.user_id,
+      data_dir: status.data_dir,
+      servers: status.servers,
+      suggested_username: null,
+      problem: null,
+    };
+  };
+  let stopping = false;
+  return {
+    session: () => session(stopping ? 'signing-out' : 'signed-in'),
+    signOut: async () => {
+      stopping = true;
+      setImmediate(stop);
+      return session('signing-out');
+    },
+  };
+}
+
+function statusForExit(err: CloudP2PError): number {
+  if (err.code === 'not_found') return 404;
+  if (err.code === 'conflict' || err.code === 'already_registered') return 409;
+  switch (err.exitCode) {
+    case ExitCode.usage:
+    case ExitCode.badInput:
+      return 400;
+    case ExitCode.denied:
+      return 403;
+    case ExitCode.unavailable:
+      return 503;
+    case ExitCode.capacity:
+    case ExitCode.corrupted:
+    case ExitCode.noPayload:
+      return 422;
+    default:
+      return 500;
+  }
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function sendUiJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = `${JSON.stringify(value)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+/** Answers an error as the API does: `{ error: { code, message, exit_code } }`. */
+export function answerError(res: ServerResponse, err: unknown): void {
+  let status = 500;
+  let body = { code: 'internal', message: 'the agent failed; see its log', exit_code: 1 };
+  if (err instanceof CloudP2PError) {
+    // ApiError (api-server.ts) and UiRouteError both carry an HTTP status.
+    const given = (err as { status?: unknown }).status;
+    status = typeof given === 'number' ? given : statusForExit(err);
+    body = { code: err.code, message: err.message, exit_code: err.exitCode };
+  } else {
+    body.message = `the agent failed: ${errorMessage(err)}`;
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendUiJson(res, status, { error: body });
+}
+
+/** A small JSON object body with only `allowed` keys ({} for an empty body when `optional`). */
+async function readUiJson<T extends object>(
+  req: IncomingMessage,
+  allowed: string[],
+  optional = false,
+): Promise<Partial<T>> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(declared) && declared > MAX_UI_BODY_BYTES) {
+    req.resume();
+    throw new UiRouteError(413, 'body_too_large', `at most ${MAX_UI_BODY_BYTES} bytes of JSON`);
+  }
+  const text = await new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_UI_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(
+          new UiRouteError(413, 'body_too_large', `at most ${MAX_UI_BODY_BYTES} bytes of JSON`),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+  if (text.length === 0 && optional) return {};
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json')
+    throw new UiRouteError(415, 'unsupported_media_type', 'send JSON (application/json)');
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UiRouteError(400, 'bad_json', 'the body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UiRouteError(400, 'bad_json', 'the body must be a JSON object');
+  for (const key of Object.keys(value))
+    if (!allowed.includes(key))
+      throw new UiRouteError(
+        400,
+        'invalid_argument',
+        `unknown field ${JSON.stringify(key.slice(0, 40))}; allowed: ${allowed.join(', ') || 'none'}`,
+      );
+  return value as Partial<T>;
+}

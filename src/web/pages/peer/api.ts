@@ -1,0 +1,217 @@
+/**
+ * The page's client of its own server: the one-time link → token trade, `/ui/...` (session,
+ * register, sign in/out) and the agent's `/api/...` (src/peer/README.md). Every failure becomes
+ * an {@link ApiProblem} whose words come from model.ts.
+ */
+import type {
+  AgentStatus,
+  AnswerResult,
+  ApiViewRecord,
+  EncryptResult,
+  GrantView,
+  OwnImageView,
+  PeerView,
+  ReceivedView,
+  RequestCreated,
+  RequestView,
+} from '../../../peer/api-types.js';
+import type { UiSession, UiTicketGranted } from '../../../peer/ui-types.js';
+import { explainProblem, type Problem } from './model.js';
+
+/** The token lives in this tab's sessionStorage: a reload keeps it, other tabs need a link. */
+const TOKEN_KEY = 'cloudp2p-peer-token';
+/** Requests that should answer quickly; uploads and accepts (which run the cloud) get longer. */
+const QUICK_TIMEOUT_MS = 30_000;
+const CLOUD_TIMEOUT_MS = 300_000;
+
+export class ApiProblem extends Error {
+  constructor(readonly problem: Problem) {
+    super(`${problem.title}: ${problem.detail}`);
+  }
+}
+
+export function savedToken(): string | null {
+  try {
+    const token = window.sessionStorage.getItem(TOKEN_KEY);
+    return token && /^[0-9a-f]{64}$/.test(token) ? token : null;
+  } catch {
+    return null; // storage disabled: the link must be opened again after a reload
+  }
+}
+
+function saveToken(token: string | null): void {
+  try {
+    if (token) window.sessionStorage.setItem(TOKEN_KEY, token);
+    else window.sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // storage disabled: works until the tab is reloaded
+  }
+}
+
+/** Trades the link's one-time code for the API token (and keeps it for this tab). */
+export async function redeemTicket(ticket: string): Promise<string> {
+  const response = await send('POST', '/ui/ticket', null, {
+    json: { ticket },
+    timeout_ms: QUICK_TIMEOUT_MS,
+  });
+  const { token } = (await response.json()) as UiTicketGranted;
+  if (typeof token !== 'string' || !/^[0-9a-f]{64}$/.test(token))
+    throw new ApiProblem(explainProblem(500, 'bad_answer', 'the page got no valid token'));
+  saveToken(token);
+  return token;
+}
+
+export function forgetToken(): void {
+  saveToken(null);
+}
+
+async function send(
+  method: string,
+  path: string,
+  token: string | null,
+  options: { json?: unknown; body?: Blob; timeout_ms?: number } = {},
+): Promise<Response> {
+  const headers: Record<string, string> = {};
+  if (token) headers['x-cloudp2p-token'] = token;
+  let body: string | Blob | undefined;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  } else if (options.body) {
+    headers['content-type'] = options.body.type;
+    body = options.body;
+  }
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+      cache: 'no-store',
+      signal: AbortSignal.timeout(options.timeout_ms ?? QUICK_TIMEOUT_MS),
+    });
+  } catch (err) {
+    const timedOut = err instanceof DOMException && err.name === 'TimeoutError';
+    throw new ApiProblem(
+      timedOut
+        ? explainProblem(504, 'timeout', 'the agent took too long to answer')
+        : explainProblem(0, 'unreachable', ''),
+    );
+  }
+  if (!response.ok) {
+    let code = `http_${response.status}`;
+    let message = '';
+    try {
+      const error = ((await response.json()) as { error?: { code?: unknown; message?: unknown } })
+        .error;
+      if (typeof error?.code === 'string') code = error.code;
+      if (typeof error?.message === 'string') message = error.message.slice(0, 1000);
+    } catch {
+      message = `the agent answered ${response.status} ${response.statusText}`;
+    }
+    throw new ApiProblem(explainProblem(response.status, code, message));
+  }
+  return response;
+}
+
+/** The API, for a page that holds the token. */
+export class PeerApi {
+  constructor(readonly token: string) {}
+
+  private async json<T>(
+    method: string,
+    path: string,
+    json?: unknown,
+    timeout_ms = QUICK_TIMEOUT_MS,
+  ): Promise<T> {
+    const response = await send(method, path, this.token, {
+      ...(json === undefined ? {} : { json }),
+      timeout_ms,
+    });
+    return (await response.json()) as T;
+  }
+
+  /** A GET URL for `<img>` and EventSource, which cannot send headers. */
+  url(path: string): string {
+    return `${path}${path.includes('?') ? '&' : '?'}token=${this.token}`;
+  }
+
+  session(): Promise<UiSession> {
+    return this.json('GET', '/ui/session');
+  }
+  register(username: string): Promise<UiSession> {
+    return this.json('POST', '/ui/register', { username }, CLOUD_TIMEOUT_MS);
+  }
+  signIn(): Promise<UiSession> {
+    return this.json('POST', '/ui/sign-in', {}, CLOUD_TIMEOUT_MS);
+  }
+  signOut(): Promise<UiSession> {
+    return this.json('POST', '/ui/sign-out', {}, CLOUD_TIMEOUT_MS);
+  }
+  quit(): Promise<unknown> {
+    return this.json('POST', '/ui/quit', {});
+  }
+
+  status(): Promise<AgentStatus> {
+    return this.json('GET', '/api/status');
+  }
+  peers(): Promise<PeerView[]> {
+    return this.json('GET', '/api/peers');
+  }
+  ownImages(): Promise<OwnImageView[]> {
+    return this.json('GET', '/api/images');
+  }
+  async encrypt(file: Blob, title: string, operation: string): Promise<EncryptResult> {
+    const query = new URLSearchParams({ title, operation });
+    const response = await send('POST', `/api/images?${query.toString()}`, this.token, {
+      body: file,
+      timeout_ms: CLOUD_TIMEOUT_MS,
+    });
+    return (await response.json()) as EncryptResult;
+  }
+  requests(role: 'owner' | 'requester'): Promise<RequestView[]> {
+    return this.json('GET', `/api/requests?role=${role}`);
+  }
+  request(owner: string, imageId: string, views: number): Promise<RequestCreated> {
+    return this.json('POST', '/api/requests', { owner, image_id: imageId, views });
+  }
+  answer(requestId: string, decision: 'accept' | 'reject'): Promise<AnswerResult> {
+    return this.json(
+      'POST',
+      `/api/requests/${encodeURIComponent(requestId)}/${decision}`,
+      {},
+      CLOUD_TIMEOUT_MS,
+    );
+  }
+  setGrant(imageId: string, viewer: string, quota: number): Promise<GrantView> {
+    return this.json(
+      'PUT',
+      `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(viewer)}`,
+      { quota },
+      CLOUD_TIMEOUT_MS,
+    );
+  }
+  revoke(imageId: string, viewer: string): Promise<GrantView> {
+    return this.json(
+      'DELETE',
+      `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(viewer)}`,
+    );
+  }
+  received(): Promise<ReceivedView[]> {
+    return this.json('GET', '/api/received');
+  }
+  view(owner: string, imageId: string): Promise<ApiViewRecord> {
+    return this.json(
+      'POST',
+      `/api/received/${encodeURIComponent(owner)}/${encodeURIComponent(imageId)}/views`,
+      {},
+    );
+  }
+  /** The picture a view shows (it can be fetched once). */
+  async viewImage(record: ApiViewRecord): Promise<Blob> {
+    if (!/^\/api\/views\/[0-9a-f]{32}\/image$/.test(record.image_url))
+      throw new ApiProblem(explainProblem(500, 'bad_answer', 'the view has no image address'));
+    const response = await send('GET', record.image_url, this.token);
+    return response.blob();
+  }
+}

@@ -1,0 +1,118 @@
+/** Small pieces every part of the peer page uses: running an action, showing a problem, badges. */
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { ApiProblem } from './api.js';
+import { explainProblem, type Badge, type Problem } from './model.js';
+
+/** A problem from anything thrown (an ApiProblem already has its words). */
+export function problemOf(err: unknown): Problem {
+  if (err instanceof ApiProblem) return err.problem;
+  return explainProblem(500, 'page', err instanceof Error ? err.message : String(err));
+}
+
+export interface Action {
+  busy: boolean;
+  problem: Problem | null;
+  /** Runs `task` unless one is running; a failure is kept in `problem` (and returns null). */
+  run<T>(task: () => Promise<T>): Promise<T | null>;
+  clear(): void;
+}
+
+/** One button's worth of state: busy while it runs, the problem when it failed. */
+export function useAction(): Action {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const running = useRef(false);
+  const mounted = useRef(true);
+  useEffect(
+    () => () => {
+      mounted.current = false;
+    },
+    [],
+  );
+  const run = useCallback(async <T,>(task: () => Promise<T>): Promise<T | null> => {
+    if (running.current) return null;
+    running.current = true;
+    setBusy(true);
+    setProblem(null);
+    try {
+      return await task();
+    } catch (err) {
+      if (mounted.current) setProblem(problemOf(err));
+      return null;
+    } finally {
+      running.current = false;
+      if (mounted.current) setBusy(false);
+    }
+  }, []);
+  const clear = useCallback(() => setProblem(null), []);
+  return { busy, problem, run, clear };
+}
+
+/** A problem in words, announced at once (role=alert). */
+export function ProblemNote({ problem, id }: { problem: Problem | null; id?: string }) {
+  if (!problem) return null;
+  return (
+    <p class="problem" role="alert" id={id}>
+      <span class="problem-icon" aria-hidden="true">
+        ⚠
+      </span>{' '}
+      <strong>{problem.title}.</strong> {problem.detail}
+    </p>
+  );
+}
+
+/** State as icon + word + colour (never colour alone); `detail` is read after the label. */
+export function StateBadge({ badge, testId }: { badge: Badge; testId?: string }) {
+  return (
+    <span class={`badge badge-${badge.tone}`} title={badge.detail} data-testid={testId}>
+      <span aria-hidden="true">{badge.icon}</span> {badge.label}
+      <span class="visually-hidden">: {badge.detail}</span>
+    </span>
+  );
+}
+
+export function Spinner({ label }: { label: string }) {
+  return (
+    <span class="spinner" role="status">
+      <span class="spinner-dot" aria-hidden="true" />
+      {label}
+    </span>
+  );
+}
+
+export function EmptyNote({ children }: { children: ComponentChildren }) {
+  return <p class="empty muted">{children}</p>;
+}
+
+/** A counter input that keeps the text as typed (validated on submit, not on every key). */
+export function CountField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onInput: (text: string) => void;
+  min: number;
+  max: number;
+  describedBy?: string;
+  hideLabel?: boolean;
+}) {
+  return (
+    <span class="count-field">
+      <label for={props.id} class={props.hideLabel ? 'visually-hidden' : undefined}>
+        {props.label}
+      </label>
+      <input
+        id={props.id}
+        type="number"
+        inputMode="numeric"
+        min={props.min}
+        max={props.max}
+        step={1}
+        required
+        value={props.value}
+        aria-describedby={props.describedBy}
+        onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
+      />
+    </span>
+  );
+}

@@ -43,6 +43,15 @@ export default defineConfig({
     proxy: {
       '/events': process.env.CLOUDP2P_DEV_SERVER ?? 'http://127.0.0.1:9001',
       '/dashboard/snapshot': process.env.CLOUDP2P_DEV_SERVER ?? 'http://127.0.0.1:9001',
+      // The peer app's data: `cloudp2p peer ui --port 7070` (its Host check wants its own name).
+      '/api': {
+        target: process.env.CLOUDP2P_DEV_PEER ?? 'http://127.0.0.1:7070',
+        changeOrigin: true,
+      },
+      '/ui': {
+        target: process.env.CLOUDP2P_DEV_PEER ?? 'http://127.0.0.1:7070',
+        changeOrigin: true,
+      },
     },
   },
 });

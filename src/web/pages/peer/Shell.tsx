@@ -262,7 +262,11 @@ export function Shell(props: {
           </span>
           <span class="pill pill-neutral" data-testid="live">
             <span aria-hidden="true">{stream?.state === 'live' ? '⟳' : '…'}</span>{' '}
-            {stream?.state === 'live' ? 'Live updates' : 'Reconnecting updates…'}
+            {stream?.state === 'live'
+              ? 'Live updates'
+              : !stream || (stream.state === 'connecting' && stream.attempts === 0)
+                ? 'Connecting updates…'
+                : 'Updates paused: reconnecting…'}
           </span>
           <button
             type="button"

@@ -56,6 +56,11 @@ export function explainProblem(status: number, code: string, message: string): P
   if (status === 413) return make('That file is too large', said);
   if (status === 415)
     return make('That kind of file cannot be used', 'Choose a PNG or JPEG image.');
+  if (code === 'directory_unreachable' || code === 'cloud_unreachable')
+    return make(
+      'The cloud cannot be reached',
+      `${said} Check that the cloud servers are running, then try again.`,
+    );
   if (code === 'peer_offline' || code === 'peer_unreachable')
     return make('That person is not reachable right now', said);
   if (status === 503)

@@ -25,7 +25,14 @@ import {
   screenshot,
   watchPageErrors,
 } from './helpers/browser.js';
-import { requirePeerBuild, startPeerUi, type PeerUiProcess } from './helpers/peer-ui.js';
+import {
+  linkIn,
+  peerCommand,
+  requirePeerBuild,
+  startPeerUi,
+  type PeerEnv,
+  type PeerUiProcess,
+} from './helpers/peer-ui.js';
 
 const availability = browserAvailability();
 /** Waits for things the cloud or another agent does (a copy, a heartbeat of 5 s, a sign-in). */
@@ -52,6 +59,13 @@ async function openUser(browser: Browser, name: string, ui: PeerUiProcess): Prom
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
   const errors = watchPageErrors(page);
+  // Nothing may come from the internet: every request goes to the user's own program.
+  const origin = new URL(ui.url).origin;
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(`${origin}/`) && !url.startsWith('blob:') && !url.startsWith('data:'))
+      errors.push(`request to another origin: ${url}`);
+  });
   await page.goto(ui.url);
   return { name, ui, context, page, errors };
 }
@@ -94,6 +108,7 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
   let browser: Browser | null = null;
   let cloud: TestCluster | null = null;
   let root = '';
+  let env: PeerEnv = { servers: '', logDir: '' };
   const uis: PeerUiProcess[] = [];
   const users: User[] = [];
 
@@ -107,25 +122,26 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     browser = launched;
     cloud = started;
     await cloud.cluster.waitForLeader(30_000);
+    env = {
+      servers: serversOf(cloud.cluster)
+        .map((s) => `${s.host}:${s.port}`)
+        .join(','),
+      logDir: join(ARTIFACTS_DIR, 'logs-peer-app'),
+    };
   }, 90_000);
 
   afterAll(async () => {
     for (const user of users) await user.context.close().catch(() => undefined);
     await browser?.close();
     await Promise.allSettled(uis.map((ui) => ui.stop()));
+    // The background agent of the second test, if it is still running.
+    if (root) await peerCommand(env, join(root, 'carol'), ['logout']).catch(() => undefined);
     await cloud?.cleanup();
     if (root && !process.env.CLOUDP2P_KEEP_TEST_DIRS)
       rmSync(root, { recursive: true, force: true });
   }, 60_000);
 
   it('two users share an image: request, accept, view until the default image, offline quota change', async () => {
-    const c = cloud as TestCluster;
-    const env = {
-      servers: serversOf(c.cluster)
-        .map((s) => `${s.host}:${s.port}`)
-        .join(','),
-      logDir: join(ARTIFACTS_DIR, 'logs-peer-app'),
-    };
     const [aliceUi, bobUi] = await Promise.all([
       startPeerUi('alice', root, env),
       startPeerUi('bob', root, env),
@@ -180,7 +196,7 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     expect(smallId).toMatch(/^i[a-z0-9]{11}$/);
     await screenshot(alice.page, 'peer-my-images');
 
-    // ---- 3. Bob sees alice online with a preview (P2P) and asks for 2 views.
+    // ---- 3. Bob sees alice online with previews (P2P), asks for 2 views of one, 1 of the other.
     await go(bob, 'people');
     const offer = bob.page.getByTestId(`offer-alice-${imageId}`);
     for (const id of [imageId, smallId]) {
@@ -198,9 +214,13 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     await offer.getByRole('button', { name: /^Request/ }).click();
     await offer.getByText('Asked alice for 2 views').waitFor();
     await screenshot(bob.page, 'peer-people');
+    const smallOffer = bob.page.getByTestId(`offer-alice-${smallId}`);
+    await smallOffer.getByLabel('Views').fill('1');
+    await smallOffer.getByRole('button', { name: /^Request/ }).click();
+    await smallOffer.getByText('Asked alice for 1 view').waitFor();
 
-    // ---- 4. Alice sees the request arrive live (no reload) and accepts it.
-    await alice.page.getByTestId('requests-waiting').filter({ hasText: '1' }).waitFor();
+    // ---- 4. Alice sees the requests arrive live (no reload), declines one, accepts the other.
+    await alice.page.getByTestId('requests-waiting').filter({ hasText: '2' }).waitFor();
     // Keyboard: focus the section link and press Enter.
     await alice.page.getByTestId('nav-requests').focus();
     await alice.page.keyboard.press('Enter');
@@ -208,9 +228,20 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     await request.waitFor();
     expect(await textOf(request)).toContain('bob asks for 2 views of “Harbour at dawn”');
     await screenshot(alice.page, 'peer-inbox');
+    const smallRequest = alice.page.getByTestId(`request-bob-${smallId}`);
+    await smallRequest.getByRole('button', { name: /^Decline/ }).click();
+    await smallRequest.waitFor({ state: 'detached' });
     await request.getByRole('button', { name: /^Accept/ }).click();
     await request.waitFor({ state: 'detached' });
     await alice.page.getByText('No requests wait for you.').waitFor();
+    // Bob learns both answers (the decline through the directory, at his next heartbeat).
+    await go(bob, 'requests');
+    const sent = bob.page.getByTestId('sent');
+    await sent.locator('li', { hasText: 'Small one' }).filter({ hasText: 'Declined' }).waitFor();
+    await sent
+      .locator('li', { hasText: 'Harbour at dawn' })
+      .filter({ hasText: 'Accepted' })
+      .waitFor();
 
     // ---- 5. Bob's copy arrives live; each opening uses a view; at zero the default image.
     await go(bob, 'received');
@@ -261,8 +292,9 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     await go(bob, 'received');
     // 5 in total, 2 used (the default image uses none): applied at sign-in.
     await left.filter({ hasText: '3 of 5 left' }).waitFor();
-    // Alice's mark clears once bob's agent has the signed update (her next heartbeat).
-    await delivery.filter({ hasText: 'Up to date' }).waitFor();
+    // Alice's mark clears once bob's agent has the signed update (her next heartbeat; if her
+    // first try hit bob's old address, the retry waits 15 s).
+    await delivery.filter({ hasText: 'Up to date' }).waitFor({ timeout: 45_000 });
     view = await viewOnce(bob, 'alice', imageId);
     expect(view).toMatchObject({ verdict: 'shown', width: PHOTO_WIDTH });
     expect(view.caption).toContain('2 views left');
@@ -322,4 +354,32 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
       'console: Failed to load resource: the server responded with a status of 409 (Conflict)',
     ]);
   }, 120_000);
+
+  it('opens the page of an agent started by `peer login`; signing out there stops the agent', async () => {
+    const dataDir = join(root, 'carol');
+    expect((await peerCommand(env, dataDir, ['register', 'carol'])).code).toBe(0);
+    const login = await peerCommand(env, dataDir, ['login']);
+    expect(login.code, login.stderr).toBe(0);
+    const ui = await peerCommand(env, dataDir, ['ui', '--no-open']);
+    const link = linkIn(ui.stdout);
+    expect(ui.stdout).toContain('already running');
+    expect(link).not.toBeNull();
+    const context = await (browser as Browser).newContext({
+      viewport: { width: 1280, height: 900 },
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    const errors = watchPageErrors(page);
+    await page.goto(link as string);
+    await page.getByRole('heading', { name: /cloudp2p · carol/ }).waitFor();
+    await page.getByTestId('online').filter({ hasText: 'Online' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByTestId('signed-out-agent').waitFor();
+    // The agent signed out and stopped: its agent.json is gone, `peer status` says offline.
+    await expect
+      .poll(async () => (await peerCommand(env, dataDir, ['status'])).stdout, { timeout: WAIT_MS })
+      .toContain('no agent running');
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 60_000);
 });

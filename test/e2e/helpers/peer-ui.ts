@@ -19,18 +19,26 @@ export interface PeerUiProcess {
   /** Runs `cloudp2p peer ui` again for this data directory: it prints a fresh link. */
   newLink(): Promise<string>;
   /** Runs another `cloudp2p peer …` command for this user; resolves with its output. */
-  cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
+  cli(args: string[]): Promise<CommandResult>;
   /** SIGTERM (signs out), then SIGKILL if it lingers. */
   stop(): Promise<void>;
 }
 
-interface Env {
+export interface PeerEnv {
+  /** The cloud, "host:port,host:port,…" (CLOUDP2P_SERVERS). */
   servers: string;
+  /** Where each `peer ui` process's output is kept. */
   logDir: string;
 }
 
+export interface CommandResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
 function run(
-  env: Env,
+  env: PeerEnv,
   dataDir: string,
   args: string[],
 ): { child: ChildProcess; output: () => string } {
@@ -47,7 +55,7 @@ function run(
 export async function startPeerUi(
   name: string,
   root: string,
-  env: Env,
+  env: PeerEnv,
   timeout_ms = 20_000,
 ): Promise<PeerUiProcess> {
   const dataDir = join(root, name);
@@ -56,43 +64,55 @@ export async function startPeerUi(
   const log = createWriteStream(join(env.logDir, `peer-ui-${name}.log`));
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await waitForLink(child, output, timeout_ms, `peer ui for ${name}`);
-  let exited = false;
-  child.once('exit', () => (exited = true));
-  const cli = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const other = run(env, dataDir, args);
-      let stderr = '';
-      other.child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => {
-        other.child.kill('SIGKILL');
-        reject(new Error(`cloudp2p peer ${args.join(' ')} timed out`));
-      }, timeout_ms);
-      other.child.once('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout: other.output(), stderr });
-      });
-    });
+  const cli = (args: string[]) => peerCommand(env, dataDir, args, timeout_ms);
   return {
     url,
     dataDir,
     newLink: async () => {
       const again = await cli(['ui', '--no-open']);
-      const match = LINK.exec(again.stdout);
-      if (again.code !== 0 || !match)
+      const link = linkIn(again.stdout);
+      if (again.code !== 0 || !link)
         throw new Error(`peer ui again: exit ${again.code}: ${again.stdout} ${again.stderr}`);
-      return match[1] as string;
+      return link;
     },
     cli,
     stop: async () => {
-      if (exited) return;
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await gone;
+      await exited;
       clearTimeout(timer);
     },
   };
+}
+
+/** Runs one `cloudp2p peer --data-dir <dataDir> …` command to its end. */
+export function peerCommand(
+  env: PeerEnv,
+  dataDir: string,
+  args: string[],
+  timeout_ms = 30_000,
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const { child, output } = run(env, dataDir, args);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`cloudp2p peer ${args.join(' ')} timed out; stderr: ${stderr}`));
+    }, timeout_ms);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: output(), stderr });
+    });
+  });
+}
+
+/** The one-time link in a command's output. */
+export function linkIn(stdout: string): string | null {
+  return LINK.exec(stdout)?.[1] ?? null;
 }
 
 function waitForLink(

@@ -125,6 +125,8 @@ function Ready(props: {
   // Transitions started elsewhere (a terminal's `peer logout`): ask until they settle.
   useEffect(() => {
     if (session.state !== 'signing-out' && session.state !== 'signing-in') return;
+    // A `peer start` agent stops for good when signed out: nothing left to ask.
+    if (session.host === 'agent' && session.state === 'signing-out') return;
     const timer = window.setTimeout(() => void reload(), SESSION_RECHECK_MS);
     return () => window.clearTimeout(timer);
   }, [session, reload]);

@@ -36,19 +36,32 @@ export async function createEncryptExecutor(
     jobTimeout_ms: options.jobTimeout_ms,
     workerData,
   });
+  const spare: ArrayBuffer[] = [];
   return {
     start(payload, onStart) {
+      const output = spare.pop();
       // Copy into a buffer of its own so it can be transferred without detaching socket memory.
       // (Not payload.slice(): on a Buffer that is a view of the socket's memory, not a copy, and
       // its .buffer would start at the wrong offset.)
       const copy = new Uint8Array(payload).buffer as ArrayBuffer;
-      const job = pool.start({ payload: copy }, { transfer: [copy], onStart });
+      const job = pool.start(output ? { payload: copy, output } : { payload: copy }, {
+        transfer: output ? [copy, output] : [copy],
+        onStart,
+      });
       return { result: job.result, cancel: job.cancel };
+    },
+    recycle(buffer) {
+      // Keep a few sent results' buffers for the next PNGs: a new multi-megabyte buffer per
+      // image would trigger a full garbage collection every few hundred milliseconds.
+      if (spare.length < MAX_SPARE_BUFFERS && buffer.byteLength > 0) spare.push(buffer);
     },
     stats: () => pool.stats(),
     close: (drain_ms) => pool.close(drain_ms),
   };
 }
+
+/** Spare PNG buffers kept for reuse (each as large as the largest recent result). */
+const MAX_SPARE_BUFFERS = 8;
 
 /** The compiled worker; from TypeScript sources (tests) use the build in dist/. */
 function workerScript(): string | URL {

@@ -25,6 +25,8 @@ export interface EncryptWorkerData {
 export interface EncryptJob {
   /** The container bytes, transferred (not copied) to the worker. */
   payload: ArrayBuffer;
+  /** A recycled buffer to write the PNG into, if one is free (see EncryptExecutor.recycle). */
+  output?: ArrayBuffer;
 }
 
 export interface EncryptResult {
@@ -49,7 +51,7 @@ function encrypt(job: EncryptJob): Uint8Array {
   const payload = decodeContainer(new Uint8Array(job.payload));
   const prepared = covers.coverFor(containerSize(payload), true);
   const { raster } = embedContainer(prepared.raster, payload);
-  return encodePng(raster, prepared.pngCache);
+  return encodePng(raster, prepared.pngCache, job.output);
 }
 
 parentPort?.on('message', ({ id, job }: WorkerRequest<EncryptJob>) => {

@@ -39,6 +39,8 @@ export interface TaskExecutor {
   ): { result: Promise<{ png: Uint8Array; digest: string }>; cancel: () => boolean };
   stats(): { running: number; queued: number; size: number; maxQueue: number };
   close(drain_ms: number): Promise<void>;
+  /** Hands back the buffer of a result that is no longer needed (optional reuse). */
+  recycle?(buffer: ArrayBuffer): void;
 }
 
 /** Extra message handlers (the directory service) for types the core does not know. */
@@ -94,7 +96,7 @@ export class ServerRuntime {
   private readonly http: HttpServer;
   private readonly peers = new Map<number, MessageLink<CloudMessage>>();
   private readonly clients = new Map<ClientId, Connection<CloudMessage>>();
-  private readonly results = new Map<string, Uint8Array>();
+  private readonly results = new Map<string, StoredResult>();
   private readonly running = new Map<string, RunningTask>();
   private readonly loadSampler = new SystemLoadSampler();
   private readonly extraHandlers: ExtraMessageHandler[];
@@ -451,7 +453,17 @@ export class ServerRuntime {
         });
         return;
       }
-      connection.send(message, { epoch, binary: bytes ?? EMPTY });
+      if (!bytes) {
+        connection.send(message, { epoch, binary: EMPTY });
+        return;
+      }
+      const result = this.results.get(taskKey(message.client_id, message.task_id)) as StoredResult;
+      result.writesInFlight++;
+      const done = (): void => {
+        result.writesInFlight--;
+        this.recycleIfDone(result);
+      };
+      if (!connection.send(message, { epoch, binary: bytes.png, onWritten: done })) done();
       return;
     }
     connection.send(message, { epoch });
@@ -483,9 +495,16 @@ export class ServerRuntime {
       case 'cancelTask':
         this.running.get(taskKey(event.client_id, event.task_id))?.cancel();
         break;
-      case 'releaseResult':
-        this.results.delete(taskKey(event.client_id, event.task_id));
+      case 'releaseResult': {
+        const key = taskKey(event.client_id, event.task_id);
+        const result = this.results.get(key);
+        this.results.delete(key);
+        if (result) {
+          result.released = true;
+          this.recycleIfDone(result);
+        }
         break;
+      }
       case 'silenceStarted':
         this.silentUntil_ms = event.until_ms;
         this.silences++;
@@ -545,7 +564,7 @@ export class ServerRuntime {
     this.running.set(key, { cancel: job.cancel, received_at_ms });
     job.result.then(
       ({ png, digest }) => {
-        this.results.set(key, png);
+        this.results.set(key, { png, writesInFlight: 0, released: false });
         this.metrics.tasksCompleted.inc();
         this.metrics.taskDuration.observe((this.now() - received_at_ms) / 1000);
         this.finish(client_id, task_id, { ok: true, png, digest });
@@ -587,6 +606,13 @@ export class ServerRuntime {
       this.now(),
     );
     this.process();
+  }
+
+  /** A released result whose bytes no socket still needs: its buffer can hold the next PNG. */
+  private recycleIfDone(result: StoredResult): void {
+    if (!result.released || result.writesInFlight > 0) return;
+    result.released = false; // recycle once
+    this.executor.recycle?.(result.png.buffer as ArrayBuffer);
   }
 
   private forgetClientConnection(connection: Connection<CloudMessage>): void {
@@ -668,3 +694,11 @@ export class ServerRuntime {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A finished task's result, kept until the core releases it (the client acknowledged it). */
+interface StoredResult {
+  png: Uint8Array;
+  /** Sends of these bytes the socket has not finished with yet. */
+  writesInFlight: number;
+  released: boolean;
+}

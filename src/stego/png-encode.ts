@@ -41,7 +41,12 @@ interface EncodedBand {
 }
 
 /** Encodes a raster as PNG. Pass `cache` (built for the cover) to reuse unchanged bands. */
-export function encodePng(raster: Raster, cache?: CoverPngCache): Uint8Array {
+/**
+ * @param output a spare buffer to write the PNG into when it is large enough (the server
+ *   recycles sent results this way, so encoding does not allocate a new multi-megabyte buffer
+ *   per image); the result is then a view on it.
+ */
+export function encodePng(raster: Raster, cache?: CoverPngCache, output?: ArrayBuffer): Uint8Array {
   assertRaster(raster);
   const bandCount = Math.ceil(raster.height / BAND_ROWS);
   const usable = cache?.matches(raster) ? cache : undefined;
@@ -52,7 +57,7 @@ export function encodePng(raster: Raster, cache?: CoverPngCache): Uint8Array {
   for (let band = 0; band < bandCount; band++) {
     bands.push(usable?.bandIfUnchanged(raster, band, scratch) ?? encodeBand(raster, band, scratch));
   }
-  return assemblePng(raster, bands);
+  return assemblePng(raster, bands, output);
 }
 
 /**
@@ -265,7 +270,7 @@ function idatChunk(data: Uint8Array, prefix?: Uint8Array): Uint8Array {
   return chunk('IDAT', data, prefix);
 }
 
-function assemblePng(raster: Raster, bands: EncodedBand[]): Uint8Array {
+function assemblePng(raster: Raster, bands: EncodedBand[], output?: ArrayBuffer): Uint8Array {
   const header = new Uint8Array(13);
   const headerView = new DataView(header.buffer);
   headerView.setUint32(0, raster.width);
@@ -287,7 +292,9 @@ function assemblePng(raster: Raster, bands: EncodedBand[]): Uint8Array {
     chunk('IDAT', trailer),
     chunk('IEND', new Uint8Array(0)),
   ];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  const total = parts.reduce((sum, part) => sum + part.length, 0);
+  const out =
+    output && output.byteLength >= total ? new Uint8Array(output, 0, total) : new Uint8Array(total);
   let offset = 0;
   for (const part of parts) {
     out.set(part, offset);

@@ -67,21 +67,25 @@ export class FramedConnection {
   }
 
   /** Queues an encoded frame. Returns false (and does nothing) once the connection is closed. */
-  send(encodedFrame: Uint8Array | readonly Uint8Array[]): boolean {
+  /**
+   * Queues an encoded frame. Returns false (and does nothing) once the connection is closed.
+   * `onWritten` runs once the socket no longer needs the bytes (flushed, or the connection
+   * failed): only then may the caller reuse the buffers.
+   */
+  send(encodedFrame: Uint8Array | readonly Uint8Array[], onWritten?: () => void): boolean {
     if (this.closed) return false;
-    if (encodedFrame instanceof Uint8Array) {
-      this.socket.write(encodedFrame);
-    } else {
-      // One frame in several parts (header + metadata, then the image bytes): written back to
-      // back without copying them together.
-      this.socket.cork();
-      for (const part of encodedFrame) this.socket.write(part);
-      this.socket.uncork();
-    }
+    const parts = encodedFrame instanceof Uint8Array ? [encodedFrame] : encodedFrame;
+    // Several parts (header + metadata, then the image bytes) go back to back without being
+    // copied together.
+    this.socket.cork();
+    parts.forEach((part, i) => {
+      if (i === parts.length - 1 && onWritten) this.socket.write(part, () => onWritten());
+      else this.socket.write(part);
+    });
+    this.socket.uncork();
     const limit = this.options.maxWriteBuffer_bytes ?? DEFAULT_MAX_WRITE_BUFFER_BYTES;
     if (this.socket.writableLength > limit) {
       this.close({ kind: 'write_backlog', buffered_bytes: this.socket.writableLength });
-      return false;
     }
     return true;
   }

@@ -18,7 +18,11 @@ export interface Connection<M extends { type: string }> {
   readonly id: number;
   readonly remote: string;
   readonly isOpen: boolean;
-  send(message: M, options?: { requestId?: number; epoch?: number; binary?: Uint8Array }): boolean;
+  /** `onWritten`: see FramedConnection.send (called only when this returns true). */
+  send(
+    message: M,
+    options?: { requestId?: number; epoch?: number; binary?: Uint8Array; onWritten?: () => void },
+  ): boolean;
   close(why: string): void;
 }
 
@@ -117,8 +121,8 @@ export class MessageServer<M extends { type: string }> {
       get isOpen() {
         return framed.isOpen;
       },
-      send: (message, options = {}) =>
-        framed.send(codec.encodeParts(message, { clusterId, ...options })),
+      send: (message, { onWritten, ...options } = {}) =>
+        framed.send(codec.encodeParts(message, { clusterId, ...options }), onWritten),
       close: (why) => framed.close({ kind: 'local', message: why }),
     };
     this.connections.set(id, { socket, framed });

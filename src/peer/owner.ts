@@ -53,7 +53,8 @@ function newImageId(): string {
 const RETRY_AFTER_FAILURE_MS = 15_000;
 
 export class OwnerSide {
-  private readonly failedDeliveries = new Map<string, number>();
+  /** Failed deliveries: when, and to which address (a viewer back at a new address is retried at once). */
+  private readonly failedDeliveries = new Map<string, { at_ms: number; address: string }>();
   /** Grants whose copy could not be made yet, by `copy:<image>:<viewer>`. */
   private readonly copiesToMake = new Map<string, WireGrant>();
 
@@ -405,6 +406,7 @@ export class OwnerSide {
    */
   async deliver(imageId: string, viewerId: string): Promise<Delivery> {
     return this.ctx.serialize(`deliver:${imageId}:${viewerId}`, async () => {
+      let address = '';
       const copy = this.ctx.db.copy(imageId, viewerId);
       if (!copy) return 'none';
       if (copy.copy_delivered && copy.rights_delivered_version >= copy.grant_version)
@@ -412,6 +414,7 @@ export class OwnerSide {
       try {
         const peer = await this.ctx.onlinePeer(viewerId);
         if (!peer) return 'pending';
+        address = `${peer.address}:${peer.port}`;
         const session = await this.ctx.p2p.connect(peer);
         if (!copy.copy_delivered) {
           const reply = await session.request(
@@ -456,7 +459,7 @@ export class OwnerSide {
         return 'delivered';
       } catch (err) {
         if (this.failedDeliveries.size > 10_000) this.failedDeliveries.clear();
-        this.failedDeliveries.set(`${imageId}/${viewerId}`, Date.now());
+        this.failedDeliveries.set(`${imageId}/${viewerId}`, { at_ms: Date.now(), address });
         this.ctx.logger.info('delivery postponed', {
           image: imageId,
           viewer: copy.viewer_username,
@@ -472,9 +475,13 @@ export class OwnerSide {
     let delivered = 0;
     const now = Date.now();
     for (const copy of this.ctx.db.undeliveredCopies()) {
-      // A viewer who is online but refused or failed is tried again only later.
-      const failed = this.failedDeliveries.get(`${copy.image_id}/${copy.viewer_id}`) ?? 0;
-      if (now - failed < RETRY_AFTER_FAILURE_MS) continue;
+      // A viewer who is online but refused or failed is tried again only later — unless they
+      // signed in again at another address (the failure was the old, dead one).
+      const failed = this.failedDeliveries.get(`${copy.image_id}/${copy.viewer_id}`);
+      if (failed && now - failed.at_ms < RETRY_AFTER_FAILURE_MS) {
+        const peer = await this.ctx.onlinePeer(copy.viewer_id).catch(() => null);
+        if (!peer || `${peer.address}:${peer.port}` === failed.address) continue;
+      }
       if ((await this.deliver(copy.image_id, copy.viewer_id)) === 'delivered') {
         delivered++;
         // What waited for the viewer has reached them: say so (the web page's "waiting" mark).

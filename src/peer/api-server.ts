@@ -22,6 +22,7 @@ import type { Logger } from '../util/log.js';
 import type { PeerAgent } from './agent.js';
 import type { ApiViewRecord } from './api-types.js';
 import { MAX_SHARED_IMAGE_BYTES } from './images.js';
+import { ApiError, statusFor } from './http-errors.js';
 import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl } from './ui-routes.js';
 import type { ViewOutcome } from './viewer.js';
 
@@ -52,39 +53,6 @@ const MAX_JSON_BODY_BYTES = 64 * 1024;
 const VIEW_TTL_MS = 60_000;
 const MAX_HELD_VIEWS = 16;
 const VIEW_ID = /^[0-9a-f]{32}$/;
-
-/** An error answered to the API caller. */
-export class ApiError extends CloudP2PError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    exitCode: number = ExitCode.usage,
-  ) {
-    super(code, message, exitCode as (typeof ExitCode)[keyof typeof ExitCode]);
-  }
-}
-
-function statusFor(err: CloudP2PError): number {
-  if (err instanceof ApiError) return err.status;
-  if (err.code === 'not_found') return 404;
-  if (err.code === 'conflict') return 409;
-  switch (err.exitCode) {
-    case ExitCode.usage:
-    case ExitCode.badInput:
-      return 400;
-    case ExitCode.denied:
-      return 403;
-    case ExitCode.unavailable:
-      return 503;
-    case ExitCode.capacity:
-    case ExitCode.corrupted:
-    case ExitCode.noPayload:
-      return 422;
-    default:
-      return 500;
-  }
-}
 
 interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -33,6 +33,7 @@ import {
   type BuiltPage,
 } from '../web/static-pages.js';
 import type { PeerAgent } from './agent.js';
+import { statusFor } from './http-errors.js';
 import type {
   UiRegisterRequest,
   UiSession,
@@ -304,26 +305,6 @@ export function agentUiControl(agent: PeerAgent, stop: () => void): UiControl {
   };
 }
 
-function statusForExit(err: CloudP2PError): number {
-  if (err.code === 'not_found') return 404;
-  if (err.code === 'conflict' || err.code === 'already_registered') return 409;
-  switch (err.exitCode) {
-    case ExitCode.usage:
-    case ExitCode.badInput:
-      return 400;
-    case ExitCode.denied:
-      return 403;
-    case ExitCode.unavailable:
-      return 503;
-    case ExitCode.capacity:
-    case ExitCode.corrupted:
-    case ExitCode.noPayload:
-      return 422;
-    default:
-      return 500;
-  }
-}
-
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -346,7 +327,7 @@ export function answerError(res: ServerResponse, err: unknown): void {
   if (err instanceof CloudP2PError) {
     // ApiError (api-server.ts) and UiRouteError both carry an HTTP status.
     const given = (err as { status?: unknown }).status;
-    status = typeof given === 'number' ? given : statusForExit(err);
+    status = typeof given === 'number' ? given : statusFor(err);
     body = { code: err.code, message: err.message, exit_code: err.exitCode };
   } else {
     body.message = `the agent failed: ${errorMessage(err)}`;

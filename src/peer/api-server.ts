@@ -22,7 +22,7 @@ import type { Logger } from '../util/log.js';
 import type { PeerAgent } from './agent.js';
 import type { ApiViewRecord } from './api-types.js';
 import { MAX_SHARED_IMAGE_BYTES } from './images.js';
-import { ApiError, statusFor } from './http-errors.js';
+import { ApiError, readBody, readJson, statusFor } from './http.js';
 import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl } from './ui-routes.js';
 import type { ViewOutcome } from './viewer.js';
 
@@ -49,7 +49,6 @@ export interface ApiServerOptions {
   hostedOnPort?: number;
 }
 
-const MAX_JSON_BODY_BYTES = 64 * 1024;
 const VIEW_TTL_MS = 60_000;
 const MAX_HELD_VIEWS = 16;
 const VIEW_ID = /^[0-9a-f]{32}$/;
@@ -479,78 +478,6 @@ function requireImageType(req: IncomingMessage, allowed: string[]): void {
       'unsupported_media_type',
       `send the image bytes with content-type ${allowed.join(' or ')} (got ${JSON.stringify(type.slice(0, 60))})`,
     );
-}
-
-/** Reads a body of at most `maxBytes`, refusing longer ones before reading them all. */
-export function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    req.resume();
-    return Promise.reject(
-      new ApiError(
-        413,
-        'body_too_large',
-        `the body is ${declared} bytes; at most ${maxBytes} are accepted`,
-        ExitCode.badInput,
-      ),
-    );
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(
-          new ApiError(
-            413,
-            'body_too_large',
-            `the body is over ${maxBytes} bytes`,
-            ExitCode.badInput,
-          ),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(new Uint8Array(Buffer.concat(chunks))));
-    req.on('error', reject);
-  });
-}
-
-/** A JSON object body with only `allowed` keys (an empty body counts as {} when `optional`). */
-async function readJson(
-  req: IncomingMessage,
-  allowed: string[],
-  optional = false,
-): Promise<Record<string, unknown>> {
-  const bytes = await readBody(req, MAX_JSON_BODY_BYTES);
-  if (bytes.length === 0 && optional) return {};
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json')
-    throw new ApiError(
-      415,
-      'unsupported_media_type',
-      'send a JSON body with content-type application/json',
-    );
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(bytes).toString('utf8'));
-  } catch {
-    throw new ApiError(400, 'bad_json', 'the body is not valid JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new ApiError(400, 'bad_json', 'the body must be a JSON object');
-  for (const key of Object.keys(value))
-    if (!allowed.includes(key))
-      throw new ApiError(
-        400,
-        'invalid_argument',
-        `unknown field ${JSON.stringify(key.slice(0, 40))}; allowed: ${allowed.join(', ') || 'none'}`,
-      );
-  return value as Record<string, unknown>;
 }
 
 function stringField(body: Record<string, unknown>, key: string, pattern: RegExp): string {

@@ -21,15 +21,9 @@ import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { PeerAgent, type PeerAgentOptions } from './agent.js';
 import { PeerApiServer } from './api-server.js';
+import { ApiError } from './http.js';
 import { DataDir, processAlive, readFileLimited, writeFileAtomic } from './data-dir.js';
-import {
-  PeerPageFiles,
-  UiRouteError,
-  UiRoutes,
-  UiTickets,
-  answerError,
-  type UiControl,
-} from './ui-routes.js';
+import { PeerPageFiles, UiRoutes, UiTickets, answerError, type UiControl } from './ui-routes.js';
 import type { UiSession, UiSessionState, UiTicketIssued } from './ui-types.js';
 
 export interface UiHostOptions {
@@ -157,10 +151,10 @@ export class PeerUiHost {
   async register(username: string): Promise<UiSession> {
     this.expectState('unregistered', 'register');
     if (!PEER_USERNAME_PATTERN.test(username))
-      throw new UiRouteError(400, 'invalid_argument', 'a username is 3-32 of a-z 0-9 _ -');
+      throw new ApiError(400, 'invalid_argument', 'a username is 3-32 of a-z 0-9 _ -');
     const dataDir = this.dataDir ?? new DataDir(join(this.options.baseDir, username));
     if (dataDir.hasIdentity())
-      throw new UiRouteError(
+      throw new ApiError(
         409,
         'already_registered',
         `${username} is already registered on this computer (${dataDir.root}); start \`cloudp2p peer ui --user ${username}\` to sign in as ${username}`,
@@ -279,7 +273,7 @@ export class PeerUiHost {
       'signed-in': 'you are signed in',
       'signing-out': 'a sign-out is under way',
     };
-    throw new UiRouteError(409, 'conflict', `cannot ${what} now: ${now[this.state]}`);
+    throw new ApiError(409, 'conflict', `cannot ${what} now: ${now[this.state]}`);
   }
 
   // ---- HTTP ----------------------------------------------------------------------------------
@@ -289,25 +283,25 @@ export class PeerUiHost {
       const allowed = [`127.0.0.1:${this.port}`, `localhost:${this.port}`];
       const host = (req.headers.host ?? '').toLowerCase();
       if (!allowed.includes(host))
-        throw new UiRouteError(
+        throw new ApiError(
           421,
           'bad_host',
           `this page answers only for ${allowed[0]} (Host was ${JSON.stringify(host.slice(0, 100))})`,
           ExitCode.denied,
         );
       if (!this.takeRequestToken())
-        throw new UiRouteError(429, 'rate_limited', 'too many requests; slow down');
+        throw new ApiError(429, 'rate_limited', 'too many requests; slow down');
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (this.routes.owns(url.pathname)) {
         await this.routes.handle(req, res, url, () => this.checkToken(req, url));
         return;
       }
       if (!url.pathname.startsWith('/api/'))
-        throw new UiRouteError(404, 'no_route', `nothing at ${url.pathname.slice(0, 100)}`);
+        throw new ApiError(404, 'no_route', `nothing at ${url.pathname.slice(0, 100)}`);
       this.checkToken(req, url);
       const api = this.api;
       if (!api)
-        throw new UiRouteError(
+        throw new ApiError(
           409,
           'signed_out',
           'you are signed out: sign in first (in the page, or `cloudp2p peer login`)',
@@ -328,7 +322,7 @@ export class PeerUiHost {
     );
     const want = Buffer.from(this.token);
     if (given.length !== want.length || !timingSafeEqual(given, want))
-      throw new UiRouteError(
+      throw new ApiError(
         401,
         'unauthorized',
         'missing or wrong token: open the page with the link `cloudp2p peer ui` prints',

@@ -33,7 +33,7 @@ import {
   type BuiltPage,
 } from '../web/static-pages.js';
 import type { PeerAgent } from './agent.js';
-import { statusFor } from './http-errors.js';
+import { ApiError, readJson, statusFor } from './http.js';
 import type {
   UiRegisterRequest,
   UiSession,
@@ -61,16 +61,6 @@ export interface UiControl {
 }
 
 /** An error answered by these routes: an HTTP status, a code and a sentence. */
-export class UiRouteError extends CloudP2PError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    exitCode: (typeof ExitCode)[keyof typeof ExitCode] = ExitCode.usage,
-  ) {
-    super(code, message, exitCode);
-  }
-}
 
 /** One-time codes for sign-in links (see the header comment). */
 export class UiTickets {
@@ -182,7 +172,7 @@ export class UiRoutes {
     const path = url.pathname;
     if (path === '/' || path.startsWith('/assets/')) {
       if (method !== 'GET' && method !== 'HEAD')
-        throw new UiRouteError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+        throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
       this.servePage(req, res, path);
       return;
     }
@@ -191,13 +181,18 @@ export class UiRoutes {
     if (
       !['ticket', 'session', 'tickets', 'register', 'sign-in', 'sign-out', 'quit'].includes(action)
     )
-      throw new UiRouteError(404, 'no_route', `no page resource ${path}`);
+      throw new ApiError(404, 'no_route', `no page resource ${path}`);
     if (method !== want)
-      throw new UiRouteError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
+      throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
     if (action === 'ticket') {
-      const body = await readUiJson<UiTicketExchange>(req, ['ticket']);
+      const body = (await readJson(
+        req,
+        ['ticket'],
+        false,
+        MAX_UI_BODY_BYTES,
+      )) as Partial<UiTicketExchange>;
       if (typeof body.ticket !== 'string' || !this.options.tickets.redeem(body.ticket))
-        throw new UiRouteError(
+        throw new ApiError(
           401,
           'link_used',
           'this sign-in link was already used or has expired (each link works once, for 10 minutes); run `cloudp2p peer ui` for a new one',
@@ -214,13 +209,18 @@ export class UiRoutes {
         sendUiJson(res, 200, control.session());
         return;
       case 'tickets':
-        await readUiJson(req, [], true);
+        await readJson(req, [], true, MAX_UI_BODY_BYTES);
         sendUiJson(res, 201, this.signInUrl());
         return;
       case 'register': {
-        const body = await readUiJson<UiRegisterRequest>(req, ['username']);
+        const body = (await readJson(
+          req,
+          ['username'],
+          false,
+          MAX_UI_BODY_BYTES,
+        )) as Partial<UiRegisterRequest>;
         if (typeof body.username !== 'string' || !PEER_USERNAME_PATTERN.test(body.username))
-          throw new UiRouteError(
+          throw new ApiError(
             400,
             'invalid_argument',
             'a username is 3 to 32 characters: lowercase letters a-z, digits, _ and -, starting with a letter',
@@ -233,15 +233,15 @@ export class UiRoutes {
         return;
       }
       case 'sign-in':
-        await readUiJson(req, [], true);
+        await readJson(req, [], true, MAX_UI_BODY_BYTES);
         sendUiJson(res, 200, await this.need(control.signIn, 'sign in').call(control));
         return;
       case 'sign-out':
-        await readUiJson(req, [], true);
+        await readJson(req, [], true, MAX_UI_BODY_BYTES);
         sendUiJson(res, 200, await control.signOut());
         return;
       case 'quit': {
-        await readUiJson(req, [], true);
+        await readJson(req, [], true, MAX_UI_BODY_BYTES);
         const quit = this.need(control.quit, 'quit');
         sendUiJson(res, 202, { stopping: true });
         setImmediate(() => void quit.call(control));
@@ -252,7 +252,7 @@ export class UiRoutes {
 
   private need<T>(fn: T | undefined, what: string): T {
     if (!fn)
-      throw new UiRouteError(
+      throw new ApiError(
         409,
         'not_here',
         `this page was opened from an agent started by \`cloudp2p peer start\` or \`peer login\`; to ${what} from the page, open it with \`cloudp2p peer ui\``,
@@ -274,7 +274,7 @@ export class UiRoutes {
       return;
     }
     const file = path === '/' ? page.html : page.assets.find((asset) => asset.url_path === path);
-    if (!file) throw new UiRouteError(404, 'not_found', `no file ${path.slice(0, 100)}`);
+    if (!file) throw new ApiError(404, 'not_found', `no file ${path.slice(0, 100)}`);
     sendStaticFile(req, res, file);
   }
 }
@@ -325,9 +325,7 @@ export function answerError(res: ServerResponse, err: unknown): void {
   let status = 500;
   let body = { code: 'internal', message: 'the agent failed; see its log', exit_code: 1 };
   if (err instanceof CloudP2PError) {
-    // ApiError (api-server.ts) and UiRouteError both carry an HTTP status.
-    const given = (err as { status?: unknown }).status;
-    status = typeof given === 'number' ? given : statusFor(err);
+    status = statusFor(err);
     body = { code: err.code, message: err.message, exit_code: err.exitCode };
   } else {
     body.message = `the agent failed: ${errorMessage(err)}`;
@@ -337,55 +335,4 @@ export function answerError(res: ServerResponse, err: unknown): void {
     return;
   }
   sendUiJson(res, status, { error: body });
-}
-
-/** A small JSON object body with only `allowed` keys ({} for an empty body when `optional`). */
-async function readUiJson<T extends object>(
-  req: IncomingMessage,
-  allowed: string[],
-  optional = false,
-): Promise<Partial<T>> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (Number.isFinite(declared) && declared > MAX_UI_BODY_BYTES) {
-    req.resume();
-    throw new UiRouteError(413, 'body_too_large', `at most ${MAX_UI_BODY_BYTES} bytes of JSON`);
-  }
-  const text = await new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_UI_BODY_BYTES) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(
-          new UiRouteError(413, 'body_too_large', `at most ${MAX_UI_BODY_BYTES} bytes of JSON`),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-  if (text.length === 0 && optional) return {};
-  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json')
-    throw new UiRouteError(415, 'unsupported_media_type', 'send JSON (application/json)');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new UiRouteError(400, 'bad_json', 'the body is not valid JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value))
-    throw new UiRouteError(400, 'bad_json', 'the body must be a JSON object');
-  for (const key of Object.keys(value))
-    if (!allowed.includes(key))
-      throw new UiRouteError(
-        400,
-        'invalid_argument',
-        `unknown field ${JSON.stringify(key.slice(0, 40))}; allowed: ${allowed.join(', ') || 'none'}`,
-      );
-  return value as Partial<T>;
 }

@@ -109,6 +109,7 @@ export class ServerRuntime {
   private silences = 0;
   private readonly peerHeardAt = new Map<number, number>();
   private readonly peerLinkResetAt = new Map<number, number>();
+  private readonly peerSentAt = new Map<number, number>();
   /** Worst lateness of the core's timer (heartbeats, timeouts) since start: event-loop health. */
   private timerLatenessMax_ms = 0;
   private stopping = false;
@@ -356,9 +357,10 @@ export class ServerRuntime {
   }
 
   /**
-   * A connection to a peer we have not heard from for a failure timeout may be stuck in TCP
-   * retransmission back-off (a partition that dropped packets): dial it afresh, at most once
-   * per failure timeout, so a healed network carries heartbeats again within a second or two.
+   * A connection to a peer we keep sending to but have not heard from for a failure timeout
+   * may be stuck in TCP retransmission back-off (a partition that dropped packets): dial it
+   * afresh, at most once per failure timeout, so a healed network carries heartbeats again
+   * within a second or two. Links we are not using (follower to follower) are left alone.
    */
   private refreshSilentPeerLinks(): void {
     const now = this.now();
@@ -366,7 +368,8 @@ export class ServerRuntime {
     for (const [id, link] of this.peers) {
       const heard = this.peerHeardAt.get(id) ?? this.started_ms;
       const reset = this.peerLinkResetAt.get(id) ?? this.started_ms;
-      if (now - heard < timeout_ms || now - reset < timeout_ms) continue;
+      const sent = this.peerSentAt.get(id) ?? -Infinity;
+      if (now - heard < timeout_ms || now - reset < timeout_ms || now - sent > timeout_ms) continue;
       this.peerLinkResetAt.set(id, now);
       link.reset('no message from this peer for a failure timeout');
     }
@@ -438,6 +441,7 @@ export class ServerRuntime {
     const epoch = 'epoch' in message ? message.epoch : 0;
     if (to.kind === 'server') {
       this.peers.get(to.id)?.send(message, { epoch });
+      this.peerSentAt.set(to.id, this.now());
       return;
     }
     const connection = this.clients.get(to.id);

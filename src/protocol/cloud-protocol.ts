@@ -110,7 +110,13 @@ function validateError(value: Record<string, unknown>): ReturnType<Validator> {
 }
 
 const CLIENT_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,64}$/;
-const ADDRESS_PATTERN = /^[A-Za-z0-9.:[\]-]{1,300}$/;
+/** `host:port` (or `[ipv6]:port`), as clients dial it. */
+const ADDRESS_PATTERN = /^(?:\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
+
+function isAddress(value: unknown): value is string {
+  const match = typeof value === 'string' ? ADDRESS_PATTERN.exec(value) : null;
+  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+}
 const MAX_SERVERS = 999;
 
 function isServerId(value: unknown): value is number {
@@ -136,13 +142,7 @@ function validateWelcome(value: Record<string, unknown>): ReturnType<Validator> 
   }
   for (const [i, entry] of servers.entries()) {
     const e = entry as { id?: unknown; address?: unknown } | null;
-    if (
-      typeof e !== 'object' ||
-      e === null ||
-      !isServerId(e.id) ||
-      typeof e.address !== 'string' ||
-      !ADDRESS_PATTERN.test(e.address)
-    ) {
+    if (typeof e !== 'object' || e === null || !isServerId(e.id) || !isAddress(e.address)) {
       return {
         ok: false,
         error: `Welcome.servers[${i}]: expected { id: 1..999, address: "host:port" }`,

@@ -169,3 +169,30 @@ describe('cloud protocol codec', () => {
     expect(roundTrip(bad)).toMatchObject({ failure: 'invalid_message' });
   });
 });
+
+describe('Welcome validation', () => {
+  const welcome = (address: string): CloudMessage =>
+    ({
+      type: 'Welcome',
+      server_id: 1,
+      servers: [{ id: 1, address }],
+      leader_id: null,
+      epoch: 0,
+    }) as CloudMessage;
+
+  it('accepts host:port and [ipv6]:port addresses', () => {
+    for (const address of ['127.0.0.1:8001', 'cloud-1.example:65535', '[::1]:8001']) {
+      expect(
+        isDecodeFailure(roundTrip(codec.encode(welcome(address), { clusterId: CLUSTER }))),
+      ).toBe(false);
+    }
+  });
+
+  it('refuses addresses a client could not dial', () => {
+    for (const address of ['127.0.0.1', '127.0.0.1:0', 'host:70000', 'a b:1', ':8001']) {
+      expect(roundTrip(codec.encode(welcome(address), { clusterId: CLUSTER }))).toMatchObject({
+        failure: 'invalid_message',
+      });
+    }
+  });
+});

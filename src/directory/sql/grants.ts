@@ -1,0 +1,265 @@
+/**
+ * View-limited grants: set, revoke (compare-and-set by version), read, list, and the views a
+ * viewer used. Each real change bumps the version and queues an update for the viewer.
+ */
+import { decodeCursor } from '../cursor.js';
+import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
+import { FIELD_LIMITS } from '../limits.js';
+import { decodeGrant, RowReader } from '../rows.js';
+import type { AccessGrant, GrantKey, Page, PageRequest, UserId } from '../store.js';
+import * as v from '../validate.js';
+import {
+  countRows,
+  imageKey,
+  requireSelf,
+  requireUser,
+  selectGrants,
+  toPage,
+  type Db,
+  type LockedUsers,
+  type Row,
+} from './queries.js';
+import type { SqlRunner } from './runner.js';
+import { enqueue } from './updates.js';
+
+export async function setGrant(
+  run: SqlRunner,
+  actorId: UserId,
+  grant: GrantKey & { quota: number; expected_version?: number },
+): Promise<AccessGrant> {
+  const actor = v.userId(actorId, 'actor');
+  const fields = v.plainObject(grant, 'grant');
+  const key = grantKey(fields);
+  requireSelf(actor, key.owner_id, 'change grants of');
+  const quota = v.integer(fields.quota, 'quota', 0, FIELD_LIMITS.quota_max);
+  const expected = expectedVersion(fields.expected_version);
+  const now = run.now();
+  return run.write('set a grant', async (trx) => {
+    const users = await run.lockUsers(trx, [key.owner_id, key.viewer_id]);
+    requireUser(users, key.owner_id, 'owner');
+    requireUser(users, key.viewer_id, 'viewer');
+    const existing = await readGrant(trx, key);
+    checkVersion(existing, expected);
+    if (existing && !existing.revoked && existing.quota === quota) return existing;
+    return writeGrant(run, trx, users, key, existing, { quota, revoked: false }, now);
+  });
+}
+
+export async function revokeGrant(
+  run: SqlRunner,
+  actorId: UserId,
+  grant: GrantKey & { expected_version?: number },
+): Promise<AccessGrant> {
+  const actor = v.userId(actorId, 'actor');
+  const fields = v.plainObject(grant, 'grant');
+  const key = grantKey(fields);
+  requireSelf(actor, key.owner_id, 'revoke grants of');
+  const expected = expectedVersion(fields.expected_version);
+  const now = run.now();
+  return run.write('revoke a grant', async (trx) => {
+    const users = await run.lockUsers(trx, [key.owner_id, key.viewer_id]);
+    const existing = await readGrant(trx, key);
+    if (!existing) {
+      throw notFound(`there is no grant of image ${key.image_id} to viewer ${key.viewer_id}`);
+    }
+    checkVersion(existing, expected);
+    if (existing.revoked) return existing;
+    return writeGrant(
+      run,
+      trx,
+      users,
+      key,
+      existing,
+      { quota: existing.quota, revoked: true },
+      now,
+    );
+  });
+}
+
+export async function getGrant(
+  run: SqlRunner,
+  actorId: UserId,
+  grant: GrantKey,
+): Promise<AccessGrant | undefined> {
+  const actor = v.userId(actorId, 'actor');
+  const key = grantKey(v.plainObject(grant, 'grant'));
+  if (actor !== key.owner_id && actor !== key.viewer_id) {
+    throw denied('only the owner or the viewer of a grant may read it');
+  }
+  return run.read('get a grant', (db) => readGrant(db, key));
+}
+
+export async function listGrants(
+  run: SqlRunner,
+  actorId: UserId,
+  query: { role: 'owner' | 'viewer' } & PageRequest,
+): Promise<Page<AccessGrant>> {
+  const actor = v.userId(actorId, 'actor');
+  const fields = v.plainObject(query, 'query');
+  const role = v.oneOf(fields.role, 'role', ['owner', 'viewer'] as const);
+  const limit = v.pageLimit(fields.limit);
+  const after = decodeCursor(fields.cursor, ['string', 'string'] as const);
+  // Sorted by the two key columns that are not the actor's.
+  const [self, first, second] =
+    role === 'owner'
+      ? (['g.owner_id', 'g.image_id', 'g.viewer_id'] as const)
+      : (['g.viewer_id', 'g.owner_id', 'g.image_id'] as const);
+  return run.read('list grants', async (db) => {
+    const rows = await selectGrants(db)
+      .where(self, '=', actor)
+      .$if(after !== undefined, (qb) =>
+        qb.where((eb) =>
+          eb.or([
+            eb(first, '>', after?.[0]),
+            eb.and([eb(first, '=', after?.[0]), eb(second, '>', after?.[1])]),
+          ]),
+        ),
+      )
+      .orderBy(first)
+      .orderBy(second)
+      .limit(limit + 1)
+      .execute();
+    const grants = rows.map((row) => decodeGrant(row));
+    return toPage(grants, limit, (g) =>
+      role === 'owner' ? [g.image_id, g.viewer_id] : [g.owner_id, g.image_id],
+    );
+  });
+}
+
+export async function recordViews(
+  run: SqlRunner,
+  actorId: UserId,
+  grant: GrantKey & { consumed: number },
+): Promise<{ consumed: number }> {
+  const actor = v.userId(actorId, 'actor');
+  const fields = v.plainObject(grant, 'grant');
+  const key = grantKey(fields);
+  requireSelf(actor, key.viewer_id, 'report the views of');
+  const consumed = v.integer(fields.consumed, 'consumed', 0, FIELD_LIMITS.quota_max);
+  return run.write('record views', async (trx) => {
+    // Conditional update: concurrent reports can only raise the count (no read-modify-write).
+    await trx
+      .updateTable('dir_grants')
+      .set({ views_used: consumed })
+      .where('owner_id', '=', key.owner_id)
+      .where('image_id', '=', key.image_id)
+      .where('viewer_id', '=', key.viewer_id)
+      .where('views_used', '<', consumed)
+      .execute();
+    const row = await trx
+      .selectFrom('dir_grants')
+      .select('views_used')
+      .where('owner_id', '=', key.owner_id)
+      .where('image_id', '=', key.image_id)
+      .where('viewer_id', '=', key.viewer_id)
+      .executeTakeFirst();
+    if (!row)
+      throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);
+    return {
+      consumed: new RowReader('dir_grants', row as Row).int(
+        'views_used',
+        0,
+        FIELD_LIMITS.quota_max,
+      ),
+    };
+  });
+}
+export async function readGrant(db: Db, key: GrantKey): Promise<AccessGrant | undefined> {
+  const row = await selectGrants(db)
+    .where('g.owner_id', '=', key.owner_id)
+    .where('g.image_id', '=', key.image_id)
+    .where('g.viewer_id', '=', key.viewer_id)
+    .executeTakeFirst();
+  return row ? decodeGrant(row) : undefined;
+}
+
+/** Inserts or updates a grant with a new version and queues the change for the viewer. */
+export async function writeGrant(
+  run: SqlRunner,
+  trx: Db,
+  users: LockedUsers,
+  key: GrantKey,
+  existing: AccessGrant | undefined,
+  state: { quota: number; revoked: boolean },
+  now: number,
+  { notify }: { notify: boolean } = { notify: true },
+): Promise<AccessGrant> {
+  let grant: AccessGrant;
+  if (existing) {
+    grant = { ...existing, ...state, version: existing.version + 1, updated_at_ms: now };
+    await trx
+      .updateTable('dir_grants')
+      .set({
+        quota: grant.quota,
+        revoked: grant.revoked ? 1 : 0,
+        version: grant.version,
+        updated_at_ms: now,
+      })
+      .where('owner_id', '=', key.owner_id)
+      .where('image_id', '=', key.image_id)
+      .where('viewer_id', '=', key.viewer_id)
+      .execute();
+  } else {
+    const count = await countRows(
+      trx.selectFrom('dir_grants').where('owner_id', '=', key.owner_id),
+    );
+    if (count >= run.limits.max_grants_per_owner) {
+      throw limitExceeded(
+        `the owner already has ${count} grants; the limit is ${run.limits.max_grants_per_owner}`,
+      );
+    }
+    grant = {
+      ...key,
+      owner_username: requireUser(users, key.owner_id, 'owner'),
+      viewer_username: requireUser(users, key.viewer_id, 'viewer'),
+      ...state,
+      version: 1,
+      created_at_ms: now,
+      updated_at_ms: now,
+    };
+    await trx
+      .insertInto('dir_grants')
+      .values({
+        ...key,
+        quota: grant.quota,
+        revoked: grant.revoked ? 1 : 0,
+        version: 1,
+        created_at_ms: now,
+        updated_at_ms: now,
+      })
+      .execute();
+  }
+  if (!notify) return grant;
+  await enqueue(
+    run,
+    trx,
+    users,
+    key.viewer_id,
+    `grant:${key.owner_id}:${key.image_id}`,
+    grant.revoked ? 'grant_revoked' : 'grant_updated',
+    { grant },
+  );
+  return grant;
+}
+
+function grantKey(fields: Record<string, unknown>): GrantKey {
+  const key = imageKey(fields);
+  const viewerId = v.userId(fields.viewer_id, 'viewer_id');
+  if (viewerId === key.owner_id) throw invalidArgument('viewer_id must differ from owner_id');
+  return { ...key, viewer_id: viewerId };
+}
+
+function expectedVersion(value: unknown): number | undefined {
+  return value === undefined
+    ? undefined
+    : v.integer(value, 'expected_version', 0, Number.MAX_SAFE_INTEGER);
+}
+
+function checkVersion(existing: AccessGrant | undefined, expected: number | undefined): void {
+  const current = existing?.version ?? 0;
+  if (expected !== undefined && expected !== current) {
+    throw conflict(
+      `the grant is at version ${current}, not ${expected}: read it again before changing it`,
+    );
+  }
+}

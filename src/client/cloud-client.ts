@@ -17,6 +17,7 @@ import { SeededRandom } from '../core/random.js';
 import type { DecodedMessage } from '../protocol/codec.js';
 import {
   createCloudCodec,
+  isCoreMessage,
   type CloudMessage,
   type WelcomeMessage,
 } from '../protocol/cloud-protocol.js';
@@ -216,6 +217,8 @@ export class CloudClient {
       });
       return;
     }
+    // Hello, Welcome and directory replies travel on request/response, not here.
+    if (!isCoreMessage(message)) return;
     if (message.type === 'TaskResponse' && message.ok) {
       const digest = createHash('sha256').update(decoded.binary).digest('hex');
       if (digest !== message.result_digest) {

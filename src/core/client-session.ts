@@ -20,7 +20,8 @@ import {
 import {
   isNewerAssignment,
   MESSAGE_LIMITS,
-  validateMessage,
+  isServerToClientMessage,
+  type Message,
   type Assignment,
   type ClientToServerMessage,
   type ServerId,
@@ -113,14 +114,6 @@ export interface ClientCounters {
   rejected_invalid: number;
 }
 
-const SERVER_TO_CLIENT: ReadonlySet<string> = new Set([
-  'TaskAssignmentResponse',
-  'TaskAccepted',
-  'TaskRejected',
-  'TaskResponse',
-  'TaskStatusResponse',
-]);
-
 export class ClientSession {
   readonly config: ClientSessionConfig;
   private readonly random: RandomSource;
@@ -198,15 +191,17 @@ export class ClientSession {
     this.requestAssignment(task);
   }
 
-  /** A message from server `from`. Invalid or unrelated messages are ignored and counted. */
-  receive(from: ServerId, message: unknown, now_ms: number): void {
+  /**
+   * A message from server `from` (validated by the codec). Messages of the wrong direction,
+   * from unknown servers, for another client or for unrelated tasks are ignored and counted.
+   */
+  receive(from: ServerId, message: Message, now_ms: number): void {
     this.advance(now_ms);
-    const checked = validateMessage(message);
-    if (!checked.ok || !SERVER_TO_CLIENT.has(checked.message.type) || !this.servers.has(from)) {
+    if (!isServerToClientMessage(message) || !this.servers.has(from)) {
       this.counters.rejected_invalid++;
       return;
     }
-    const m = checked.message as ServerToClientMessage;
+    const m = message;
     if (m.client_id !== this.config.client_id || m.from !== from) {
       this.counters.rejected_invalid++;
       return;

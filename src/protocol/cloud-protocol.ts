@@ -8,10 +8,12 @@
  *   64..127  directory requests and replies (users, presence, images, grants)
  *   255      Error
  *
- * Core messages (src/core/messages.ts) are validated by the core's own validator; the Error
- * message is defined here.
+ * Core messages (src/core/messages.ts) are validated by ./cloud-message-checks.ts; Error,
+ * Hello and Welcome are defined here. Every message is validated once, here on decode: past the
+ * codec, the core and the runtime take typed messages.
  */
-import { validateMessage, type Message } from '../core/messages.js';
+import { isMessageType, type Message } from '../core/messages.js';
+import { validateMessage } from './cloud-message-checks.js';
 import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
 import {
   validateDirectoryRequest,
@@ -174,6 +176,11 @@ export const validateCloudMessage: Validator = (value) => {
   const local = typeof type === 'string' ? LOCAL_VALIDATORS.get(type) : undefined;
   return local ? local(value as Record<string, unknown>) : validateMessage(value);
 };
+
+/** Is this one of the core's messages (as opposed to Error, Hello, Welcome, directory)? */
+export function isCoreMessage(message: CloudMessage): message is Message {
+  return isMessageType(message.type);
+}
 
 export function createCloudCodec(): MessageCodec<CloudMessage> {
   return new MessageCodec<CloudMessage>(CLOUD_MESSAGE_SPECS, validateCloudMessage);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClientSession } from '../../../src/core/client-session.js';
-import type { Assignment, Message } from '../../../src/core/messages.js';
+import type { Assignment, Message, TaskResponseMessage } from '../../../src/core/messages.js';
 import { SeededRandom } from '../../../src/core/random.js';
 import { UsageError } from '../../../src/util/errors.js';
 
@@ -36,7 +36,7 @@ const assigned = (from: number, assignment: Assignment, epoch = assignment.epoch
   retry_after_ms: 0,
 });
 
-const response = (from: number, digest = 'd1'): Message => ({
+const response = (from: number, digest = 'd1'): TaskResponseMessage => ({
   type: 'TaskResponse',
   from,
   epoch: 1001,
@@ -231,11 +231,11 @@ describe('ClientSession', () => {
     expect(s.nextDeadline_ms()).toBeNull();
   });
 
-  it('ignores invalid, foreign and unrelated messages', () => {
+  it('ignores messages of the wrong direction, foreign and unrelated messages', () => {
     const s = session();
     s.submit('t1', 1, 0);
     s.drain();
-    s.receive(1, { type: 'TaskResponse' }, 1);
+    s.receive(1, { type: 'Leave', from: 1, epoch: 1001 }, 1);
     s.receive(9, response(9), 1);
     s.receive(1, { ...response(1), client_id: 'c2' }, 1);
     s.receive(1, { type: 'TaskAck', client_id: 'c1', task_id: 't1' }, 1);

@@ -5,7 +5,8 @@
  * - `submit` rejects at once with a `busy` error when `size` jobs run and `maxQueue` wait, so the
  *   caller can send the client elsewhere instead of queueing without bound.
  * - A job that exceeds its timeout gets its worker terminated and replaced; a worker that crashes
- *   fails only the job it was running. No job is ever silently dropped.
+ *   fails only the job it was running. No job is ever silently dropped. The timeout counts from
+ *   when the job reaches a running worker: a replacement's start-up is not the job's fault.
  */
 import { Worker } from 'node:worker_threads';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
@@ -53,6 +54,8 @@ interface Slot<Job, Result> {
   worker: Worker;
   current: PendingJob<Job, Result> | null;
   timer: NodeJS.Timeout | null;
+  /** The worker runs its script (its 'online' event came); until then a job's clock waits. */
+  online: boolean;
 }
 
 export class WorkerPool<Job, Result> {
@@ -179,7 +182,11 @@ export class WorkerPool<Job, Result> {
 
   private spawn(): Slot<Job, Result> {
     const worker = new Worker(this.options.script, { workerData: this.options.workerData });
-    const slot: Slot<Job, Result> = { worker, current: null, timer: null };
+    const slot: Slot<Job, Result> = { worker, current: null, timer: null, online: false };
+    worker.once('online', () => {
+      slot.online = true;
+      if (slot.current) this.startTimer(slot);
+    });
     worker.on('message', (reply: WorkerReply<Result>) => this.onReply(slot, reply));
     worker.on('error', (err) => this.onWorkerDeath(slot, `worker crashed: ${err.message}`));
     worker.on('exit', (code) => {
@@ -197,11 +204,16 @@ export class WorkerPool<Job, Result> {
       if (!next) return;
       slot.current = next;
       slot.worker.ref();
-      slot.timer = setTimeout(() => this.onTimeout(slot), this.options.jobTimeout_ms);
+      if (slot.online) this.startTimer(slot);
       const request: WorkerRequest<Job> = { id: next.id, job: next.job };
       slot.worker.postMessage(request, next.transfer);
       next.onStart?.();
     }
+  }
+
+  private startTimer(slot: Slot<Job, Result>): void {
+    this.clearTimer(slot);
+    slot.timer = setTimeout(() => this.onTimeout(slot), this.options.jobTimeout_ms);
   }
 
   private onReply(slot: Slot<Job, Result>, reply: WorkerReply<Result>): void {

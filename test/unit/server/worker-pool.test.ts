@@ -69,11 +69,14 @@ describe('WorkerPool', () => {
   });
 
   it('stops a job that exceeds its timeout and replaces the worker', async () => {
-    const p = makePool(1, 5, 100);
-    const stuck = p.submit({ kind: 'spin', ms: 5000 });
+    // The stuck job spins far longer than any test may run, so only the timeout can end it;
+    // the job after it runs on the replacement, whose start-up does not count against it.
+    const p = makePool(1, 5, 1000);
+    const stuck = p.submit({ kind: 'spin', ms: 10 * 60_000 });
     const after = p.submit({ kind: 'square', value: 3 });
     await expect(stuck).rejects.toMatchObject({ code: 'task_timeout' });
     await expect(after).resolves.toBe(9);
+    expect(p.stats()).toMatchObject({ workerRestarts: 1, failed: 1, completed: 1 });
   });
 
   it('drains accepted jobs on close and refuses new ones', async () => {

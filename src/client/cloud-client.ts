@@ -22,7 +22,7 @@ import {
   type WelcomeMessage,
 } from '../protocol/cloud-protocol.js';
 import { DEFAULT_MAX_FRAME_BODY_BYTES } from '../protocol/frame.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { MessageLink } from '../transport/message-link.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';

@@ -12,7 +12,7 @@ import {
   type ConfigTable,
 } from '../util/config-reader.js';
 import { packagePath } from '../util/package-info.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 
 export interface ClientConfig {
   source: string;

@@ -13,7 +13,7 @@ import { CloudClient } from '../client/cloud-client.js';
 import { generateIdentity, identityFromSeed } from '../identity/keys.js';
 import { fromHex, toHex } from '../protocol/directory-protocol.js';
 import type { PeerMessage } from '../protocol/peer-protocol.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, UsageError, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { AgentDatabase } from './agent-db.js';

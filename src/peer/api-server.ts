@@ -16,13 +16,15 @@ import {
   PEER_USERNAME_PATTERN,
   USER_ID_PATTERN,
 } from '../protocol/peer-protocol.js';
-import { EventStreamHub } from '../web/event-stream.js';
+import { EventStreamHub } from '../http/event-stream.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import type { PeerAgent } from './agent.js';
 import type { ApiViewRecord } from './api-types.js';
 import { MAX_SHARED_IMAGE_BYTES } from './images.js';
-import { ApiError, readBody, readJson, statusFor } from './http.js';
+import { readBody, readJson } from '../http/body.js';
+import { ApiError, answerError } from '../http/errors.js';
+import { sendBytes, sendJson } from '../http/respond.js';
 import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl } from './ui-routes.js';
 import type { ViewOutcome } from './viewer.js';
 
@@ -185,25 +187,9 @@ export class PeerApiServer {
   }
 
   private fail(res: ServerResponse, err: unknown): void {
-    let status: number;
-    let body: { code: string; message: string; exit_code: number };
-    if (err instanceof CloudP2PError) {
-      status = statusFor(err);
-      body = { code: err.code, message: err.message, exit_code: err.exitCode };
-    } else {
-      status = 500;
-      this.options.logger.error('API request failed', { error: errorMessage(err) });
-      body = {
-        code: 'internal',
-        message: 'the agent failed; see its log',
-        exit_code: ExitCode.failure,
-      };
-    }
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    sendJson(res, status, { error: body });
+    answerError(res, err, (unexpected) =>
+      this.options.logger.error('API request failed', { error: errorMessage(unexpected) }),
+    );
   }
 
   private checkHost(req: IncomingMessage): void {
@@ -436,27 +422,6 @@ export class PeerApiServer {
 function statusEvent(agent: PeerAgent): { online: boolean; directory: string } {
   const status = agent.status();
   return { online: status.online, directory: status.directory };
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = `${JSON.stringify(value)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-function sendBytes(res: ServerResponse, mediaType: string, bytes: Uint8Array): void {
-  res.writeHead(200, {
-    'content-type': mediaType,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'content-length': bytes.length,
-  });
-  res.end(bytes);
 }
 
 function oneQuery(query: URLSearchParams, name: string, required: boolean): string | undefined {

@@ -32,7 +32,7 @@ import { dirname, join, resolve } from 'node:path';
 import { identityFromSeed, type Identity } from '../identity/keys.js';
 import { PEER_USERNAME_PATTERN, USER_ID_PATTERN } from '../protocol/peer-protocol.js';
 import { fromHex, toHex } from '../protocol/directory-protocol.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
 
 /** Largest JSON settings file we read (they are a few hundred bytes). */

@@ -17,7 +17,7 @@ import {
   type DirectoryOp,
   type RequestAuth,
 } from '../protocol/directory-protocol.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { MessageLink } from '../transport/message-link.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 

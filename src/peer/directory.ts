@@ -4,7 +4,7 @@
  * pages. Listings stop at `MAX_LISTED` items so a huge directory cannot exhaust the agent.
  */
 import type { Identity } from '../identity/keys.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import {
   checkGrant,
   checkHeartbeat,

@@ -16,14 +16,14 @@ import { existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { PEER_USERNAME_PATTERN } from '../protocol/peer-protocol.js';
-import type { Endpoint } from '../server/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { PeerAgent, type PeerAgentOptions } from './agent.js';
 import { PeerApiServer } from './api-server.js';
-import { ApiError } from './http.js';
+import { ApiError, answerError } from '../http/errors.js';
 import { DataDir, processAlive, readFileLimited, writeFileAtomic } from './data-dir.js';
-import { PeerPageFiles, UiRoutes, UiTickets, answerError, type UiControl } from './ui-routes.js';
+import { PeerPageFiles, UiRoutes, UiTickets, type UiControl } from './ui-routes.js';
 import type { UiSession, UiSessionState, UiTicketIssued } from './ui-types.js';
 
 export interface UiHostOptions {
@@ -309,7 +309,9 @@ export class PeerUiHost {
         );
       await api.handleRequest(req, res);
     } catch (err) {
-      answerError(res, err);
+      answerError(res, err, (unexpected) =>
+        this.options.logger.error('page request failed', { error: errorMessage(unexpected) }),
+      );
     }
   }
 

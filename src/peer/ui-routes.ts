@@ -25,15 +25,17 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PEER_USERNAME_PATTERN } from '../protocol/peer-protocol.js';
-import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+import { ExitCode } from '../util/errors.js';
 import {
   PageNotBuiltError,
   loadBuiltPage,
   sendStaticFile,
   type BuiltPage,
-} from '../web/static-pages.js';
+} from '../http/static-pages.js';
 import type { PeerAgent } from './agent.js';
-import { ApiError, readJson, statusFor } from './http.js';
+import { readJson } from '../http/body.js';
+import { ApiError } from '../http/errors.js';
+import { sendJson } from '../http/respond.js';
 import type {
   UiRegisterRequest,
   UiSession,
@@ -146,23 +148,10 @@ export class UiRoutes {
 
   /**
    * Answers one request for a path {@link owns} accepted. `authorize` throws when the request
-   * does not carry the API token (the caller's check, so both servers agree on it). Errors are
-   * answered here, as the API answers them.
+   * does not carry the API token (the caller's check, so both servers agree on it). Errors
+   * are thrown to the caller, which answers them as the API does (`answerError`).
    */
   async handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    authorize: () => void,
-  ): Promise<void> {
-    try {
-      await this.route(req, res, url, authorize);
-    } catch (err) {
-      answerError(res, err);
-    }
-  }
-
-  private async route(
     req: IncomingMessage,
     res: ServerResponse,
     url: URL,
@@ -199,18 +188,18 @@ export class UiRoutes {
           ExitCode.denied,
         );
       const granted: UiTicketGranted = { token: this.options.token };
-      sendUiJson(res, 200, granted);
+      sendJson(res, 200, granted);
       return;
     }
     authorize();
     const control = this.options.control;
     switch (action) {
       case 'session':
-        sendUiJson(res, 200, control.session());
+        sendJson(res, 200, control.session());
         return;
       case 'tickets':
         await readJson(req, [], true, MAX_UI_BODY_BYTES);
-        sendUiJson(res, 201, this.signInUrl());
+        sendJson(res, 201, this.signInUrl());
         return;
       case 'register': {
         const body = (await readJson(
@@ -225,7 +214,7 @@ export class UiRoutes {
             'invalid_argument',
             'a username is 3 to 32 characters: lowercase letters a-z, digits, _ and -, starting with a letter',
           );
-        sendUiJson(
+        sendJson(
           res,
           200,
           await this.need(control.register, 'register').call(control, body.username),
@@ -234,16 +223,16 @@ export class UiRoutes {
       }
       case 'sign-in':
         await readJson(req, [], true, MAX_UI_BODY_BYTES);
-        sendUiJson(res, 200, await this.need(control.signIn, 'sign in').call(control));
+        sendJson(res, 200, await this.need(control.signIn, 'sign in').call(control));
         return;
       case 'sign-out':
         await readJson(req, [], true, MAX_UI_BODY_BYTES);
-        sendUiJson(res, 200, await control.signOut());
+        sendJson(res, 200, await control.signOut());
         return;
       case 'quit': {
         await readJson(req, [], true, MAX_UI_BODY_BYTES);
         const quit = this.need(control.quit, 'quit');
-        sendUiJson(res, 202, { stopping: true });
+        sendJson(res, 202, { stopping: true });
         setImmediate(() => void quit.call(control));
         return;
       }
@@ -307,32 +296,4 @@ export function agentUiControl(agent: PeerAgent, stop: () => void): UiControl {
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-export function sendUiJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = `${JSON.stringify(value)}\n`;
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'content-length': Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-/** Answers an error as the API does: `{ error: { code, message, exit_code } }`. */
-export function answerError(res: ServerResponse, err: unknown): void {
-  let status = 500;
-  let body = { code: 'internal', message: 'the agent failed; see its log', exit_code: 1 };
-  if (err instanceof CloudP2PError) {
-    status = statusFor(err);
-    body = { code: err.code, message: err.message, exit_code: err.exitCode };
-  } else {
-    body.message = `the agent failed: ${errorMessage(err)}`;
-  }
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  sendUiJson(res, status, { error: body });
 }

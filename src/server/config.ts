@@ -5,6 +5,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveServerNodeConfig, type ServerNodeConfigInput } from '../core/config.js';
+import type { Endpoint } from '../transport/endpoint.js';
 import { UsageError } from '../util/errors.js';
 import {
   ConfigError,
@@ -13,10 +14,7 @@ import {
   type ConfigTable,
 } from '../util/config-reader.js';
 
-export interface Endpoint {
-  host: string;
-  port: number;
-}
+export type { Endpoint };
 
 export interface PeerConfig {
   id: number;

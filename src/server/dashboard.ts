@@ -3,7 +3,7 @@
  *
  *   GET /                     the page (src/web/pages/dashboard, built into dist/web/pages)
  *   GET /assets/<file>        its script and style sheet
- *   GET /events               the live stream (server-sent events, see src/web/dashboard-protocol.ts):
+ *   GET /events               the live stream (server-sent events, see src/protocol/dashboard-protocol.ts):
  *                             the recent timeline once, a snapshot every second, and timeline
  *                             entries (elections, failovers, silences) as they happen
  *   GET /dashboard/snapshot   one snapshot as JSON, after asking the other servers afresh
@@ -28,16 +28,17 @@ import {
   type ServerState,
   type TimelineEntry,
   type TimelineMessage,
-} from '../web/dashboard-protocol.js';
-import { EventStreamHub, type EventStreamOptions } from '../web/event-stream.js';
+} from '../protocol/dashboard-protocol.js';
+import { EventStreamHub, type EventStreamOptions } from '../http/event-stream.js';
 import {
   BUILT_PAGES_DIR,
   loadBuiltPage,
   sendStaticFile,
   type BuiltPage,
-} from '../web/static-pages.js';
+} from '../http/static-pages.js';
 import type { ServerConfig } from './config.js';
-import { sendJson, sendText, type HttpServer } from './http-server.js';
+import type { HttpServer } from '../http/http-server.js';
+import { sendJson, sendText } from '../http/respond.js';
 import type { RuntimeStatus } from './runtime.js';
 
 /** Another server whose dashboard (and /status) the page and this module may use. */
@@ -184,7 +185,7 @@ export function registerDashboardRoutes(
     })
     .route('/dashboard/snapshot', async (_req, res) => {
       await poller.pollAll();
-      sendJson(res, 200, snapshot());
+      sendJson(res, 200, snapshot(), { indent: 2 });
     });
 
   return {

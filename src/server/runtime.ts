@@ -26,7 +26,8 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { nodeConfigFrom, type ServerConfig } from './config.js';
 import { HardStateStore } from './hard-state-store.js';
-import { HttpServer, sendJson, sendText } from './http-server.js';
+import { HttpServer } from '../http/http-server.js';
+import { sendJson, sendText } from '../http/respond.js';
 import { ServerMetrics } from './metrics.js';
 import { SystemLoadSampler } from './system-load.js';
 
@@ -184,7 +185,7 @@ export class ServerRuntime {
       .route('/healthz', (_req, res) =>
         sendText(res, this.stopping ? 503 : 200, this.stopping ? 'stopping\n' : 'ok\n'),
       )
-      .route('/status', (_req, res) => sendJson(res, 200, this.status()))
+      .route('/status', (_req, res) => sendJson(res, 200, this.status(), { indent: 2 }))
       .route('/metrics', async (_req, res) => {
         res.writeHead(200, { 'content-type': this.metrics.contentType });
         res.end(await this.metrics.text());

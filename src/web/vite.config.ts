@@ -1,6 +1,6 @@
 /**
  * Builds the web pages (src/web/pages/<name>/index.html) into dist/web/pages with a manifest
- * that src/web/static-pages.ts reads. Run by `npm run build` (and so by `npm ci` and
+ * that src/http/static-pages.ts reads. Run by `npm run build` (and so by `npm ci` and
  * `npm start`); everything is bundled, so the pages work with no internet.
  * Dev server with live reload: `npx vite --config src/web/vite.config.ts` (see README.md here).
  */

@@ -28,9 +28,9 @@ import type {
   DashboardSnapshot,
   TimelineEntry,
   TimelineMessage,
-} from '../../../src/web/dashboard-protocol.js';
-import { EventStreamHub } from '../../../src/web/event-stream.js';
-import { PageNotBuiltError, loadBuiltPage } from '../../../src/web/static-pages.js';
+} from '../../../src/protocol/dashboard-protocol.js';
+import { EventStreamHub } from '../../../src/http/event-stream.js';
+import { PageNotBuiltError, loadBuiltPage } from '../../../src/http/static-pages.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-dashboard-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import type {
   DashboardSnapshot,
   ServerRow,
   TimelineEntry,
-} from '../../../src/web/dashboard-protocol.js';
+} from '../../../src/protocol/dashboard-protocol.js';
 import {
   MAX_TIMELINE_ENTRIES,
   applyEntry,

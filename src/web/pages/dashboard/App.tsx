@@ -9,7 +9,7 @@ import type {
   ServerRow,
   ServerState,
   TimelineEntry,
-} from '../../dashboard-protocol.js';
+} from '../../../protocol/dashboard-protocol.js';
 import {
   barPercent,
   formatClock,

@@ -7,7 +7,7 @@ import {
   type DashboardSnapshot,
   type TimelineEntry,
   type TimelineMessage,
-} from '../../dashboard-protocol.js';
+} from '../../../protocol/dashboard-protocol.js';
 
 export const MAX_TIMELINE_ENTRIES = 200;
 /** Rates are averaged over this much of the servers' own time. */

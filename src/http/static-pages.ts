@@ -2,7 +2,7 @@
  * Serves a page that Vite built (src/web/vite.config.ts writes dist/web/pages/): reads the
  * build manifest, loads the files one page needs (its HTML, scripts, styles, fonts/images) into
  * memory and answers exactly those paths. Nothing else on disk is reachable, so there is no
- * path to traverse. Node side; used by the cloud dashboard and meant for the peer app too.
+ * path to traverse. Used by the cloud dashboard and the peer app.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';

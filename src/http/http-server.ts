@@ -1,9 +1,11 @@
 /**
- * The server's HTTP port: /healthz, /status (JSON), /metrics (Prometheus text), and whatever
- * extra routes the runtime adds (the dashboard and its live event stream). Read-only: it only
- * answers GET and HEAD, so it needs no request bodies and no authentication.
+ * A read-only HTTP port with exact-path routes: the cloud server's /healthz, /status (JSON),
+ * /metrics (Prometheus text), and whatever extra routes the runtime adds (the dashboard and
+ * its live event stream). It only answers GET and HEAD, so it needs no request bodies and no
+ * authentication.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { sendText } from './respond.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -67,26 +69,4 @@ export class HttpServer {
       else res.destroy();
     }
   }
-}
-
-export function sendText(
-  res: ServerResponse,
-  status: number,
-  body: string,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(body);
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-  });
-  res.end(`${JSON.stringify(value, null, 2)}\n`);
 }

@@ -1,46 +1,13 @@
 /**
- * What the agent's local HTTP API (/api) and its page routes (/ui) share: the error type that
- * carries an HTTP status, the status of every other error, and bounded request-body readers.
+ * Bounded request-body readers: a body is refused (413) as soon as it is known to be too
+ * long, and a JSON body must be an object with only the fields the route allows.
  */
 import type { IncomingMessage } from 'node:http';
-import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { ExitCode } from '../util/errors.js';
+import { ApiError } from './errors.js';
 
 /** Largest JSON request body either accepts by default. */
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
-
-/** An error answered to the API caller with a given HTTP status. */
-export class ApiError extends CloudP2PError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    exitCode: number = ExitCode.usage,
-  ) {
-    super(code, message, exitCode as (typeof ExitCode)[keyof typeof ExitCode]);
-  }
-}
-
-/** The HTTP status for an error the agent or the page routes report (shared by /api and /ui). */
-export function statusFor(err: CloudP2PError): number {
-  if (err instanceof ApiError) return err.status;
-  if (err.code === 'not_found') return 404;
-  if (err.code === 'conflict' || err.code === 'already_registered') return 409;
-  switch (err.exitCode) {
-    case ExitCode.usage:
-    case ExitCode.badInput:
-      return 400;
-    case ExitCode.denied:
-      return 403;
-    case ExitCode.unavailable:
-      return 503;
-    case ExitCode.capacity:
-    case ExitCode.corrupted:
-    case ExitCode.noPayload:
-      return 422;
-    default:
-      return 500;
-  }
-}
 
 /** Reads a body of at most `maxBytes`, refusing longer ones before reading them all. */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {

@@ -1,8 +1,8 @@
 /**
  * Server-sent events (text/event-stream) for the web pages' live updates: a bounded set of
  * stream clients, one serialisation per broadcast, keep-alive comments, a slow-reader limit
- * and a clean close. Node side; used by the cloud dashboard (src/server/dashboard.ts) and
- * meant for the peer app's live updates too.
+ * and a clean close. Used by the cloud dashboard (src/server/dashboard.ts) and the peer
+ * agent's API (`/api/events`, src/peer/api-server.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 

@@ -126,6 +126,11 @@ export interface LedgerRow {
   updated_at_ms: number;
 }
 
+/** Views left under a ledger entry (none once revoked). */
+export function viewsLeft(ledger: Pick<LedgerRow, 'quota' | 'consumed' | 'revoked'>): number {
+  return ledger.revoked ? 0 : Math.max(0, ledger.quota - ledger.consumed);
+}
+
 export interface KnownKeyRow {
   user_id: string;
   username: string;

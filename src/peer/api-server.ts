@@ -26,7 +26,7 @@ import { readBody, readJson } from '../http/body.js';
 import { ApiError, answerError } from '../http/errors.js';
 import { sendBytes, sendJson } from '../http/respond.js';
 import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl } from './ui-routes.js';
-import type { ViewOutcome } from './viewer.js';
+import type { ViewOutcome } from './viewer-views.js';
 
 export interface ApiServerOptions {
   agent: PeerAgent;

@@ -1,7 +1,7 @@
 /**
  * What the parts of the agent share: the user's identity, the data directory and database, the
- * directory, the P2P node, pinned keys, the event bus and a per-key lock. The owner side
- * (owner.ts) and the viewer side (viewer.ts) each take one AgentContext.
+ * directory, the P2P node, pinned keys, the event bus, a per-key queue and background work.
+ * The owner side (owner-*.ts) and the viewer side (viewer-*.ts) take one AgentContext.
  */
 import type { CloudClient } from '../client/cloud-client.js';
 import { fromHex } from '../protocol/directory-protocol.js';
@@ -34,6 +34,50 @@ export interface AgentContext {
   serialize<T>(key: string, task: () => Promise<T>): Promise<T>;
   /** Best-effort work nobody waits for (errors ignored); stop() lets it finish briefly. */
   inBackground(task: Promise<unknown>): void;
+}
+
+/** Runs tasks with the same key one after another (one copy build per viewer, ...). */
+export class KeyedQueue {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.tails.set(key, settled);
+    void settled.then(() => {
+      if (this.tails.get(key) === settled) this.tails.delete(key);
+    });
+    return run;
+  }
+
+  /** Resolves when every task queued so far has finished. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.tails.values()]);
+  }
+}
+
+/** Best-effort work nobody waits for (errors ignored), given a moment to finish at stop. */
+export class BackgroundWork {
+  private readonly running = new Set<Promise<unknown>>();
+
+  add(task: Promise<unknown>): void {
+    const running = task.catch(() => undefined);
+    this.running.add(running);
+    void running.then(() => this.running.delete(running));
+  }
+
+  /** Waits for the work running now, at most `within_ms`. */
+  async settle(within_ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.running]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, within_ms);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
 }
 
 export class EventBus {

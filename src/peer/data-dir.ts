@@ -8,9 +8,15 @@
  *   agent.json      while `peer start` runs: pid, API port and token, P2P port (mode 0600)
  *   agent.lock      held by the running agent (pid inside)
  *   agent.sqlite    own images, copies, received images, ledger, pinned keys
- *   images/         own images: original, preview, own encrypted copy
- *   copies/         viewer copies made by this owner, until and after delivery
- *   received/       copies received from owners
+ *   agent.log       output of an agent started by `peer login`
+ *   ui.json         while `peer ui` runs: its port (mode 0600)
+ *   identity.pending.json  a key being registered (see registration.ts)
+ *   images/<id>.original, .preview.jpg, .stego.png    own images
+ *   copies/<image id>/<viewer id>.png                 viewer copies made by this owner
+ *   received/<owner id>/<image id>.png                copies received from owners
+ *
+ * Every path is made here; ids that name files are checked against their patterns first, so
+ * no id from another peer can point outside the directory.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -30,7 +36,11 @@ import {
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { identityFromSeed, type Identity } from '../identity/keys.js';
-import { PEER_USERNAME_PATTERN, USER_ID_PATTERN } from '../protocol/peer-protocol.js';
+import {
+  PEER_IMAGE_ID_PATTERN,
+  PEER_USERNAME_PATTERN,
+  USER_ID_PATTERN,
+} from '../protocol/peer-protocol.js';
 import { fromHex, toHex } from '../protocol/directory-protocol.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
@@ -132,6 +142,19 @@ function isEndpoint(value: unknown): value is Endpoint {
   );
 }
 
+/** An id that names a file, checked first: no id from another peer may point elsewhere. */
+function fileId(id: string, pattern: RegExp, what: string): string {
+  if (!pattern.test(id))
+    throw new CloudP2PError(
+      'invalid_argument',
+      `not ${what}: ${JSON.stringify(id.slice(0, 80))}`,
+      ExitCode.badInput,
+    );
+  return id;
+}
+const imageFileId = (id: string): string => fileId(id, PEER_IMAGE_ID_PATTERN, 'an image id');
+const userFileId = (id: string): string => fileId(id, USER_ID_PATTERN, 'a user id');
+
 export class DataDir {
   readonly root: string;
 
@@ -157,6 +180,35 @@ export class DataDir {
   }
   get databasePath(): string {
     return this.path('agent.sqlite');
+  }
+  get agentLogPath(): string {
+    return this.path('agent.log');
+  }
+  get uiInfoPath(): string {
+    return this.path('ui.json');
+  }
+  get pendingIdentityPath(): string {
+    return this.path('identity.pending.json');
+  }
+
+  /** The original of an own image (needed to make viewers' copies). */
+  originalPath(imageId: string): string {
+    return this.path('images', `${imageFileId(imageId)}.original`);
+  }
+  previewPath(imageId: string): string {
+    return this.path('images', `${imageFileId(imageId)}.preview.jpg`);
+  }
+  /** The owner's own copy, encrypted through the cloud (sealed to the owner). */
+  stegoPath(imageId: string): string {
+    return this.path('images', `${imageFileId(imageId)}.stego.png`);
+  }
+  /** The copy made for one viewer. */
+  copyPath(imageId: string, viewerId: string): string {
+    return this.path('copies', imageFileId(imageId), `${userFileId(viewerId)}.png`);
+  }
+  /** A copy received from an owner. */
+  receivedPath(ownerId: string, imageId: string): string {
+    return this.path('received', userFileId(ownerId), `${imageFileId(imageId)}.png`);
   }
 
   /** Creates the folders (private to the user: they hold a key and received images). */
@@ -209,6 +261,32 @@ export class DataDir {
     if (toHex(keys.publicKey) !== toHex(publicKey))
       throw settingsError(path, 'public_key does not belong to the seed');
     return { username: value.username, user_id: value.user_id, keys };
+  }
+
+  /** Keeps a key being registered before the directory sees it (mode 0600). */
+  writePendingIdentity(username: string, keys: Identity): void {
+    this.ensure();
+    writeFileAtomic(
+      this.pendingIdentityPath,
+      JSON.stringify({ username, seed: toHex(keys.seed), public_key: toHex(keys.publicKey) }),
+      0o600,
+    );
+  }
+
+  /** The key an interrupted registration of `username` saved, or null (none, or unreadable). */
+  readPendingIdentity(username: string): Identity | null {
+    if (!existsSync(this.pendingIdentityPath)) return null;
+    try {
+      const saved = readJson(this.pendingIdentityPath);
+      const seed = fromHex(saved.seed, 32);
+      return saved.username === username && seed ? identityFromSeed(seed) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  removePendingIdentity(): void {
+    rmSync(this.pendingIdentityPath, { force: true });
   }
 
   writeSettings(settings: AgentSettings): void {

@@ -18,7 +18,7 @@ import type {
   RequestView,
   SyncReport,
 } from './api-types.js';
-import type { ViewOutcome } from './viewer.js';
+import type { ViewOutcome } from './viewer-views.js';
 
 export type { ViewOutcome };
 

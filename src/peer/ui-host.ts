@@ -60,7 +60,6 @@ export interface UiHostInfo {
   started_at_ms: number;
 }
 
-const UI_INFO_FILE = 'ui.json';
 const REQUESTS_PER_SECOND = 100;
 
 export class PeerUiHost {
@@ -356,17 +355,17 @@ export class PeerUiHost {
       token: this.token,
       started_at_ms: Date.now(),
     };
-    writeFileAtomic(this.dataDir.path(UI_INFO_FILE), `${JSON.stringify(info, null, 2)}\n`, 0o600);
+    writeFileAtomic(this.dataDir.uiInfoPath, `${JSON.stringify(info, null, 2)}\n`, 0o600);
   }
 
   private removeInfo(): void {
-    if (this.dataDir) rmSync(this.dataDir.path(UI_INFO_FILE), { force: true });
+    if (this.dataDir) rmSync(this.dataDir.uiInfoPath, { force: true });
   }
 }
 
 /** The `peer ui` program running for `dataDir`, if ui.json names a live one. */
 export function readUiHostInfo(dataDir: DataDir): UiHostInfo | null {
-  const path = dataDir.path(UI_INFO_FILE);
+  const path = dataDir.uiInfoPath;
   if (!existsSync(path)) return null;
   try {
     const value = JSON.parse(

@@ -259,7 +259,7 @@ async function runLogin(options: StartOptions): Promise<void> {
     say(`${identity.username} is already signed in (an agent runs for ${dataDir.root})`);
     return;
   }
-  const logPath = dataDir.path('agent.log');
+  const logPath = dataDir.agentLogPath;
   const args = [
     packagePath('dist', 'cli', 'main.js'),
     'peer',

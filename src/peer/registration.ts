@@ -1,0 +1,75 @@
+/**
+ * Use case 1: register. Creates the user's key, registers it with the directory and writes the
+ * data directory. The key is saved (identity.pending.json) before the directory sees it, so a
+ * crash in between cannot leave a registered name whose key is lost: registering again with
+ * the same name finishes it.
+ */
+import { generateIdentity } from '../identity/keys.js';
+import { toHex } from '../protocol/directory-protocol.js';
+import type { Endpoint } from '../transport/endpoint.js';
+import { CloudP2PError, ExitCode } from '../util/errors.js';
+import type { DataDir } from './data-dir.js';
+import { DirectoryRequestError } from './directory-client.js';
+import { PeerDirectory } from './directory.js';
+
+export interface RegistrationRequest {
+  dataDir: DataDir;
+  username: string;
+  servers: Endpoint[];
+  clusterId?: number;
+  directoryTimeout_ms?: number;
+}
+
+export interface Registered {
+  username: string;
+  user_id: string;
+  data_dir: string;
+}
+
+export async function registerUser(args: RegistrationRequest): Promise<Registered> {
+  const { dataDir, username } = args;
+  if (dataDir.hasIdentity()) {
+    const existing = dataDir.readIdentity();
+    throw new CloudP2PError(
+      'already_registered',
+      `${dataDir.root} already holds the identity of ${existing.username}; use another --data-dir to register another user`,
+      ExitCode.usage,
+    );
+  }
+  dataDir.ensure();
+  // An interrupted registration of this name left its key: use it (else start with a new key).
+  const keys = dataDir.readPendingIdentity(username) ?? generateIdentity();
+  dataDir.writePendingIdentity(username, keys);
+  const clusterId = args.clusterId ?? 1;
+  const directory = new PeerDirectory({
+    servers: args.servers,
+    clusterId,
+    ...(args.directoryTimeout_ms === undefined
+      ? {}
+      : { requestTimeout_ms: args.directoryTimeout_ms }),
+  });
+  try {
+    let userId: string;
+    try {
+      userId = (await directory.register(username, keys)).user_id;
+    } catch (err) {
+      // Registered before a crash with this very key? Then the name is ours: finish. Only
+      // the key's holder can sign the lookup, so a name taken by someone else stays refused.
+      if (!(err instanceof DirectoryRequestError && err.code === 'conflict')) throw err;
+      const challenge = (await directory.client.call('challenge', { username })) as {
+        user_id?: unknown;
+      };
+      if (typeof challenge?.user_id !== 'string') throw err;
+      directory.actAs(challenge.user_id, keys);
+      const user = await directory.userById(challenge.user_id).catch(() => null);
+      if (!user || user.public_key !== toHex(keys.publicKey)) throw err;
+      userId = user.user_id;
+    }
+    dataDir.writeIdentity({ username, user_id: userId, keys });
+    dataDir.writeSettings({ servers: args.servers, cluster_id: clusterId });
+    dataDir.removePendingIdentity();
+    return { username, user_id: userId, data_dir: dataDir.root };
+  } finally {
+    directory.close();
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * Viewing (use case 7): a view opens the sealed image only while views are left and counts it
+ * in the ledger first, then inside the image file (and reports it to the directory). Anything
+ * that does not check out — used up, revoked, not named, tampered, damaged — shows the default
+ * image and says why. Also the list of images received, with the views left.
+ */
+import { existsSync } from 'node:fs';
+import { PEER_LIMITS } from '../protocol/peer-protocol.js';
+import { packagePath } from '../util/package-info.js';
+import { CloudP2PError, errorMessage } from '../util/errors.js';
+import { viewsLeft, type LedgerRow } from './agent-db.js';
+import type { ReceivedView, ViewReason, ViewRecord } from './api-types.js';
+import { notFound, type AgentContext } from './context.js';
+import {
+  CopyError,
+  checkCopySignature,
+  openCopy,
+  readCopy,
+  rewriteCopy,
+  viewerEntry,
+  withConsumed,
+  type CopyInfo,
+} from './copies.js';
+import { readFileLimited, writeFileAtomic } from './data-dir.js';
+import type { PeerIdentity } from './p2p-session.js';
+
+/** The default image is the cover; bounded like any image file read. */
+const MAX_DEFAULT_IMAGE_BYTES = 64 * 1024 * 1024;
+
+export interface ViewOutcome {
+  record: ViewRecord;
+  image: Uint8Array;
+}
+
+let defaultImage: Uint8Array | null = null;
+function defaultImageBytes(): Uint8Array {
+  defaultImage ??= readFileLimited(
+    packagePath('assets', 'cover.png'),
+    MAX_DEFAULT_IMAGE_BYTES,
+    'default image',
+  );
+  return defaultImage;
+}
+
+export class ViewerViews {
+  constructor(private readonly ctx: AgentContext) {}
+
+  received(): ReceivedView[] {
+    return this.ctx.db.ledgers().map((ledger) => {
+      const held = this.ctx.db.received(ledger.owner_id, ledger.image_id);
+      const left = viewsLeft(ledger);
+      return {
+        owner: ledger.owner_username,
+        owner_id: ledger.owner_id,
+        image_id: ledger.image_id,
+        quota: ledger.quota,
+        consumed: ledger.consumed,
+        views_left: left,
+        revoked: ledger.revoked,
+        version: ledger.version,
+        state: !held
+          ? ledger.revoked
+            ? 'revoked'
+            : 'waiting_for_copy'
+          : ledger.revoked
+            ? 'revoked'
+            : left > 0
+              ? 'viewable'
+              : 'used_up',
+        file_version: held?.file_version ?? null,
+        size_bytes: held?.size_bytes ?? null,
+      };
+    });
+  }
+
+  /** Views `owner/imageId`: my own image, or a copy I received. */
+  async view(ownerName: string, imageId: string, ownStego: () => Uint8Array): Promise<ViewOutcome> {
+    if (ownerName === this.ctx.me.username) return this.viewOwn(imageId, ownStego());
+    const owner = await this.ctx.keys.byUsername(ownerName);
+    const held = this.ctx.db.received(owner.user_id, imageId);
+    const path = this.ctx.dataDir.receivedPath(owner.user_id, imageId);
+    if (!held || !existsSync(path)) {
+      const ledger = this.ctx.db.ledger(owner.user_id, imageId);
+      if (!ledger)
+        throw notFound(
+          `you have no image ${ownerName}/${imageId}; ask for it with \`cloudp2p peer request ${ownerName} ${imageId} --views N\``,
+        );
+      return this.defaultView(
+        ledger.revoked ? 'revoked' : 'no_copy',
+        ledger.revoked
+          ? `${ownerName} revoked your access to ${imageId}`
+          : `${ownerName} granted ${imageId} but the copy has not arrived yet; it comes when both agents are online`,
+        ownerName,
+        imageId,
+        ledger,
+      );
+    }
+    const bytes = readFileLimited(path, PEER_LIMITS.max_copy_bytes, 'copy');
+    return this.viewCopyBytes(bytes, path, { owner, imageId });
+  }
+
+  /** Views an image file someone holds (e.g. a copy made for another user). */
+  async viewFile(bytes: Uint8Array): Promise<ViewOutcome> {
+    return this.viewCopyBytes(bytes, null, null);
+  }
+
+  private async viewOwn(imageId: string, stego: Uint8Array): Promise<ViewOutcome> {
+    const copy = await readCopy(stego);
+    checkCopySignature(copy, this.ctx.me.keys.publicKey);
+    const image = openCopy(copy, this.ctx.me);
+    return {
+      record: {
+        verdict: 'shown',
+        reason: 'own_image',
+        message: `your own image ${imageId} (views unlimited)`,
+        owner: this.ctx.me.username,
+        image_id: imageId,
+        views_left: null,
+        quota: null,
+        consumed: null,
+        media_type: image.mediaType,
+        size_bytes: image.bytes.length,
+      },
+      image: image.bytes,
+    };
+  }
+
+  private async viewCopyBytes(
+    bytes: Uint8Array,
+    storedPath: string | null,
+    expected: { owner: PeerIdentity; imageId: string } | null,
+  ): Promise<ViewOutcome> {
+    let copy: CopyInfo;
+    let owner: PeerIdentity;
+    try {
+      copy = await readCopy(bytes);
+      if (expected && (copy.owner !== expected.owner.username || copy.imageId !== expected.imageId))
+        throw new CopyError('tampered', `the stored file now holds ${copy.owner}/${copy.imageId}`);
+      if (copy.owner === this.ctx.me.username && !expected) {
+        const own = this.ctx.db.ownImage(copy.imageId);
+        if (own && copy.payload.rights.viewers.length === 0)
+          return this.viewOwn(copy.imageId, bytes);
+      }
+      owner = expected?.owner ?? (await this.ownerOf(copy));
+      checkCopySignature(copy, owner.public_key);
+      viewerEntry(copy, this.ctx.me.username);
+    } catch (err) {
+      if (err instanceof CopyError)
+        return this.defaultView(err.problem, err.message, null, null, null);
+      throw err;
+    }
+    return this.consumeOne(copy, owner, bytes, storedPath);
+  }
+
+  private async ownerOf(copy: CopyInfo): Promise<PeerIdentity> {
+    try {
+      return await this.ctx.keys.byUsername(copy.owner);
+    } catch (err) {
+      if (err instanceof CloudP2PError && err.code === 'not_found')
+        throw new CopyError(
+          'tampered',
+          `the rights name an owner ${copy.owner} the directory does not know`,
+        );
+      throw err;
+    }
+  }
+
+  /** The copy checked out and names me: count one view (ledger first), then open it. */
+  private async consumeOne(
+    copy: CopyInfo,
+    owner: PeerIdentity,
+    bytes: Uint8Array,
+    storedPath: string | null,
+  ): Promise<ViewOutcome> {
+    const me = this.ctx.me.username;
+    const entry = viewerEntry(copy, me);
+    const key = { owner_id: owner.user_id, image_id: copy.imageId, owner_username: owner.username };
+    return this.ctx.serialize(`receive:${owner.user_id}:${copy.imageId}`, async () => {
+      // The file's signed rights and counter count too: whichever is newer / higher wins.
+      let ledger = this.ctx.db.mergeLedger(
+        key,
+        { version: copy.version, quota: entry.quota, revoked: false },
+        entry.consumed,
+      );
+      if (storedPath === null) {
+        // A valid copy for me that arrived as a file: keep it like a delivered one (unless one
+        // is kept already); the view is counted in the kept copy.
+        storedPath = this.ctx.dataDir.receivedPath(owner.user_id, copy.imageId);
+        if (!this.ctx.db.received(owner.user_id, copy.imageId) || !existsSync(storedPath)) {
+          writeFileAtomic(storedPath, bytes, 0o600);
+          this.ctx.db.putReceived({
+            owner_id: owner.user_id,
+            image_id: copy.imageId,
+            owner_username: owner.username,
+            file_version: copy.version,
+            image_digest: copy.imageDigest,
+            size_bytes: bytes.length,
+            received_at_ms: Date.now(),
+          });
+        }
+      }
+      if (ledger.revoked)
+        return this.defaultView(
+          'revoked',
+          `${owner.username} revoked your access to ${copy.imageId}`,
+          owner.username,
+          copy.imageId,
+          ledger,
+        );
+      if (viewsLeft(ledger) === 0)
+        return this.defaultView(
+          'quota_used',
+          `you have used all ${ledger.quota} views of ${owner.username}/${copy.imageId}; ask for more with \`cloudp2p peer more-views ${owner.username}/${copy.imageId} --views N\``,
+          owner.username,
+          copy.imageId,
+          ledger,
+        );
+      let image;
+      try {
+        image = openCopy(copy, this.ctx.me);
+      } catch (err) {
+        if (err instanceof CopyError)
+          return this.defaultView(err.problem, err.message, owner.username, copy.imageId, ledger);
+        throw err;
+      }
+      const after = this.ctx.db.consumeView(owner.user_id, copy.imageId);
+      if (!after)
+        return this.defaultView(
+          'quota_used',
+          `no views of ${owner.username}/${copy.imageId} are left`,
+          owner.username,
+          copy.imageId,
+          ledger,
+        );
+      ledger = after;
+      if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
+      // The directory keeps the count too, so a lost ledger cannot give views back.
+      this.ctx.inBackground(
+        this.ctx.directory.recordViews({
+          owner_id: owner.user_id,
+          image_id: copy.imageId,
+          consumed: ledger.consumed,
+        }),
+      );
+      this.ctx.events.emit({
+        type: 'image-viewed',
+        owner: owner.username,
+        image_id: copy.imageId,
+        views_left: viewsLeft(ledger),
+      });
+      return {
+        record: {
+          verdict: 'shown',
+          reason: 'ok',
+          message: `${owner.username}/${copy.imageId}: ${viewsLeft(ledger)} of ${ledger.quota} views left`,
+          owner: owner.username,
+          image_id: copy.imageId,
+          views_left: viewsLeft(ledger),
+          quota: ledger.quota,
+          consumed: ledger.consumed,
+          media_type: image.mediaType,
+          size_bytes: image.bytes.length,
+        },
+        image: image.bytes,
+      };
+    });
+  }
+
+  /** Writes the ledger's count into the stored copy (the ledger already holds it). */
+  private async writeConsumed(path: string, consumed: number): Promise<void> {
+    try {
+      const bytes = readFileLimited(path, PEER_LIMITS.max_copy_bytes, 'copy');
+      const copy = await readCopy(bytes);
+      const current = viewerEntry(copy, this.ctx.me.username).consumed;
+      if (current >= consumed) return;
+      writeFileAtomic(
+        path,
+        await rewriteCopy(bytes, withConsumed(copy.payload, this.ctx.me.username, consumed)),
+        0o600,
+      );
+    } catch (err) {
+      this.ctx.logger.warn(
+        'could not write the view count into the image file; the ledger has it',
+        {
+          error: errorMessage(err),
+        },
+      );
+    }
+  }
+
+  private defaultView(
+    reason: ViewReason,
+    message: string,
+    owner: string | null,
+    imageId: string | null,
+    ledger: Pick<LedgerRow, 'quota' | 'consumed' | 'revoked'> | null,
+  ): ViewOutcome {
+    const image = defaultImageBytes();
+    return {
+      record: {
+        verdict: 'default',
+        reason,
+        message,
+        owner,
+        image_id: imageId,
+        views_left: ledger ? viewsLeft(ledger) : null,
+        quota: ledger?.quota ?? null,
+        consumed: ledger?.consumed ?? null,
+        media_type: 'image/png',
+        size_bytes: image.length,
+      },
+      image,
+    };
+  }
+}

@@ -30,6 +30,7 @@ import type {
 import type { RandomSource } from './random.js';
 import type { LocalLoad } from './score.js';
 import { hardState } from './node/epochs.js';
+import { checkDeepInvariants, checkInvariants } from './node/invariants.js';
 import { shutdown, startNode } from './node/lifecycle.js';
 import { loadReport, setLocalLoad } from './node/load.js';
 import * as tasks from './node/local-tasks.js';
@@ -38,6 +39,7 @@ import { nodeStatus, type NodeStatus } from './node/status.js';
 import { receive } from './node/step.js';
 import { enterInput, nextDeadline, tick } from './node/tick.js';
 
+export { InvariantViolation } from './assert.js';
 export type { NodeCounters } from './node/state.js';
 export type { NodeStatus } from './node/status.js';
 
@@ -95,44 +97,39 @@ export class ServerNode {
    * `m` was validated by the codec; here only the sender is checked (who may send what).
    */
   receive(from: Source, m: Message, now_ms: number): void {
-    enterInput(this.n, now_ms);
-    receive(this.n, from, m);
+    this.input(now_ms, (n) => receive(n, from, m));
   }
 
   /** Time passed; call at (or after) `nextDeadline_ms()`. */
   tick(now_ms: number): void {
-    enterInput(this.n, now_ms);
-    tick(this.n);
+    this.input(now_ms, tick);
   }
 
   /** New local measurements (CPU, memory, optional load average). Task counts come from the task callbacks. */
   setLocalLoad(load: LocalLoad, now_ms: number): void {
-    enterInput(this.n, now_ms);
-    setLocalLoad(this.n, load);
+    this.input(now_ms, (n) => setLocalLoad(n, load));
   }
 
   /** A worker picked the task up (after an `executeTask` event). */
   taskStarted(client_id: ClientId, task_id: TaskId, now_ms: number): void {
-    enterInput(this.n, now_ms);
-    tasks.taskStarted(this.n, client_id, task_id);
+    this.input(now_ms, (n) => tasks.taskStarted(n, client_id, task_id));
   }
 
   /** The task finished; the runtime keeps the result bytes until `releaseResult`. */
   taskFinished(client_id: ClientId, task_id: TaskId, outcome: TaskOutcome, now_ms: number): void {
-    enterInput(this.n, now_ms);
-    tasks.taskFinished(this.n, client_id, task_id, outcome);
+    this.input(now_ms, (n) => tasks.taskFinished(n, client_id, task_id, outcome));
   }
 
   /** Turns the built-in failure simulation on or off at run time (config gives the default). */
   setFailureSimulation(enabled: boolean, now_ms: number): void {
-    enterInput(this.n, now_ms);
-    this.n.failureSimulationOn = enabled;
+    this.input(now_ms, (n) => {
+      n.failureSimulationOn = enabled;
+    });
   }
 
   /** Graceful shutdown: tell every peer, stop taking work; results in flight are still sent. */
   shutdown(now_ms: number): void {
-    enterInput(this.n, now_ms);
-    shutdown(this.n);
+    this.input(now_ms, shutdown);
   }
 
   /** Everything produced since the last drain. */
@@ -156,5 +153,21 @@ export class ServerNode {
   /** Every history entry on this replica (for the simulator's checks and debugging). */
   historyEntries(): HistoryEntry[] {
     return this.n.history.allEntries();
+  }
+
+  /**
+   * The expensive invariant checks (counters against tables, digest against entries), for
+   * the tests and the simulator; the cheap ones run after every input anyway. Throws
+   * InvariantViolation.
+   */
+  checkDeepInvariants(): void {
+    checkDeepInvariants(this.n);
+  }
+
+  /** Every input: move the clock (noticing stalls), run the step, check the invariants. */
+  private input(now_ms: number, step: (n: NodeState) => void): void {
+    enterInput(this.n, now_ms);
+    step(this.n);
+    checkInvariants(this.n);
   }
 }

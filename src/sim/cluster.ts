@@ -10,7 +10,7 @@ import { formatEpoch, type HardState } from '../core/epoch.js';
 import type { NodeEvent, Source } from '../core/events.js';
 import { ELECTION_MESSAGE_TYPES, type Message, type MessageType } from '../core/messages.js';
 import { randomInt, SeededRandom } from '../core/random.js';
-import { ServerNode } from '../core/server-node.js';
+import { InvariantViolation, ServerNode } from '../core/server-node.js';
 import { EventQueue } from './event-queue.js';
 import { InvariantChecker } from './invariants.js';
 import { clientEndpoint, Network, serverEndpoint, type NetworkConditions } from './network.js';
@@ -246,7 +246,22 @@ export class Simulation {
     this.fingerprint = h >>> 0;
   }
 
+  /**
+   * Runs one event. A broken core invariant is a violation of the run: the server it broke on
+   * stops, as a production server would (it exits; see src/core/README.md).
+   */
   private dispatch(e: SimEvent): void {
+    try {
+      this.dispatchEvent(e);
+    } catch (err) {
+      if (!(err instanceof InvariantViolation)) throw err;
+      this.checker.fail(this.now, 'core-invariant', err.message);
+      const server = err.details['server'];
+      if (typeof server === 'number') this.crash(server);
+    }
+  }
+
+  private dispatchEvent(e: SimEvent): void {
     switch (e.kind) {
       case 'deliver':
         return this.deliverToServer(e.to, e.from, e.message);
@@ -320,6 +335,7 @@ export class Simulation {
     if (ready.hard_state !== null) s.hard = ready.hard_state;
     for (const out of ready.messages) this.route({ kind: 'server', id: s.id }, out.to, out.message);
     for (const e of ready.events) this.onEvent(s, e);
+    node.checkDeepInvariants();
     this.checker.onEpochObserved(this.now, s.id, node.epoch);
     const next = node.nextDeadline_ms();
     if (next < s.timerAt) {

@@ -5,7 +5,8 @@
  * state: every change is flagged for the runtime to persist before it sends anything, so a
  * restarted server never reuses an epoch and its epoch never goes backwards.
  */
-import { epochTerm, MAX_TERM, type HardState } from '../epoch.js';
+import { invariant } from '../assert.js';
+import { epochTerm, formatEpoch, MAX_TERM, type HardState } from '../epoch.js';
 import type { ServerId, ServerMessage, StaleEpochMessage } from '../messages.js';
 import { emit, sendTo } from './send.js';
 import type { NodeState } from './state.js';
@@ -30,6 +31,11 @@ export function noteTerm(n: NodeState, term: number): void {
 }
 
 export function setEpoch(n: NodeState, epoch: number): void {
+  invariant(epoch >= n.epoch, 'epochs never decrease', () => ({
+    server: n.id,
+    from: formatEpoch(n.epoch),
+    to: formatEpoch(epoch),
+  }));
   if (epoch !== n.epoch) {
     n.epoch = epoch;
     noteTerm(n, epochTerm(epoch));

@@ -3,7 +3,9 @@
  * heartbeats (alive, successors, member view, history summary) and StaleEpoch hints (a peer
  * follows a live leader in our epoch). Their epochs were checked first (./epoch-rules.ts).
  */
+import { epochLeader } from '../epoch.js';
 import type { CoordinatorMessage, HeartbeatMessage, StaleEpochMessage } from '../messages.js';
+import { rejectInvalid } from './epochs.js';
 import { checkReplicationProgress } from './history-follower.js';
 import { acceptLeader } from './leadership.js';
 import type { NodeState } from './state.js';
@@ -41,7 +43,9 @@ export function onLeaderHeartbeat(n: NodeState, m: HeartbeatMessage): void {
 
 /** Same epoch: a peer with a live leader answered our election; a leaderless server follows it. */
 export function followHintedLeader(n: NodeState, m: StaleEpochMessage): void {
-  if (m.epoch === n.epoch && m.leader_id !== null && m.leader_id !== n.id) {
-    acceptLeader(n, m.leader_id, m.epoch, null);
-  }
+  if (m.epoch !== n.epoch || m.leader_id === null || m.leader_id === n.id) return;
+  // Honest peers only ever name the leader that minted the epoch; refuse anything else.
+  if (epochLeader(m.epoch) !== m.leader_id)
+    return rejectInvalid(n, m, 'leader_id did not mint epoch');
+  acceptLeader(n, m.leader_id, m.epoch, null);
 }

@@ -4,6 +4,7 @@
  * our own entries to a new leader whose history differs (a healed partition) so nothing
  * assigned on the other side is lost.
  */
+import { invariant } from '../assert.js';
 import { digestOf } from '../history.js';
 import {
   MESSAGE_LIMITS,
@@ -88,8 +89,7 @@ export function checkReplicationProgress(n: NodeState, info: HistoryInfo): void 
 export function applyOrBuffer(n: NodeState, seq: number, change: HistoryChange): void {
   if (n.appliedSeq >= 0 && seq <= n.appliedSeq) return;
   if (n.appliedSeq >= 0 && seq === n.appliedSeq + 1) {
-    applyChange(n, change);
-    n.appliedSeq = seq;
+    applyNext(n, seq, change);
     drainBuffered(n);
     return;
   }
@@ -107,19 +107,25 @@ function drainBuffered(n: NodeState): void {
     const next = n.buffered.get(n.appliedSeq + 1);
     if (next === undefined) break;
     n.buffered.delete(n.appliedSeq + 1);
-    applyChange(n, next);
-    n.appliedSeq++;
+    applyNext(n, n.appliedSeq + 1, next);
   }
   for (const seq of n.buffered.keys()) if (seq <= n.appliedSeq) n.buffered.delete(seq);
   if (n.behindSince !== null && n.appliedSeq >= n.behindTarget) n.behindSince = null;
 }
 
-function applyChange(n: NodeState, change: HistoryChange): void {
+/** Applies change number `seq`, which must be the one right after the last applied. */
+function applyNext(n: NodeState, seq: number, change: HistoryChange): void {
+  invariant(seq === n.appliedSeq + 1, 'history changes are applied in contiguous sequence', () => ({
+    server: n.id,
+    applied_seq: n.appliedSeq,
+    seq,
+  }));
   if (change.kind === 'add') {
     n.history.set(change.entry, n.now);
   } else {
     n.history.remove(change.ref);
   }
+  n.appliedSeq = seq;
 }
 
 /** One part of the leader's snapshot; the whole one replaces our replica if its digest checks. */

@@ -4,7 +4,8 @@
  * successor ladder armed. Every change of `role` goes through here, except silence
  * (./failure-simulation.ts) and the election's candidacy (./election.ts).
  */
-import { epochLeader, epochTerm, makeEpoch } from '../epoch.js';
+import { invariant } from '../assert.js';
+import { epochLeader, epochTerm, formatEpoch, makeEpoch } from '../epoch.js';
 import type { StepDownReason } from '../events.js';
 import type { CoordinatorMessage, HistoryInfo, LeaderReason, ServerId } from '../messages.js';
 import { randomInt } from '../random.js';
@@ -26,7 +27,13 @@ export function claimLeadership(n: NodeState, reason: LeaderReason): void {
   const term = Math.max(n.maxTerm, epochTerm(n.epoch)) + 1;
   noteTerm(n, term);
   const previousLeader = n.leaderId === null ? epochLeader(n.epoch) : null;
-  setEpoch(n, makeEpoch(term, n.id));
+  const epoch = makeEpoch(term, n.id);
+  invariant(epoch > n.epoch, 'a server claims only epochs above every one it held', () => ({
+    server: n.id,
+    held: formatEpoch(n.epoch),
+    claimed: formatEpoch(epoch),
+  }));
+  setEpoch(n, epoch);
   n.role = 'leader';
   n.leaderId = n.id;
   n.leadingSince = n.now;
@@ -110,6 +117,15 @@ export function acceptLeader(
   epoch: number,
   info: HistoryInfo | null,
 ): void {
+  invariant(
+    epochLeader(epoch) === leader,
+    'an epoch is led only by the server that minted it',
+    () => ({
+      server: n.id,
+      leader,
+      epoch: formatEpoch(epoch),
+    }),
+  );
   const changed = epoch !== n.epoch || n.leaderId !== leader || n.role !== 'follower';
   if (n.role === 'leader') stepDown(n, 'newer_epoch');
   n.role = 'follower';

@@ -46,6 +46,7 @@ export class Net {
   }
 
   collect(id: number): void {
+    this.node(id).checkDeepInvariants();
     const ready = this.node(id).drain();
     this.events.get(id)?.push(...ready.events);
     for (const out of ready.messages) {

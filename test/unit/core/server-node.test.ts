@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_TERM } from '../../../src/core/epoch.js';
 import { SeededRandom } from '../../../src/core/random.js';
 import { ServerNode } from '../../../src/core/server-node.js';
 import { Net } from './harness.js';
@@ -148,35 +149,48 @@ describe('ServerNode defends itself', () => {
     ]);
   });
 
-  it('survives any well-formed message from any sender, in any order', () => {
-    // Malformed input never gets this far: the codec validates every message on decode.
-    const n = new ServerNode({ id: 1, peers: [2, 3] }, new SeededRandom(1), 0);
-    const message = fc.constantFrom(...EXAMPLES);
+  it('survives any well-formed message from any sender, in any order, keeping its invariants', () => {
+    // Malformed input never gets this far: the codec validates every message on decode. Any
+    // well-formed message, from a real peer or not, in any epoch, must leave every invariant
+    // intact (an InvariantViolation here means input can crash a server).
     const sender = fc.oneof(
-      fc.integer({ min: 1, max: 5 }).map((id) => ({ kind: 'server' as const, id })),
+      fc.integer({ min: 1, max: 4 }).map((id) => ({ kind: 'server' as const, id })),
       fc.constantFrom('c1', 'c2').map((id) => ({ kind: 'client' as const, id })),
     );
+    const variant = fc.record({
+      message: fc.constantFrom(...EXAMPLES),
+      spoof: fc.boolean(),
+      epoch: fc.constantFrom(0, 1001, 1002, 1003, 2001, 2002, 3003),
+      leader: fc.constantFrom(null, 1, 2, 3),
+      role: fc.constantFrom('leader', 'follower', 'candidate'),
+      maxTerm: fc.constantFrom(0, 1, 3, MAX_TERM),
+    });
     // Mostly with a matching sender field, so the messages reach the handlers.
-    const input = fc
-      .tuple(sender, message, fc.boolean())
-      .map(([from, m, spoof]): [Source, Message] => {
-        if (spoof) return [from, m];
-        if (from.kind === 'server' && 'from' in m)
-          return [from, { ...m, from: from.id } as Message];
-        if (from.kind === 'client' && 'client_id' in m)
-          return [from, { ...m, client_id: from.id } as Message];
-        return [from, m];
-      });
-    let now = 10;
+    const input = fc.tuple(sender, variant).map(([from, v]): [Source, Message] => {
+      const m: Record<string, unknown> = { ...v.message };
+      if ('epoch' in m) m['epoch'] = v.epoch;
+      if ('leader_id' in m) m['leader_id'] = v.leader;
+      if (m['type'] === 'Heartbeat') m['role'] = v.role;
+      if ('max_term' in m) m['max_term'] = v.maxTerm;
+      if (!v.spoof && from.kind === 'server' && 'from' in m) m['from'] = from.id;
+      if (!v.spoof && from.kind === 'client' && 'client_id' in m) m['client_id'] = from.id;
+      return [from, m as unknown as Message];
+    });
+    let received = 0;
     fc.assert(
-      fc.property(fc.array(input, { maxLength: 20 }), (inputs) => {
-        for (const [from, m] of inputs) n.receive(from, m, (now += 7));
-        n.tick(now);
-        n.drain();
+      fc.property(fc.array(input, { maxLength: 30 }), fc.integer(), (inputs, seed) => {
+        const n = new ServerNode({ id: 1, peers: [2, 3] }, new SeededRandom(seed), 0);
+        let now = 10;
+        for (const [from, m] of inputs) {
+          n.receive(from, m, (now += 7));
+          if (now % 3 === 0) n.tick((now += 300));
+        }
+        n.checkDeepInvariants();
+        received += n.counters.messages_received;
       }),
-      { numRuns: 500 },
+      { numRuns: 1000 },
     );
-    expect(n.counters.messages_received).toBeGreaterThan(1000);
+    expect(received).toBeGreaterThan(1000);
   });
 });
 

@@ -32,7 +32,7 @@ export async function readInputFile(path: string, what: string): Promise<Uint8Ar
     return new Uint8Array(await readFile(path));
   } catch (err) {
     throw new CloudP2PError(
-      'file-unreadable',
+      'file_unreadable',
       `cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       ExitCode.badInput,
     );

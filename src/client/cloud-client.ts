@@ -22,7 +22,7 @@ import {
   type WelcomeMessage,
 } from '../protocol/cloud-protocol.js';
 import { DEFAULT_MAX_FRAME_BODY_BYTES } from '../protocol/frame.js';
-import type { Endpoint } from '../transport/endpoint.js';
+import { DIAL, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { MessageLink } from '../transport/message-link.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -100,7 +100,7 @@ export class CloudClient {
       performance.now(),
     );
     for (const server of welcome.servers)
-      this.links.set(server.id, this.makeLink(server.id, parseAddress(server.address)));
+      this.links.set(server.id, this.makeLink(server.id, parseEndpoint(server.address, DIAL)));
   }
 
   /** Finds the cloud: says Hello to each address until one answers (retrying until the timeout). */
@@ -336,12 +336,6 @@ export class CloudClient {
       Math.max(0, deadline - performance.now()),
     );
   }
-}
-
-function parseAddress(address: string): Endpoint {
-  const index = address.lastIndexOf(':');
-  const host = address.slice(0, index).replace(/^\[|\]$/g, '');
-  return { host, port: Number(address.slice(index + 1)) };
 }
 
 /** Says Hello to every address at once, retrying, and returns the first Welcome. */

@@ -12,7 +12,7 @@ import {
   type ConfigTable,
 } from '../util/config-reader.js';
 import { packagePath } from '../util/package-info.js';
-import type { Endpoint } from '../transport/endpoint.js';
+import { DIAL, type Endpoint } from '../transport/endpoint.js';
 
 export interface ClientConfig {
   source: string;
@@ -53,7 +53,7 @@ export function readServerAddresses(table: ConfigTable, key = 'server_addresses'
   const texts = table.stringArray(key, undefined, { maxItems: MAX_SERVERS, maxLength: 300 });
   if (texts.length === 0)
     throw new ConfigError(`${table.where(key)}: list at least one server address`);
-  return texts.map((text, index) => parseHostPort(text, `${table.where(key)}[${index}]`));
+  return texts.map((text, index) => parseHostPort(text, `${table.where(key)}[${index}]`, DIAL));
 }
 
 export function readClientConfig(root: ConfigTable, baseDir: string): ClientConfig {

@@ -59,7 +59,7 @@ async function loadImages(paths: string[]): Promise<LoadedImage[]> {
         bytes = new Uint8Array(await readFile(path));
       } catch (err) {
         throw new CloudP2PError(
-          'file-unreadable',
+          'file_unreadable',
           `cannot read image ${path} listed in the client config: ${errorMessage(err)}`,
           ExitCode.badInput,
         );

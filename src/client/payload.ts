@@ -21,7 +21,7 @@ export function buildTaskPayload(
   if (!mediaType) {
     const seen = sniffImageFormat(image);
     throw new CloudP2PError(
-      'image-unsupported',
+      'image_unsupported',
       `only PNG and JPEG images can be encrypted${seen ? `; this is ${seen}` : '; this is not an image'}`,
       ExitCode.badInput,
     );

@@ -4,6 +4,7 @@
  * `{ "error": { "code", "message", "exit_code" } }`.
  */
 import type { ServerResponse } from 'node:http';
+import { httpStatusOf, type ErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 import { sendJson } from './respond.js';
 
@@ -11,7 +12,7 @@ import { sendJson } from './respond.js';
 export class ApiError extends CloudP2PError {
   constructor(
     readonly status: number,
-    code: string,
+    code: ErrorCode,
     message: string,
     exitCode: number = ExitCode.usage,
   ) {
@@ -19,26 +20,9 @@ export class ApiError extends CloudP2PError {
   }
 }
 
-/** The HTTP status for an error the agent or the page routes report (shared by /api and /ui). */
+/** The HTTP status for an error the agent or the page routes report: from the code registry. */
 export function statusFor(err: CloudP2PError): number {
-  if (err instanceof ApiError) return err.status;
-  if (err.code === 'not_found') return 404;
-  if (err.code === 'conflict' || err.code === 'already_registered') return 409;
-  switch (err.exitCode) {
-    case ExitCode.usage:
-    case ExitCode.badInput:
-      return 400;
-    case ExitCode.denied:
-      return 403;
-    case ExitCode.unavailable:
-      return 503;
-    case ExitCode.capacity:
-    case ExitCode.corrupted:
-    case ExitCode.noPayload:
-      return 422;
-    default:
-      return 500;
-  }
+  return err instanceof ApiError ? err.status : httpStatusOf(err.code);
 }
 
 /**

@@ -5,6 +5,7 @@
  * whether it ran in the agent or one-shot.
  */
 import { randomBytes } from 'node:crypto';
+import { toErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
@@ -91,7 +92,7 @@ export class ApiAgentClient implements AgentOps {
           ? (error.exit_code as (typeof ExitCode)[keyof typeof ExitCode])
           : ExitCode.failure;
       throw new CloudP2PError(
-        typeof error.code === 'string' ? error.code.slice(0, 64) : `http_${response.status}`,
+        toErrorCode(typeof error.code === 'string' ? error.code : '', 'internal'),
         typeof error.message === 'string'
           ? error.message.slice(0, 2000)
           : `the agent answered ${response.status} ${response.statusText}`,

@@ -19,20 +19,13 @@ import {
 } from '../protocol/directory-protocol.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { MessageLink } from '../transport/message-link.js';
+import { toErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 
 /** Directory errors as the agent sees them; `code` is the directory's error code. */
 export class DirectoryRequestError extends CloudP2PError {
   constructor(code: string, message: string) {
-    const exit =
-      code === 'denied'
-        ? ExitCode.denied
-        : code === 'invalid_argument' || code === 'not_found' || code === 'conflict'
-          ? ExitCode.badInput
-          : code === 'limit_exceeded'
-            ? ExitCode.capacity
-            : ExitCode.failure;
-    super(code, message, exit);
+    super(toErrorCode(code, 'directory_failure'), message);
     this.name = 'DirectoryRequestError';
   }
 }

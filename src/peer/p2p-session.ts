@@ -25,7 +25,8 @@ import {
   type PeerMessage,
 } from '../protocol/peer-protocol.js';
 import { FramedConnection, dial, type CloseReason } from '../transport/framed-connection.js';
-import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+import type { ErrorCode } from '../util/error-codes.js';
+import { CloudP2PError, ExitCode, errorMessage, type ExitCodeValue } from '../util/errors.js';
 
 export interface PeerIdentity {
   user_id: string;
@@ -69,8 +70,8 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
 
 /** A refusal to send back as PeerError (code and message are shown to the other user). */
 export class PeerRefusal extends CloudP2PError {
-  constructor(code: string, message: string, exitCode: number = ExitCode.denied) {
-    super(code, message, exitCode as (typeof ExitCode)[keyof typeof ExitCode]);
+  constructor(code: ErrorCode, message: string, exitCode: ExitCodeValue = ExitCode.denied) {
+    super(code, message, exitCode);
     this.name = 'PeerRefusal';
   }
 }
@@ -83,7 +84,7 @@ export class RemotePeerError extends CloudP2PError {
     peer: string,
   ) {
     super(
-      `peer_${peerCode}`.slice(0, 64),
+      `peer_${peerCode.slice(0, 59)}`,
       `${peer} refused: ${message}`,
       peerCode === 'denied' || peerCode === 'bad_signature' ? ExitCode.denied : ExitCode.failure,
     );

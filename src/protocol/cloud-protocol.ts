@@ -13,7 +13,9 @@
  * codec, the core and the runtime take typed messages.
  */
 import { isMessageType, type Message } from '../core/messages.js';
+import { DIAL, endpointProblem } from '../transport/endpoint.js';
 import { validateMessage } from './cloud-message-checks.js';
+import { TASK_ID_RULE, isClientId } from './ids.js';
 import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
 import {
   validateDirectoryRequest,
@@ -111,13 +113,9 @@ function validateError(value: Record<string, unknown>): ReturnType<Validator> {
   return { ok: true, message: { type: 'Error', code, message } as ErrorMessage };
 }
 
-const CLIENT_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,64}$/;
 /** `host:port` (or `[ipv6]:port`), as clients dial it. */
-const ADDRESS_PATTERN = /^(?:\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/;
-
 function isAddress(value: unknown): value is string {
-  const match = typeof value === 'string' ? ADDRESS_PATTERN.exec(value) : null;
-  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 65535;
+  return endpointProblem(value, DIAL) === null;
 }
 const MAX_SERVERS = 999;
 
@@ -126,11 +124,8 @@ function isServerId(value: unknown): value is number {
 }
 
 function validateHello(value: Record<string, unknown>): ReturnType<Validator> {
-  if (typeof value.client_id !== 'string' || !CLIENT_ID_PATTERN.test(value.client_id)) {
-    return {
-      ok: false,
-      error: 'Hello.client_id: expected 1..64 characters of A-Z a-z 0-9 . _ : @ -',
-    };
+  if (!isClientId(value.client_id)) {
+    return { ok: false, error: `Hello.client_id: expected ${TASK_ID_RULE}` };
   }
   return { ok: true, message: { type: 'Hello', client_id: value.client_id } as HelloMessage };
 }

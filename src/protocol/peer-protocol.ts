@@ -24,6 +24,7 @@
  *   48       Ack                255     PeerError
  */
 import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
+import { IMAGE_ID_PATTERN, USERNAME_PATTERN, UUID_PATTERN } from './ids.js';
 
 export const P2P_CLUSTER_ID = 0;
 
@@ -46,11 +47,12 @@ export const PEER_LIMITS = {
   max_error_chars: 1000,
 } as const;
 
-export const USER_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** Directory usernames: 3–32 of a–z 0–9 _ -, starting with a letter. */
-export const PEER_USERNAME_PATTERN = /^[a-z][a-z0-9_-]{2,31}$/;
-/** Directory image ids: 1–64 of a–z 0–9 _ -, starting with a letter or digit (stego rule). */
-export const PEER_IMAGE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** The id rules live in ./ids.ts; these names stay for the modules that still use them. */
+export {
+  IMAGE_ID_PATTERN as PEER_IMAGE_ID_PATTERN,
+  USERNAME_PATTERN as PEER_USERNAME_PATTERN,
+  UUID_PATTERN as USER_ID_PATTERN,
+} from './ids.js';
 const HEX_64 = /^[0-9a-f]{64}$/;
 const HEX_128 = /^[0-9a-f]{128}$/;
 const ERROR_CODE = /^[a-z_]{1,64}$/;
@@ -244,15 +246,15 @@ function text(type: string, value: Fields, key: string, maxChars: number): strin
 }
 
 const userId = (t: string, v: Fields): string =>
-  str(t, v, 'user_id', USER_ID_PATTERN, 'a lowercase UUID');
+  str(t, v, 'user_id', UUID_PATTERN, 'a lowercase UUID');
 const username = (t: string, v: Fields): string =>
-  str(t, v, 'username', PEER_USERNAME_PATTERN, '3-32 of a-z 0-9 _ -, starting with a letter');
+  str(t, v, 'username', USERNAME_PATTERN, '3-32 of a-z 0-9 _ -, starting with a letter');
 const nonce = (t: string, v: Fields): string =>
   str(t, v, 'nonce', HEX_64, '64 lowercase hex characters');
 const signature = (t: string, v: Fields): string =>
   str(t, v, 'signature', HEX_128, '128 lowercase hex characters');
 const imageId = (t: string, v: Fields): string =>
-  str(t, v, 'image_id', PEER_IMAGE_ID_PATTERN, '1-64 of a-z 0-9 _ -');
+  str(t, v, 'image_id', IMAGE_ID_PATTERN, '1-64 of a-z 0-9 _ -');
 
 const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
   PeerHello: (v) => {
@@ -325,7 +327,7 @@ const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
     onlyKeys('RequestNotice', v, ['request_id']);
     return {
       type: 'RequestNotice',
-      request_id: str('RequestNotice', v, 'request_id', USER_ID_PATTERN, 'a lowercase UUID'),
+      request_id: str('RequestNotice', v, 'request_id', UUID_PATTERN, 'a lowercase UUID'),
     };
   },
   CopyAvailable: (v) => {

@@ -121,14 +121,14 @@ function readLimited(path: string): string {
     size = statSync(path).size;
   } catch (err) {
     throw new CloudP2PError(
-      'run-dir-incomplete',
+      'run_dir_incomplete',
       `cannot read ${path}: ${errorMessage(err)}; is this a cloudp2p stress run directory?`,
       ExitCode.badInput,
     );
   }
   if (size > MAX_RUN_FILE_BYTES)
     throw new CloudP2PError(
-      'run-file-too-large',
+      'run_file_too_large',
       `${path} is ${size} bytes; the report reads run files up to ${MAX_RUN_FILE_BYTES} bytes`,
       ExitCode.badInput,
     );
@@ -143,14 +143,14 @@ export function readRunDir(dir: string): RunData {
   } catch (err) {
     if (err instanceof CloudP2PError) throw err;
     throw new CloudP2PError(
-      'run-dir-invalid',
+      'run_dir_invalid',
       `${join(dir, RUN_FILES.run)} is not valid JSON: ${errorMessage(err)}`,
       ExitCode.badInput,
     );
   }
   if (typeof info !== 'object' || info === null || info.tool !== 'cloudp2p stress')
     throw new CloudP2PError(
-      'run-dir-invalid',
+      'run_dir_invalid',
       `${join(dir, RUN_FILES.run)} was not written by cloudp2p stress`,
       ExitCode.badInput,
     );

@@ -5,7 +5,7 @@
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveServerNodeConfig, type ServerNodeConfigInput } from '../core/config.js';
-import type { Endpoint } from '../transport/endpoint.js';
+import { DIAL, LISTEN, type Endpoint } from '../transport/endpoint.js';
 import { UsageError } from '../util/errors.js';
 import {
   ConfigError,
@@ -14,7 +14,7 @@ import {
   type ConfigTable,
 } from '../util/config-reader.js';
 
-export type { Endpoint };
+export type { Endpoint } from '../transport/endpoint.js';
 
 export interface PeerConfig {
   id: number;
@@ -94,10 +94,10 @@ export function loadServerConfig(
 export function readServerConfig(root: ConfigTable, baseDir: string): ServerConfig {
   const server = root.table('server', { required: true });
   const id = server.integer('id', undefined, { min: 1, max: MAX_SERVER_ID });
-  const address = parseHostPort(server.string('address'), server.where('address'));
+  const address = parseHostPort(server.string('address'), server.where('address'), LISTEN);
   const httpText = server.optionalString('http_address');
   const http_address = httpText
-    ? parseHostPort(httpText, server.where('http_address'))
+    ? parseHostPort(httpText, server.where('http_address'), LISTEN)
     : { host: address.host, port: defaultHttpPort(address.port, server) };
   const cluster_id = server.integer('cluster_id', 1, { min: 0, max: 0xffff_ffff });
   const data_dir = resolvePath(baseDir, server.string('data_dir', `.cloudp2p/server-${id}`));
@@ -142,13 +142,13 @@ function defaultHttpPort(port: number, server: ConfigTable): number {
 function readPeers(table: ConfigTable, selfId: number): PeerConfig[] {
   const peers = table.tables('peers', { maxItems: MAX_PEERS }).map((entry) => {
     const id = entry.integer('id', undefined, { min: 1, max: MAX_SERVER_ID });
-    const address = parseHostPort(entry.string('address'), entry.where('address'));
+    const address = parseHostPort(entry.string('address'), entry.where('address'), DIAL);
     const httpText = entry.optionalString('http_address');
     const peer = {
       id,
       address,
       http_address: httpText
-        ? parseHostPort(httpText, entry.where('http_address'))
+        ? parseHostPort(httpText, entry.where('http_address'), DIAL)
         : { host: address.host, port: defaultHttpPort(address.port, entry) },
     };
     entry.rejectUnknownKeys();

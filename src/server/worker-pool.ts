@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { toErrorCode } from '../util/error-codes.js';
 
 export interface WorkerRequest<Job> {
   id: number;
@@ -225,7 +226,9 @@ export class WorkerPool<Job, Result> {
       pending.resolve(reply.result);
     } else {
       this.counters.failed++;
-      pending.reject(new CloudP2PError(reply.error.code, reply.error.message));
+      pending.reject(
+        new CloudP2PError(toErrorCode(reply.error.code, 'internal'), reply.error.message),
+      );
     }
     this.dispatch();
   }

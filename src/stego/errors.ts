@@ -1,45 +1,33 @@
 /**
- * The engine's errors: each has a stable `code` (for scripts and the wire protocol) and
- * the CLI exit code from src/util/errors.ts. Messages say what is wrong and what is allowed.
+ * The engine's errors: each has a stable `code` (for scripts and the wire protocol); its CLI
+ * exit code comes from the registry (src/util/error-codes.ts). Messages say what is wrong and what is allowed.
  */
-import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { CloudP2PError } from '../util/errors.js';
 
 export const StegoErrorCode = {
   /** Not an image, truncated, corrupt, zero-sized. */
-  imageInvalid: 'image-invalid',
+  imageInvalid: 'image_invalid',
   /** A real image in a format we do not take (GIF, WebP, TIFF...). */
-  imageUnsupported: 'image-unsupported',
+  imageUnsupported: 'image_unsupported',
   /** Too many pixels or bytes. */
-  imageTooLarge: 'image-too-large',
+  imageTooLarge: 'image_too_large',
   /** A payload field breaks a rule (username charset, quota range, message length...). */
-  payloadInvalid: 'payload-invalid',
+  payloadInvalid: 'payload_invalid',
   /** A container written by a newer format version, or with features this build lacks. */
-  payloadUnsupported: 'payload-unsupported',
-  noPayload: 'no-payload',
-  payloadCorrupted: 'payload-corrupted',
-  capacityExceeded: 'capacity-exceeded',
+  payloadUnsupported: 'payload_unsupported',
+  noPayload: 'no_payload',
+  payloadCorrupted: 'payload_corrupted',
+  capacityExceeded: 'capacity_exceeded',
   /** The hidden image is sealed to a viewer; only that viewer's agent can open it. */
-  payloadSealed: 'payload-sealed',
+  payloadSealed: 'payload_sealed',
 } as const;
 export type StegoErrorCodeValue = (typeof StegoErrorCode)[keyof typeof StegoErrorCode];
-
-const exitCodes = {
-  'image-invalid': ExitCode.badInput,
-  'image-unsupported': ExitCode.badInput,
-  'image-too-large': ExitCode.badInput,
-  'payload-invalid': ExitCode.badInput,
-  'payload-unsupported': ExitCode.badInput,
-  'no-payload': ExitCode.noPayload,
-  'payload-corrupted': ExitCode.corrupted,
-  'capacity-exceeded': ExitCode.capacity,
-  'payload-sealed': ExitCode.denied,
-} as const satisfies Record<StegoErrorCodeValue, number>;
 
 export class StegoError extends CloudP2PError {
   declare readonly code: StegoErrorCodeValue;
 
   constructor(code: StegoErrorCodeValue, message: string, options?: { cause?: unknown }) {
-    super(code, message, exitCodes[code], options);
+    super(code, message, undefined, options);
     this.name = 'StegoError';
   }
 }

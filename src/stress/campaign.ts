@@ -16,7 +16,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { CloudClient } from '../client/cloud-client.js';
-import type { Endpoint } from '../server/config.js';
+import { DIAL, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { LocalCluster, type GenerateOptions } from '../server/local-cluster.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { loadImageSet, type StressImage } from './images.js';
@@ -439,7 +439,7 @@ export class StressCampaign {
 
   private async connectClients(): Promise<void> {
     const cluster = this.cluster as LocalCluster;
-    const servers: Endpoint[] = cluster.members.map((m) => parseEndpoint(m.address));
+    const servers: Endpoint[] = cluster.members.map((m) => parseEndpoint(m.address, DIAL));
     this.clients = await Promise.all(
       Array.from({ length: this.options.clients }, (_, i) =>
         CloudClient.connect({
@@ -700,14 +700,6 @@ export function parsePrometheus(text: string): Record<string, number> {
     if (Number.isFinite(value)) out[match[1] as string] = (out[match[1] as string] ?? 0) + value;
   }
   return out;
-}
-
-function parseEndpoint(address: string): Endpoint {
-  const index = address.lastIndexOf(':');
-  return {
-    host: address.slice(0, index).replace(/^\[|\]$/g, ''),
-    port: Number(address.slice(index + 1)),
-  };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -35,7 +35,7 @@ export function loadImageSet(paths: readonly string[]): StressImage[] {
       isFolder = statSync(path).isDirectory();
     } catch (err) {
       throw new CloudP2PError(
-        'file-unreadable',
+        'file_unreadable',
         `cannot read image path ${path}: ${errorMessage(err)}`,
         ExitCode.badInput,
       );
@@ -47,7 +47,7 @@ export function loadImageSet(paths: readonly string[]): StressImage[] {
         .map((name) => join(path, name));
       if (inside.length === 0)
         throw new CloudP2PError(
-          'no-images',
+          'no_images',
           `folder ${path} holds no .png, .jpg or .jpeg file`,
           ExitCode.badInput,
         );
@@ -55,7 +55,7 @@ export function loadImageSet(paths: readonly string[]): StressImage[] {
     } else files.push(path);
     if (files.length > IMAGE_LIMITS.max_images)
       throw new CloudP2PError(
-        'too-many-images',
+        'too_many_images',
         `more than ${IMAGE_LIMITS.max_images} images given; pick a smaller set`,
         ExitCode.badInput,
       );
@@ -67,7 +67,7 @@ function loadOne(path: string): StressImage {
   const size = statSync(path).size;
   if (size > IMAGE_LIMITS.max_image_bytes)
     throw new CloudP2PError(
-      'image-too-large',
+      'image_too_large',
       `image ${path} is ${size} bytes; the stress tool sends images up to ${IMAGE_LIMITS.max_image_bytes} bytes`,
       ExitCode.badInput,
     );
@@ -76,7 +76,7 @@ function loadOne(path: string): StressImage {
     return { name: basename(path), bytes, payload: buildTaskPayload(bytes) };
   } catch (err) {
     throw new CloudP2PError(
-      'image-unsupported',
+      'image_unsupported',
       `image ${path}: ${errorMessage(err)}`,
       ExitCode.badInput,
     );

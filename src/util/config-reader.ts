@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
+import { parseEndpoint, type Endpoint, type EndpointRules } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode } from './errors.js';
 
 export class ConfigError extends CloudP2PError {
@@ -233,14 +234,7 @@ function describe(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 
-/** Parses "host:port" (IPv4, hostname, or [IPv6]:port). */
-export function parseHostPort(text: string, where: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port < 0 || port > 65535) {
-    throw new ConfigError(
-      `${where}: ${JSON.stringify(text)} is not an address; expected host:port, e.g. "127.0.0.1:8001"`,
-    );
-  }
-  return { host: (match[1] ?? match[2]) as string, port };
+/** Parses "host:port" (IPv4, host name, or [IPv6]:port) under `rules` (src/transport/endpoint.ts). */
+export function parseHostPort(text: string, where: string, rules: EndpointRules): Endpoint {
+  return parseEndpoint(text, rules, (problem) => new ConfigError(`${where}: ${problem}`));
 }

@@ -1,39 +1,23 @@
+import { exitCodeOf, type ErrorCode } from './error-codes.js';
+import type { ExitCodeValue } from './exit-codes.js';
+
 /**
  * Errors that reach a user. Every error the program can explain carries a stable
  * machine-readable `code` (for scripts and the wire protocol) and the process exit
  * code the CLI uses for it, so callers never have to parse messages.
  */
 
-/** Exit codes the CLI promises to scripts. Documented in README.md ("Exit codes"). */
-export const ExitCode = {
-  ok: 0,
-  /** Something failed that is not one of the cases below (network, I/O, a bug). */
-  failure: 1,
-  /** The command line itself is wrong: unknown flag, missing argument, bad value. */
-  usage: 2,
-  /** An input file is not acceptable: not an image, truncated, too large, unsupported. */
-  badInput: 3,
-  /** The image carries no hidden payload. */
-  noPayload: 4,
-  /** The image carries a payload but it fails its integrity check. */
-  corrupted: 5,
-  /** The payload does not fit in the cover. */
-  capacity: 6,
-  /** Access refused: wrong viewer, quota used up, bad signature. */
-  denied: 7,
-  /** A service could not be reached in time (cloud, peer, database). */
-  unavailable: 8,
-} as const;
-export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+export { ExitCode, type ExitCodeValue } from './exit-codes.js';
 
 export class CloudP2PError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly exitCode: ExitCodeValue;
 
+  /** `code` must be in the registry (src/util/error-codes.ts), which gives the exit code. */
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
-    exitCode: ExitCodeValue = ExitCode.failure,
+    exitCode: ExitCodeValue = exitCodeOf(code),
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -46,7 +30,7 @@ export class CloudP2PError extends Error {
 /** A bad command-line argument or configuration value. */
 export class UsageError extends CloudP2PError {
   constructor(message: string) {
-    super('usage', message, ExitCode.usage);
+    super('usage', message);
     this.name = 'UsageError';
   }
 }

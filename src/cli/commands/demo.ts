@@ -55,7 +55,7 @@ async function runDemo(options: { outDir?: string }): Promise<void> {
       `${viewsLeft(payload, 'bob')} views, message "${payload.message}"`,
   );
   if (!identical)
-    throw new CloudP2PError('demo-failed', 'the extracted image differs from the original');
+    throw new CloudP2PError('demo_failed', 'the extracted image differs from the original');
 
   const [viewed, viewMs] = await timed(() =>
     updateConsumedViews(embedded.png, [{ username: 'bob', consumed: 1 }]),

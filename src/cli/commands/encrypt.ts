@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { CloudClient, type TaskProgress } from '../../client/cloud-client.js';
 import { loadClientConfig, readServerAddresses } from '../../client/config.js';
 import { buildTaskPayload, verifyResult } from '../../client/payload.js';
-import type { Endpoint } from '../../server/config.js';
+import type { Endpoint } from '../../transport/endpoint.js';
 import type { AccessRights, ViewerGrant } from '../../stego/index.js';
 import { parseTomlText } from '../../util/config-reader.js';
 import { UsageError } from '../../util/errors.js';

@@ -20,7 +20,7 @@ import {
   PEER_USERNAME_PATTERN,
   USER_ID_PATTERN,
 } from '../../protocol/peer-protocol.js';
-import type { Endpoint } from '../../server/config.js';
+import type { Endpoint } from '../../transport/endpoint.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 import { packagePath } from '../../util/package-info.js';

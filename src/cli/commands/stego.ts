@@ -208,7 +208,7 @@ async function runCapacity(options: CapacityOptions): Promise<void> {
     const mediaType = hiddenMediaTypeOf(hidden);
     if (!mediaType) {
       throw new CloudP2PError(
-        'image-invalid',
+        'image_invalid',
         `${options.hidden} is not a PNG or JPEG image`,
         ExitCode.badInput,
       );

@@ -62,7 +62,7 @@ async function listener(me: LocalPeer, handler: RequestHandler = echo, limits = 
     handler,
     resolvePeer: async (userId, username) => {
       const peer = identities.get(userId);
-      if (!peer) throw new PeerRefusal('unknown_user', `no user ${userId}`);
+      if (!peer) throw new PeerRefusal('not_found', `no user ${userId}`);
       if (peer.username !== username) throw new PeerRefusal('wrong_user', 'name mismatch');
       return peer;
     },

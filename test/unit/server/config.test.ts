@@ -85,7 +85,7 @@ describe('server config', () => {
     );
     expectConfigError(
       '[server]\nid = 1\naddress = "localhost"\n',
-      /not an address; expected host:port/,
+      /has no port; expected host:port/,
     );
     expectConfigError(
       '[server]\nid = 1\naddress = "h:1"\nidd = 2\n',

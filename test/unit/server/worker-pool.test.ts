@@ -54,7 +54,7 @@ describe('WorkerPool', () => {
   it('reports a job the worker refused with its code and message', async () => {
     const p = makePool(1, 1);
     await expect(p.submit({ kind: 'fail' })).rejects.toMatchObject({
-      code: 'bad_input',
+      code: 'image_invalid',
       message: 'refused on purpose',
     });
   });

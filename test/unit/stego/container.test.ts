@@ -96,7 +96,7 @@ describe('container encoding', () => {
   });
 });
 
-describe('container validation (payload-invalid)', () => {
+describe('container validation (payload_invalid)', () => {
   const base = samplePayload;
   it.each([
     [
@@ -155,8 +155,8 @@ describe('container validation (payload-invalid)', () => {
   ])('refuses %s', (_name, mutate) => {
     const payload = base();
     mutate(payload);
-    expectCode(() => encodeContainer(payload), 'payload-invalid');
-    expectCode(() => containerSize(payload), 'payload-invalid');
+    expectCode(() => encodeContainer(payload), 'payload_invalid');
+    expectCode(() => containerSize(payload), 'payload_invalid');
   });
 
   it('accepts the limits themselves', () => {
@@ -179,7 +179,7 @@ describe('container decoding', () => {
   }
 
   it('says "no payload" for bytes without the magic', () => {
-    expectCode(() => decodeContainer(new Uint8Array(200)), 'no-payload');
+    expectCode(() => decodeContainer(new Uint8Array(200)), 'no_payload');
   });
 
   it('says "corrupted" for any single flipped bit (every position of a small container)', () => {
@@ -187,25 +187,25 @@ describe('container decoding', () => {
     for (let bit = 0; bit < bytes.length * 8; bit++) {
       const damaged = bytes.slice();
       damaged[bit >> 3]! ^= 0x80 >> (bit & 7);
-      expectCode(() => decodeContainer(damaged), 'payload-corrupted');
+      expectCode(() => decodeContainer(damaged), 'payload_corrupted');
     }
   });
 
   it('refuses newer versions and reserved flags as unsupported, not corrupted', () => {
     const newer = encodeContainer(samplePayload());
     newer[4] = 2;
-    expectCode(() => decodeContainer(withHeaderCrc(newer)), 'payload-unsupported');
+    expectCode(() => decodeContainer(withHeaderCrc(newer)), 'payload_unsupported');
     const unknownFlag = encodeContainer(samplePayload());
     unknownFlag[5] = 0x04;
-    expectCode(() => decodeContainer(withHeaderCrc(unknownFlag)), 'payload-unsupported');
+    expectCode(() => decodeContainer(withHeaderCrc(unknownFlag)), 'payload_unsupported');
     // A known flag without its section is damage, not a newer feature.
     const signedWithoutSignature = encodeContainer(samplePayload());
     signedWithoutSignature[5] = 0x01;
-    expectCode(() => decodeContainer(withHeaderCrc(signedWithoutSignature)), 'payload-corrupted');
+    expectCode(() => decodeContainer(withHeaderCrc(signedWithoutSignature)), 'payload_corrupted');
   });
 
   it('refuses a body length beyond the carrier', () => {
     const bytes = encodeContainer(samplePayload());
-    expectCode(() => decodeContainer(bytes.subarray(0, bytes.length - 1)), 'payload-corrupted');
+    expectCode(() => decodeContainer(bytes.subarray(0, bytes.length - 1)), 'payload_corrupted');
   });
 });

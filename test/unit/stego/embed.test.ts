@@ -68,7 +68,7 @@ describe('embedding and extracting a container', () => {
     }
     expect(error).toBeInstanceOf(CapacityError);
     const capacityError = error as CapacityError;
-    expect(capacityError.code).toBe('capacity-exceeded');
+    expect(capacityError.code).toBe('capacity_exceeded');
     expect(capacityError.exitCode).toBe(6);
     expect(capacityError.neededBytes).toBe(451);
     expect(capacityError.availableBytes).toBe(450);
@@ -101,10 +101,10 @@ describe('embedding and extracting a container', () => {
 
   it('says "no payload" for a plain image and for one too small to hold a header', () => {
     expect(() => extractContainer(randomRaster(50, 50, 3))).toThrow(
-      expect.objectContaining({ code: 'no-payload', exitCode: 4 }),
+      expect.objectContaining({ code: 'no_payload', exitCode: 4 }),
     );
     expect(() => extractContainer(randomRaster(10, 10, 3))).toThrow(
-      expect.objectContaining({ code: 'no-payload' }),
+      expect.objectContaining({ code: 'no_payload' }),
     );
   });
 
@@ -115,7 +115,7 @@ describe('embedding and extracting a container', () => {
       const damaged = { ...raster, data: raster.data.slice() };
       damaged.data[bit]! ^= 1;
       expect(() => extractContainer(damaged)).toThrow(
-        expect.objectContaining({ code: 'payload-corrupted', exitCode: 5 }),
+        expect.objectContaining({ code: 'payload_corrupted', exitCode: 5 }),
       );
     }
     // Bits after the payload are free: flipping them changes nothing.
@@ -135,7 +135,7 @@ describe('embedding and extracting a container', () => {
     expect(plainImage(extracted).bytes).toEqual(samplePayload().image.bytes);
     expect(() =>
       updateConsumedViewsInRaster(raster, [{ username: 'mallory', consumed: 1 }]),
-    ).toThrow(expect.objectContaining({ code: 'payload-invalid' }));
+    ).toThrow(expect.objectContaining({ code: 'payload_invalid' }));
   });
 
   it('round-trips random payloads in random covers (property)', () => {
@@ -187,7 +187,7 @@ describe('seed CloudP2P text mode', () => {
 
   it('refuses an empty text and a text that does not fit', () => {
     expect(() => embedSeedText(randomRaster(10, 10, 3), '')).toThrow(
-      expect.objectContaining({ code: 'payload-invalid' }),
+      expect.objectContaining({ code: 'payload_invalid' }),
     );
     // 10x10 RGB holds 37 bytes: 4 length + 33 text.
     expect(
@@ -199,14 +199,14 @@ describe('seed CloudP2P text mode', () => {
   it('says "no payload" for plain images (length out of range, zero, not UTF-8 or control characters)', () => {
     for (let seed = 1; seed <= 30; seed++) {
       expect(() => extractSeedText(randomRaster(40, 40, 3, seed))).toThrow(
-        expect.objectContaining({ code: 'no-payload' }),
+        expect.objectContaining({ code: 'no_payload' }),
       );
     }
     const flat: Raster = { width: 40, height: 40, channels: 3, data: new Uint8Array(40 * 40 * 3) };
-    expect(() => extractSeedText(flat)).toThrow(expect.objectContaining({ code: 'no-payload' }));
+    expect(() => extractSeedText(flat)).toThrow(expect.objectContaining({ code: 'no_payload' }));
     const container = embedContainer(randomRaster(80, 80, 3), samplePayload()).raster;
     expect(() => extractSeedText(container)).toThrow(
-      expect.objectContaining({ code: 'no-payload' }),
+      expect.objectContaining({ code: 'no_payload' }),
     );
   });
 });

@@ -107,29 +107,29 @@ describe('covers of every supported kind', () => {
 
 describe('bad inputs get clear errors, never a crash', () => {
   const cases: [string, () => Promise<Uint8Array>, string, RegExp][] = [
-    ['an empty file', async () => new Uint8Array(0), 'image-invalid', /empty/],
+    ['an empty file', async () => new Uint8Array(0), 'image_invalid', /empty/],
     [
       'a text file',
       async () => new TextEncoder().encode('hello, not an image'),
-      'image-invalid',
+      'image_invalid',
       /not a PNG or JPEG/,
     ],
     [
       'a truncated PNG',
       async () => (await rgb().png().toBuffer()).subarray(0, 3000),
-      'image-invalid',
+      'image_invalid',
       /truncated|corrupt|damaged/,
     ],
     [
       'a truncated JPEG',
       async () => (await rgb().jpeg().toBuffer()).subarray(0, 2000),
-      'image-invalid',
+      'image_invalid',
       /truncated|corrupt|premature/,
     ],
     [
       'a JPEG cut inside its header',
       async () => (await rgb().jpeg().toBuffer()).subarray(0, 100),
-      'image-invalid',
+      'image_invalid',
       /damaged/,
     ],
     [
@@ -139,23 +139,23 @@ describe('bad inputs get clear errors, never a crash', () => {
         png[29]! ^= 0xff;
         return png;
       },
-      'image-invalid',
+      'image_invalid',
       /CRC|damaged/,
     ],
-    ['a zero-width PNG header', async () => craftedPng(0, 100), 'image-invalid', /.+/],
-    ['a GIF', async () => rgb().gif().toBuffer(), 'image-unsupported', /GIF.*only PNG and JPEG/],
-    ['a WebP', async () => rgb().webp().toBuffer(), 'image-unsupported', /WEBP/],
-    ['a TIFF', async () => rgb().tiff().toBuffer(), 'image-unsupported', /TIFF/],
+    ['a zero-width PNG header', async () => craftedPng(0, 100), 'image_invalid', /.+/],
+    ['a GIF', async () => rgb().gif().toBuffer(), 'image_unsupported', /GIF.*only PNG and JPEG/],
+    ['a WebP', async () => rgb().webp().toBuffer(), 'image_unsupported', /WEBP/],
+    ['a TIFF', async () => rgb().tiff().toBuffer(), 'image_unsupported', /TIFF/],
     [
       'a BMP',
       async () => Buffer.concat([Buffer.from('BM'), Buffer.alloc(100)]),
-      'image-unsupported',
+      'image_unsupported',
       /BMP/,
     ],
     [
       'a 100000x100000 PNG header (decompression bomb)',
       async () => craftedPng(100_000, 100_000),
-      'image-too-large',
+      'image_too_large',
       /10000000000 pixels\); the limit is 40000000 pixels/,
     ],
   ];
@@ -172,7 +172,7 @@ describe('bad inputs get clear errors, never a crash', () => {
     await expect(extractImage(await make())).rejects.toMatchObject({ code, exitCode: 3 });
   });
 
-  it.each(cases.filter(([, , code]) => code !== 'image-too-large'))(
+  it.each(cases.filter(([, , code]) => code !== 'image_too_large'))(
     'as the image to hide: %s',
     async (_name, make) => {
       await expect(embedImage(await make())).rejects.toMatchObject({ exitCode: 3 });
@@ -183,32 +183,32 @@ describe('bad inputs get clear errors, never a crash', () => {
     await expect(
       readImageHeader(await rgb().png().toBuffer(), { maxPixels: 1000 }),
     ).rejects.toMatchObject({
-      code: 'image-too-large',
+      code: 'image_too_large',
     });
   });
 
   it('refuses a cover too small for the payload before decoding it', async () => {
     const tiny = await rgb().resize(20, 15).png().toBuffer();
     await expect(embedImage(hiddenJpeg, { cover: tiny })).rejects.toMatchObject({
-      code: 'capacity-exceeded',
+      code: 'capacity_exceeded',
       exitCode: 6,
     });
   });
 
   it('says "no payload" for plain images and "corrupted" for damaged stego PNGs', async () => {
     await expect(extractImage(await rgb().png().toBuffer())).rejects.toMatchObject({
-      code: 'no-payload',
+      code: 'no_payload',
       exitCode: 4,
     });
     await expect(extractImage(await rgb().jpeg().toBuffer())).rejects.toMatchObject({
-      code: 'no-payload',
+      code: 'no_payload',
     });
     const result = await embedImage(hiddenJpeg, { cover: await rgb().png().toBuffer() });
     const raster = await decodeCover(result.png);
     raster.data[400]! ^= 1;
     const { encodePng } = await import('../../../src/stego/index.js');
     await expect(extractImage(encodePng(raster))).rejects.toMatchObject({
-      code: 'payload-corrupted',
+      code: 'payload_corrupted',
       exitCode: 5,
     });
   });

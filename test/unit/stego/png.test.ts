@@ -127,10 +127,10 @@ describe('fast PNG decoder', () => {
     badCrc[20]! ^= 1; // inside IHDR
     expect(() => openFastPng(badCrc, NO_LIMIT)).toThrow(/CRC of chunk "IHDR"/);
     expect(() => openFastPng(png.subarray(0, png.length - 20), NO_LIMIT)).toThrow(
-      expect.objectContaining({ code: 'image-invalid' }),
+      expect.objectContaining({ code: 'image_invalid' }),
     );
     expect(() => openFastPng(png, 899)).toThrow(
-      expect.objectContaining({ code: 'image-too-large' }),
+      expect.objectContaining({ code: 'image_too_large' }),
     );
   });
 
@@ -151,7 +151,7 @@ describe('fast PNG decoder', () => {
       chunk('IEND', new Uint8Array(0)),
     ]);
     expect(() => openFastPng(bomb, NO_LIMIT)?.decodeRows(4)).toThrow(
-      expect.objectContaining({ code: 'image-invalid' }),
+      expect.objectContaining({ code: 'image_invalid' }),
     );
   });
 });

@@ -110,7 +110,7 @@ describe('signed and sealed containers', () => {
     ).toBe(true);
   });
 
-  it('refuses invalid combinations with payload-invalid', () => {
+  it('refuses invalid combinations with payload_invalid', () => {
     const payload = sealedSignedPayload();
     expect(() => encodeContainer({ ...payload, rights: undefined } as ContainerPayload)).toThrow(
       /needs access rights/,

@@ -11,6 +11,7 @@ import type {
   ViewReason,
   ViewRecord,
 } from '../../../peer/api-types.js';
+import { USERNAME_PATTERN } from '../../../protocol/ids.js';
 
 // ---- Errors in words ------------------------------------------------------------------------
 
@@ -294,7 +295,7 @@ export const USERNAME_RULE =
 /** Null when fine, else what is wrong. */
 export function usernameProblem(name: string): string | null {
   if (name === '') return 'Enter a username.';
-  if (/^[a-z][a-z0-9_-]{2,31}$/.test(name)) return null;
+  if (USERNAME_PATTERN.test(name)) return null;
   return `“${name.slice(0, 40)}” cannot be a username: use ${USERNAME_RULE}.`;
 }
 

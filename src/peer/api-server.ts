@@ -39,6 +39,8 @@ export interface ApiServerOptions {
   onShutdown?: () => void;
   requestsPerSecond?: number;
   maxConcurrentRequests?: number;
+  /** The clock for the request rate and held views (tests pass their own). */
+  now_ms?: () => number;
   /**
    * Also serve the peer web page at `/` with its sign-in links (ui-routes.ts); signing out
    * from the page calls `onShutdown`. `cloudp2p peer start` sets it.
@@ -86,7 +88,8 @@ export class PeerApiServer {
   private port = 0;
   private inFlight = 0;
   private tokens: number;
-  private lastRefill_ms = Date.now();
+  private lastRefill_ms: number;
+  private readonly now_ms: () => number;
   private readonly offEvents: () => void;
   /** The web page's routes (when `options.page`). */
   readonly ui: UiRoutes | null;
@@ -103,6 +106,8 @@ export class PeerApiServer {
           token: this.token,
         })
       : null;
+    this.now_ms = options.now_ms ?? Date.now;
+    this.lastRefill_ms = this.now_ms();
     this.tokens = this.burst;
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.requestTimeout = 300_000; // an encryption may take a while under failover
@@ -222,7 +227,7 @@ export class PeerApiServer {
   }
 
   private takeToken(): boolean {
-    const now = Date.now();
+    const now = this.now_ms();
     this.tokens = Math.min(
       this.burst,
       this.tokens + ((now - this.lastRefill_ms) / 1000) * this.rate,
@@ -409,12 +414,12 @@ export class PeerApiServer {
     while (this.views.size >= MAX_HELD_VIEWS)
       this.views.delete(this.views.keys().next().value as string);
     const viewId = randomBytes(16).toString('hex');
-    this.views.set(viewId, { outcome, expires_ms: Date.now() + VIEW_TTL_MS });
+    this.views.set(viewId, { outcome, expires_ms: this.now_ms() + VIEW_TTL_MS });
     return { ...outcome.record, view_id: viewId, image_url: `/api/views/${viewId}/image` };
   }
 
   private dropExpiredViews(): void {
-    const now = Date.now();
+    const now = this.now_ms();
     for (const [id, held] of this.views) if (held.expires_ms < now) this.views.delete(id);
   }
 }

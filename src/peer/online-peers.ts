@@ -14,7 +14,7 @@ import type { P2PNode } from './p2p-node.js';
 import type { PeerSession } from './p2p-session.js';
 
 /** How long the online list is reused before asking the directory again. */
-const ONLINE_CACHE_MS = 2000;
+export const ONLINE_LIST_REUSED_MS = 2000;
 const MAX_PREVIEW_CACHE = 64;
 
 export interface OnlinePeersOptions {
@@ -22,6 +22,7 @@ export interface OnlinePeersOptions {
   directory: PeerDirectory;
   keys: KeyBook;
   p2p: P2PNode;
+  /** The clock for reusing the online list (tests pass their own). */
   now_ms?: () => number;
 }
 
@@ -36,7 +37,7 @@ export class OnlinePeers {
 
   private users(): Promise<WireOnlineUser[]> {
     const now = this.now_ms();
-    if (!this.onlineCache || now - this.onlineCache.at_ms > ONLINE_CACHE_MS) {
+    if (!this.onlineCache || now - this.onlineCache.at_ms > ONLINE_LIST_REUSED_MS) {
       const users = this.options.directory.onlineUsers();
       this.onlineCache = { at_ms: now, users };
       users.catch(() => {

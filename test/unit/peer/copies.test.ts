@@ -4,7 +4,7 @@
  * sealed image opening only for that viewer; tampering of each kind refused.
  */
 import { readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { generateIdentity, sign, verify } from '../../../src/identity/keys.js';
 import {
   CopyError,
@@ -19,31 +19,13 @@ import {
   withConsumed,
   withSignedRights,
 } from '../../../src/peer/copies.js';
-import {
-  decodeContainer,
-  embedContainer,
-  encodePng,
-  loadCoverSet,
-  type CoverSet,
-} from '../../../src/stego/index.js';
 import { packagePath } from '../../../src/util/package-info.js';
+import { cloudEmbed } from './helpers/cloud-embed.js';
 
 const PHOTO = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
 const alice = { username: 'alice', keys: generateIdentity() };
 const bob = { username: 'bob', keys: generateIdentity() };
 const carol = { username: 'carol', keys: generateIdentity() };
-let covers: CoverSet;
-
-beforeAll(async () => {
-  covers = await loadCoverSet();
-});
-
-/** What a server does with a container (src/server/encrypt-worker.ts). */
-function cloudEmbed(container: Uint8Array): Uint8Array {
-  const payload = decodeContainer(container);
-  const cover = covers.coverFor(container.length, true);
-  return encodePng(embedContainer(cover.raster, payload).raster, cover.pngCache);
-}
 
 function copyFor(viewer: typeof bob, quota = 3, version = 1) {
   return buildCopyContainer({
@@ -59,7 +41,7 @@ function copyFor(viewer: typeof bob, quota = 3, version = 1) {
 describe('shared copies', () => {
   it('open for the named viewer only, byte-identical, with the owner signature checked', async () => {
     const built = copyFor(bob);
-    const png = cloudEmbed(built.container);
+    const png = await cloudEmbed(built.container);
     await checkCloudResult(png, built.container);
     const copy = await readCopy(png);
     expect(copy).toMatchObject({ owner: 'alice', imageId: 'img1', version: 1 });
@@ -72,7 +54,7 @@ describe('shared copies', () => {
   });
 
   it('refuse a hand-edited quota, a different signing key, and a cloud that changed the payload', async () => {
-    const png = cloudEmbed(copyFor(bob).container);
+    const png = await cloudEmbed(copyFor(bob).container);
     const copy = await readCopy(png);
     const edited = await readCopy(
       await rewriteCopy(png, {
@@ -92,9 +74,9 @@ describe('shared copies', () => {
       quota: 99,
       version: 5,
     });
-    const forgedCopy = await readCopy(cloudEmbed(forged.container));
+    const forgedCopy = await readCopy(await cloudEmbed(forged.container));
     expect(() => checkCopySignature(forgedCopy, alice.keys.publicKey)).toThrow(/not alice's/);
-    const other = cloudEmbed(copyFor(carol).container);
+    const other = await cloudEmbed(copyFor(carol).container);
     await expect(checkCloudResult(other, copyFor(bob).container)).rejects.toThrow(/differs/);
   });
 
@@ -102,7 +84,7 @@ describe('shared copies', () => {
     await expect(readCopy(readFileSync(packagePath('assets', 'cover.png')))).rejects.toThrow(
       /no cloudp2p container/,
     );
-    const png = cloudEmbed(copyFor(bob).container);
+    const png = await cloudEmbed(copyFor(bob).container);
     const damaged = Uint8Array.from(png);
     damaged[damaged.length - 20] = (damaged[damaged.length - 20] as number) ^ 0xff;
     await expect(readCopy(damaged)).rejects.toThrow(CopyError);
@@ -110,7 +92,7 @@ describe('shared copies', () => {
 
   it('take a signed rights update and a new consumed count into the same file', async () => {
     const built = copyFor(bob, 3, 1);
-    const png = cloudEmbed(built.container);
+    const png = await cloudEmbed(built.container);
     const copy = await readCopy(png);
     const update = { quota: 7, revoked: false, version: 2 };
     const signed = rightsUpdateBytes({

@@ -1,0 +1,207 @@
+/**
+ * The viewer side on its own, with real parts: the directory of a one-server cloud in this
+ * process, agent databases and data directories on disk, P2P sessions over loopback, and
+ * copies hidden the way the cloud hides them. Bob views what alice shares; carol is someone else.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sign } from '../../../src/identity/keys.js';
+import { toHex } from '../../../src/protocol/directory-protocol.js';
+import {
+  buildCopyContainer,
+  readCopy,
+  rewriteCopy,
+  rightsUpdateBytes,
+  sha256Hex,
+  viewerEntry,
+} from '../../../src/peer/copies.js';
+import { ViewerSide } from '../../../src/peer/viewer.js';
+import { packagePath } from '../../../src/util/package-info.js';
+import { sessionTo, threeUsers, type TestAgent, type ThreeUsers } from './helpers/agent-parts.js';
+import { cloudEmbed } from './helpers/cloud-embed.js';
+
+const PHOTO = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
+const IMAGE = 'img1';
+
+let users: ThreeUsers;
+let alice: TestAgent;
+let bob: TestAgent;
+let carol: TestAgent;
+let viewer: ViewerSide;
+
+beforeAll(async () => {
+  users = await threeUsers('peer-viewer-');
+  ({ alice, bob, carol } = users);
+  viewer = new ViewerSide(bob.ctx);
+  bob.serve = (session, message) => viewer.receiving.handle(session, message);
+  await bob.goOnline();
+  await alice.goOnline();
+}, 180_000);
+
+afterAll(() => users?.close());
+
+/** A copy of the photo that alice made for `who`, hidden as the cloud hides it. */
+async function copyFor(who: TestAgent, quota: number, imageId = IMAGE) {
+  const built = buildCopyContainer({
+    owner: alice.ctx.me,
+    imageId,
+    original: { mediaType: 'image/jpeg', bytes: PHOTO },
+    viewer: { username: who.ctx.me.username, publicKey: who.ctx.me.keys.publicKey },
+    quota,
+    version: 1,
+  });
+  return { png: await cloudEmbed(built.container), imageDigest: built.imageDigest };
+}
+
+const storedCopy = (): string => bob.ctx.dataDir.receivedPath(alice.ctx.me.user_id, IMAGE);
+
+describe('the viewer side', () => {
+  it('counts each view in the ledger and in the kept file, then shows the default image', async () => {
+    const { png } = await copyFor(bob, 2);
+    const first = await viewer.viewing.viewFile(png);
+    expect(first.record).toMatchObject({ verdict: 'shown', reason: 'ok', views_left: 1 });
+    expect(Buffer.from(first.image).equals(Buffer.from(PHOTO))).toBe(true);
+    // The file arrived by hand: it is kept like a delivered copy, with the view counted in it.
+    const kept = await readCopy(new Uint8Array(readFileSync(storedCopy())));
+    expect(viewerEntry(kept, 'bob')).toEqual({ quota: 2, consumed: 1 });
+
+    const second = await viewer.viewing.view('alice', IMAGE, () => new Uint8Array());
+    expect(second.record).toMatchObject({ verdict: 'shown', views_left: 0, consumed: 2 });
+    const third = await viewer.viewing.view('alice', IMAGE, () => new Uint8Array());
+    expect(third.record).toMatchObject({ verdict: 'default', reason: 'quota_used', views_left: 0 });
+    expect(Buffer.from(third.image).equals(readFileSync(packagePath('assets', 'cover.png')))).toBe(
+      true,
+    );
+    expect(bob.events.filter((e) => e.type === 'image-viewed')).toHaveLength(2);
+    expect(viewer.viewing.received()).toEqual([
+      expect.objectContaining({ owner: 'alice', image_id: IMAGE, state: 'used_up', consumed: 2 }),
+    ]);
+  });
+
+  it('gives no views back when an older file is put back', async () => {
+    const { png } = await copyFor(bob, 2); // counts 0 views inside
+    writeFileSync(storedCopy(), png);
+    const view = await viewer.viewing.view('alice', IMAGE, () => new Uint8Array());
+    expect(view.record).toMatchObject({ verdict: 'default', reason: 'quota_used', consumed: 2 });
+  });
+
+  it('shows the default image, and says why, for a copy made for someone else or altered', async () => {
+    const forCarol = await viewer.viewing.viewFile((await copyFor(carol, 5, 'img2')).png);
+    expect(forCarol.record).toMatchObject({ verdict: 'default', reason: 'not_named' });
+    expect(forCarol.record.message).toMatch(/made for carol, not for bob/);
+
+    const { png } = await copyFor(bob, 1, 'img3');
+    const copy = await readCopy(png);
+    const edited = await rewriteCopy(png, {
+      ...copy.payload,
+      rights: { ...copy.payload.rights, viewers: [{ username: 'bob', quota: 99 }] },
+    });
+    const altered = await viewer.viewing.viewFile(edited);
+    expect(altered.record).toMatchObject({ verdict: 'default', reason: 'tampered' });
+
+    const plain = await viewer.viewing.viewFile(readFileSync(packagePath('assets', 'cover.png')));
+    expect(plain.record).toMatchObject({ verdict: 'default', reason: 'not_a_copy' });
+    expect(bob.ctx.db.ledger(alice.ctx.me.user_id, 'img3')).toBeUndefined();
+  });
+
+  it('applies a rights update signed by the owner once, and refuses one signed by anyone else', async () => {
+    const held = bob.ctx.db.received(alice.ctx.me.user_id, IMAGE);
+    if (!held) throw new Error('bob holds no copy yet');
+    const update = { quota: 5, revoked: false, version: 2 };
+    const signed = rightsUpdateBytes({
+      owner: 'alice',
+      imageId: IMAGE,
+      viewer: 'bob',
+      ...update,
+      imageDigest: held.image_digest,
+    });
+    const message = (signer: TestAgent) => ({
+      type: 'RightsUpdate' as const,
+      image_id: IMAGE,
+      ...update,
+      signature: toHex(sign(signer.ctx.me.keys, signed)),
+    });
+    const toBob = await sessionTo(alice, bob);
+    await expect(toBob.request(message(carol))).rejects.toMatchObject({
+      peerCode: 'bad_signature',
+    });
+    expect(bob.ctx.db.ledger(alice.ctx.me.user_id, IMAGE)).toMatchObject({ quota: 2, version: 1 });
+
+    expect((await toBob.request(message(alice))).message).toEqual({
+      type: 'Ack',
+      detail: 'applied',
+    });
+    expect(bob.events.filter((e) => e.type === 'rights-changed').at(-1)).toMatchObject({
+      owner: 'alice',
+      quota: 5,
+      version: 2,
+      views_left: 3,
+    });
+    expect((await toBob.request(message(alice))).message).toEqual({
+      type: 'Ack',
+      detail: 'already up to date',
+    });
+    // The new rights are in the kept file too, still signed by alice.
+    const kept = await readCopy(new Uint8Array(readFileSync(storedCopy())));
+    expect(kept.version).toBe(2);
+    expect(viewerEntry(kept, 'bob')).toEqual({ quota: 5, consumed: 2 });
+  });
+
+  it('pulls a copy in chunks and keeps it only when it matches its SHA-256', async () => {
+    const { png } = await copyFor(bob, 4, 'img4');
+    let claimed = '0'.repeat(64);
+    alice.serve = async (_session, request) => {
+      if (request.type !== 'CopyFetch') return null;
+      const part = png.subarray(request.offset, request.offset + request.length);
+      return {
+        message: {
+          type: 'CopyPart',
+          image_id: request.image_id,
+          version: 1,
+          total_bytes: png.length,
+          sha256: claimed,
+          offset: request.offset,
+          size_bytes: part.length,
+        },
+        binary: part,
+      };
+    };
+    const toAlice = await sessionTo(bob, alice);
+    await expect(viewer.receiving.pullCopy(toAlice, 'img4')).rejects.toMatchObject({
+      code: 'copy_corrupted',
+    });
+    expect(bob.ctx.db.received(alice.ctx.me.user_id, 'img4')).toBeUndefined();
+
+    claimed = sha256Hex(png);
+    expect(await viewer.receiving.pullCopy(toAlice, 'img4')).toBe('received');
+    expect(bob.ctx.db.received(alice.ctx.me.user_id, 'img4')).toMatchObject({ file_version: 1 });
+    expect(bob.events).toContainEqual({
+      type: 'image-received',
+      owner: 'alice',
+      image_id: 'img4',
+      views_left: 4,
+    });
+    expect(await viewer.receiving.pullCopy(toAlice, 'img4')).toBe('already held');
+  });
+
+  it('takes a grant the directory reports only when it is newer than the ledger', () => {
+    const grant = {
+      owner_id: alice.ctx.me.user_id,
+      owner_username: 'alice',
+      image_id: 'img5',
+      viewer_id: bob.ctx.me.user_id,
+      quota: 3,
+      version: 2,
+      revoked: false,
+    };
+    expect(viewer.grants.applyDirectoryGrant(grant)).toBe(true);
+    expect(viewer.grants.applyDirectoryGrant({ ...grant, quota: 9, version: 1 })).toBe(false);
+    expect(viewer.grants.applyDirectoryGrant({ ...grant, viewer_id: carol.ctx.me.user_id })).toBe(
+      false,
+    );
+    expect(bob.ctx.db.ledger(alice.ctx.me.user_id, 'img5')).toMatchObject({ quota: 3, version: 2 });
+    expect(viewer.viewing.received()).toContainEqual(
+      expect.objectContaining({ image_id: 'img5', state: 'waiting_for_copy', views_left: 3 }),
+    );
+  });
+});

@@ -74,6 +74,7 @@ export const ERROR_CODES = {
   invalid_message: e(failure, 502),
   bad_binary: e(failure, 502),
   bad_magic: e(failure, 502),
+  unsupported_version: e(failure, 502),
   bad_epoch: e(failure, 502),
   bad_meta_length: e(failure, 502),
   oversize_frame: e(failure, 502),

@@ -136,7 +136,12 @@ async function connectClients(
   }));
   return Promise.all(
     Array.from({ length: count }, (_, i) =>
-      CloudClient.connect({ clientId: `${prefix}-${i}`, servers, taskDeadline_ms: 120_000 }),
+      CloudClient.connect({
+        clientId: `${prefix}-${i}`,
+        servers,
+        taskDeadline_ms: 120_000,
+        trust: cluster.clientTrust,
+      }),
     ),
   );
 }

@@ -24,12 +24,30 @@ import {
 import { DEFAULT_MAX_FRAME_BODY_BYTES } from '../protocol/frame.js';
 import { DIAL, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { MessageLink } from '../transport/message-link.js';
+import {
+  INSECURE_PLAINTEXT,
+  type ClientSecurity,
+  type CloudTrust,
+  type TlsCredentials,
+} from '../transport/tls.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { clientIdOf, newClientCredentials, resolveCloudTrust } from './cloud-trust.js';
 
 export interface CloudClientOptions {
-  /** Unique per client in the cloud: 1..64 of A-Z a-z 0-9 . _ : @ - */
+  /**
+   * A name for logs. With TLS the id on the wire is derived from the client's key
+   * (src/client/cloud-trust.ts); only the plaintext benchmark mode sends this name as the id
+   * (then 1..64 of A-Z a-z 0-9 . _ : @ -, unique in the cloud).
+   */
   clientId: string;
+  /**
+   * The cloud's CA (or its fingerprint); default: resolveCloudTrust(). The benchmark's
+   * comparison alone may pass INSECURE_PLAINTEXT.
+   */
+  trust?: CloudTrust | typeof INSECURE_PLAINTEXT;
+  /** The key this client proves (a fresh one by default). Results are bound to it. */
+  credentials?: TlsCredentials;
   /** Addresses to start from (any one reachable server is enough). */
   servers: Endpoint[];
   clusterId?: number;
@@ -70,6 +88,15 @@ interface PendingTask {
 
 const codec = createCloudCodec();
 
+type ResolvedOptions = CloudClientOptions & {
+  clusterId: number;
+  maxFrameBytes: number;
+  /** The id on the wire: derived from the key under TLS. */
+  wireId: string;
+  /** Transport security for a link, pinned to a server id when known. */
+  security: (expectServerId: number | undefined) => ClientSecurity;
+};
+
 export class CloudClient {
   private readonly session: ClientSession;
   private readonly links = new Map<number, MessageLink<CloudMessage>>();
@@ -81,15 +108,12 @@ export class CloudClient {
   private responseBytes: { taskId: string; bytes: Uint8Array } | null = null;
 
   private constructor(
-    private readonly options: Required<
-      Pick<CloudClientOptions, 'clientId' | 'clusterId' | 'maxFrameBytes'>
-    > &
-      CloudClientOptions,
+    private readonly options: ResolvedOptions,
     welcome: WelcomeMessage,
   ) {
     this.session = new ClientSession(
       {
-        client_id: options.clientId,
+        client_id: options.wireId,
         servers: welcome.servers.map((s) => s.id),
         ...(options.taskDeadline_ms === undefined
           ? {}
@@ -105,9 +129,32 @@ export class CloudClient {
 
   /** Finds the cloud: says Hello to each address until one answers (retrying until the timeout). */
   static async connect(options: CloudClientOptions): Promise<CloudClient> {
-    const resolved = { clusterId: 1, maxFrameBytes: DEFAULT_MAX_FRAME_BODY_BYTES, ...options };
-    if (resolved.servers.length === 0)
+    if (options.servers.length === 0)
       throw new CloudP2PError('no_servers', 'no server addresses configured', ExitCode.usage);
+    const clusterId = options.clusterId ?? 1;
+    let security: ResolvedOptions['security'];
+    let wireId = options.clientId;
+    if (options.trust === INSECURE_PLAINTEXT) {
+      security = () => ({ kind: INSECURE_PLAINTEXT });
+    } else {
+      const trust = options.trust ?? resolveCloudTrust();
+      const credentials = options.credentials ?? (await newClientCredentials(options.clientId));
+      wireId = clientIdOf(credentials);
+      security = (expectServerId) => ({
+        kind: 'tls',
+        clusterId,
+        trust,
+        credentials,
+        ...(expectServerId === undefined ? {} : { expectServerId }),
+      });
+    }
+    const resolved: ResolvedOptions = {
+      maxFrameBytes: DEFAULT_MAX_FRAME_BODY_BYTES,
+      ...options,
+      clusterId,
+      wireId,
+      security,
+    };
     const welcome = await discover(resolved);
     const client = new CloudClient(resolved, welcome);
     resolved.logger?.debug('connected to the cloud', {
@@ -116,6 +163,11 @@ export class CloudClient {
       leader: welcome.leader_id ?? 'none',
     });
     return client;
+  }
+
+  /** This client's id on the wire (derived from its key under TLS). */
+  get id(): string {
+    return this.options.wireId;
   }
 
   /** Server ids and addresses learned at connect(). */
@@ -190,6 +242,7 @@ export class CloudClient {
         codec,
         clusterId: this.options.clusterId,
         limits: { maxBodyBytes: this.options.maxFrameBytes, maxMetaBytes: 1024 * 1024 },
+        security: this.options.security(serverId),
         connectTimeout_ms: 1000,
         maxBackoff_ms: 500,
         maxQueuedMessages: 1024,
@@ -339,9 +392,7 @@ export class CloudClient {
 }
 
 /** Says Hello to every address at once, retrying, and returns the first Welcome. */
-async function discover(
-  options: CloudClientOptions & { clusterId: number; maxFrameBytes: number },
-): Promise<WelcomeMessage> {
+async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
   const deadline = performance.now() + (options.connectTimeout_ms ?? 10_000);
   const problems = new Map<string, string>();
   while (performance.now() < deadline) {
@@ -353,12 +404,13 @@ async function discover(
           codec,
           clusterId: options.clusterId,
           limits: { maxBodyBytes: 1024 * 1024, maxMetaBytes: 1024 * 1024 },
+          security: options.security(undefined),
           connectTimeout_ms: 1000,
         },
         { onMessage: () => undefined },
       );
       try {
-        const reply = await link.request({ type: 'Hello', client_id: options.clientId }, 1500);
+        const reply = await link.request({ type: 'Hello', client_id: options.wireId }, 1500);
         if (reply.message.type === 'Welcome') return reply.message;
         if (reply.message.type === 'Error')
           throw new Error(`${reply.message.code}: ${reply.message.message}`);

@@ -13,12 +13,16 @@ import {
 } from '../util/config-reader.js';
 import { packagePath } from '../util/package-info.js';
 import { DIAL, type Endpoint } from '../transport/endpoint.js';
+import { normalizeFingerprint } from '../identity/certificates.js';
+import type { CloudTrustInput } from './cloud-trust.js';
 
 export interface ClientConfig {
   source: string;
   name: string;
   cluster_id: number;
   servers: Endpoint[];
+  /** The cloud's CA file or its fingerprint (none: CLOUDP2P_CLOUD_CA or the local cloud's CA). */
+  tls: CloudTrustInput;
   requests: {
     rate_per_second: number;
     duration_seconds: number;
@@ -56,6 +60,23 @@ export function readServerAddresses(table: ConfigTable, key = 'server_addresses'
   return texts.map((text, index) => parseHostPort(text, `${table.where(key)}[${index}]`, DIAL));
 }
 
+/** `[tls] ca = "<file>"` or `[tls] ca_fingerprint = "<sha256>"`: how the client knows the cloud. */
+export function readClientTls(table: ConfigTable, baseDir: string): CloudTrustInput {
+  const ca = table.optionalString('ca');
+  const fingerprint = table.optionalString('ca_fingerprint', { maxLength: 200 });
+  table.rejectUnknownKeys();
+  if (ca !== undefined && fingerprint !== undefined)
+    throw new ConfigError(`${table.where()}: give ca or ca_fingerprint, not both`);
+  if (fingerprint !== undefined && !normalizeFingerprint(fingerprint))
+    throw new ConfigError(
+      `${table.where('ca_fingerprint')}: "${fingerprint}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
+    );
+  return {
+    caPath: ca === undefined ? undefined : isAbsolute(ca) ? ca : resolve(baseDir, ca),
+    caFingerprint: fingerprint,
+  };
+}
+
 export function readClientConfig(root: ConfigTable, baseDir: string): ClientConfig {
   const client = root.table('client', { required: true });
   const name = client.string('name', undefined, {
@@ -85,6 +106,8 @@ export function readClientConfig(root: ConfigTable, baseDir: string): ClientConf
   requests.ignore('request_processing_ms', 'load_per_request');
   requests.rejectUnknownKeys();
 
+  const tls = readClientTls(root.table('tls'), baseDir);
+
   const output = root.table('output');
   const records = output.optionalString('records');
   const save = output.optionalString('save_dir');
@@ -96,6 +119,7 @@ export function readClientConfig(root: ConfigTable, baseDir: string): ClientConf
     name,
     cluster_id,
     servers,
+    tls,
     requests: { rate_per_second, duration_seconds, images, task_deadline_ms, max_in_flight },
     output: {
       records_path: records === undefined ? undefined : resolve(baseDir, records),

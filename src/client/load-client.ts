@@ -12,6 +12,7 @@ import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { summarize, type LatencySummary } from '../util/stats.js';
 import { CloudClient } from './cloud-client.js';
+import { resolveCloudTrust } from './cloud-trust.js';
 import type { ClientConfig } from './config.js';
 import { buildTaskPayload, verifyResult } from './payload.js';
 
@@ -111,6 +112,7 @@ export class LoadRun {
     const client = await CloudClient.connect({
       clientId: this.config.name,
       servers: this.config.servers,
+      trust: resolveCloudTrust(this.config.tls),
       clusterId: this.config.cluster_id,
       taskDeadline_ms: this.config.requests.task_deadline_ms,
       logger: this.logger,

@@ -14,8 +14,7 @@
  * Validity starts CLOCK_SKEW_ALLOWANCE_MS in the past, so a machine whose clock is behind the
  * issuer's still accepts a certificate made a moment ago.
  */
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
+import type * as X509Module from '@peculiar/x509';
 import {
   X509Certificate,
   createHash,
@@ -27,14 +26,28 @@ import {
 } from 'node:crypto';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 
-type KeyPair = Parameters<typeof x509.X509CertificateGenerator.createSelfSigned>[0]['keys'];
-type SigningKey = Parameters<typeof x509.X509CertificateGenerator.create>[0] extends infer P
+type KeyPair = Parameters<typeof X509Module.X509CertificateGenerator.createSelfSigned>[0]['keys'];
+type SigningKey = Parameters<typeof X509Module.X509CertificateGenerator.create>[0] extends infer P
   ? P extends { signingKey: infer K }
     ? K
     : never
   : never;
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+let x509Loading: Promise<typeof X509Module> | null = null;
+
+/**
+ * The generator is loaded on first use: it costs about a second of start-up on a busy machine,
+ * and servers and clients that only read certificates (node:crypto) never need it.
+ */
+function loadX509(): Promise<typeof X509Module> {
+  x509Loading ??= (async () => {
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+    return x509;
+  })();
+  return x509Loading;
+}
 
 const ED25519 = { name: 'Ed25519' } as const;
 const DAY_MS = 24 * 3600 * 1000;
@@ -61,6 +74,7 @@ export interface ValidityOptions {
 export async function createClusterCa(
   options: { clusterId: number } & ValidityOptions,
 ): Promise<CertificateAndKey> {
+  const x509 = await loadX509();
   const keys = await generateEd25519();
   const name = caName(options.clusterId);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -85,6 +99,7 @@ export async function createClusterCa(
 export async function issueServerCertificate(
   options: { ca: CertificateAndKey; clusterId: number; serverId: number } & ValidityOptions,
 ): Promise<CertificateAndKey> {
+  const x509 = await loadX509();
   const caCert = new x509.X509Certificate(firstPem(options.ca.certPem));
   const caKey = await importPrivateKey(options.ca.keyPem, ['sign']);
   const keys = await generateEd25519();
@@ -119,6 +134,7 @@ export async function issueServerCertificate(
 export async function selfSignedCertificate(
   options: { commonName: string; privateKey?: KeyObject } & ValidityOptions,
 ): Promise<CertificateAndKey> {
+  const x509 = await loadX509();
   const privateKey = options.privateKey ?? generateKeyPairSync('ed25519').privateKey;
   if (privateKey.asymmetricKeyType !== 'ed25519')
     throw new CloudP2PError(

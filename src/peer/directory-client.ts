@@ -18,8 +18,10 @@ import {
   type RequestAuth,
 } from '../protocol/directory-protocol.js';
 import type { Endpoint } from '../transport/endpoint.js';
+import { resolveCloudTrust } from '../client/cloud-trust.js';
 import { MessageLink } from '../transport/message-link.js';
 import { toErrorCode } from '../util/error-codes.js';
+import { INSECURE_PLAINTEXT, type ClientSecurity, type CloudTrust } from '../transport/tls.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 
 /** Directory errors as the agent sees them; `code` is the directory's error code. */
@@ -103,12 +105,17 @@ export interface DirectoryClientOptions {
   clusterId?: number;
   /** Per server attempt; a request tries every server once before failing. */
   requestTimeout_ms?: number;
+  /** The cloud's CA or its fingerprint (default: resolveCloudTrust()); requests are signed, so no client certificate. */
+  trust?: CloudTrust | typeof INSECURE_PLAINTEXT;
 }
 
 const codec = createCloudCodec();
 
 export class DirectoryClient {
-  private readonly links: MessageLink<CloudMessage>[];
+  /** Made on first use: an agent may open (and show its state) before it knows the cloud's CA. */
+  private linksMade: MessageLink<CloudMessage>[] | null = null;
+  private readonly servers: Endpoint[];
+  private readonly trust: CloudTrust | typeof INSECURE_PLAINTEXT | undefined;
   private readonly clusterId: number;
   private readonly timeout_ms: number;
   /** The server that answered last: tried first next time. */
@@ -120,7 +127,18 @@ export class DirectoryClient {
       throw new CloudP2PError('no_servers', 'no cloud server addresses configured', ExitCode.usage);
     this.clusterId = options.clusterId ?? 1;
     this.timeout_ms = options.requestTimeout_ms ?? 3000;
-    this.links = options.servers.map(
+    this.servers = options.servers;
+    this.trust = options.trust;
+  }
+
+  private get links(): MessageLink<CloudMessage>[] {
+    if (this.linksMade) return this.linksMade;
+    const trust = this.trust ?? resolveCloudTrust();
+    const security: ClientSecurity =
+      trust === INSECURE_PLAINTEXT
+        ? { kind: INSECURE_PLAINTEXT }
+        : { kind: 'tls', clusterId: this.clusterId, trust, credentials: null };
+    this.linksMade = this.servers.map(
       (server) =>
         new MessageLink<CloudMessage>(
           {
@@ -129,12 +147,14 @@ export class DirectoryClient {
             codec,
             clusterId: this.clusterId,
             limits: { maxBodyBytes: 8 * 1024 * 1024, maxMetaBytes: 8 * 1024 * 1024 },
+            security,
             connectTimeout_ms: 1000,
             maxBackoff_ms: 1000,
           },
           { onMessage: () => undefined },
         ),
     );
+    return this.linksMade;
   }
 
   /** The user on whose behalf signed requests are made. */
@@ -143,7 +163,7 @@ export class DirectoryClient {
   }
 
   close(): void {
-    for (const link of this.links) link.close();
+    for (const link of this.linksMade ?? []) link.close();
   }
 
   // ---- Identity ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveServerNodeConfig, type ServerNodeConfigInput } from '../core/config.js';
 import { DIAL, LISTEN, type Endpoint } from '../transport/endpoint.js';
+import { normalizeFingerprint } from '../identity/certificates.js';
 import { UsageError } from '../util/errors.js';
 import {
   ConfigError,
@@ -60,11 +61,29 @@ export interface ServerConfig {
     max_silence_ms: number;
   };
   directory: { url: string | undefined };
+  /** Transport security (docs/SECURITY.md); null when the file has no [tls] section. */
+  tls: TlsConfig | null;
   limits: {
     max_frame_bytes: number;
     max_connections: number;
+    max_connections_per_address: number;
     request_timeout_ms: number;
+    idle_timeout_ms: number;
+    handshake_timeout_ms: number;
+    frame_read_timeout_ms: number;
+    /** Unfinished frames held across all connections. */
+    max_buffered_bytes: number;
   };
+}
+
+export interface TlsConfig {
+  /** PEM bundle of the cloud's CA certificate(s): the trust bundle. */
+  ca_path: string;
+  /** This server's certificate (leaf, then its CA) and private key. */
+  cert_path: string;
+  key_path: string;
+  /** SHA-256 fingerprints (hex) of server certificates no longer trusted. */
+  revoked: string[];
 }
 
 export const MAX_PEERS = 63;
@@ -108,6 +127,7 @@ export function readServerConfig(root: ConfigTable, baseDir: string): ServerConf
   const encryption = readEncryption(root.table('encryption'), baseDir);
   const failure_simulation = readFailureSimulation(root.table('failure_simulation'));
   const directory = readDirectory(root.table('directory'), baseDir);
+  const tls = readTls(root, baseDir);
   const limits = readLimits(root.table('limits'), encryption.max_image_bytes);
   root.rejectUnknownKeys();
 
@@ -124,6 +144,7 @@ export function readServerConfig(root: ConfigTable, baseDir: string): ServerConf
     encryption,
     failure_simulation,
     directory,
+    tls,
     limits,
   };
   checkWithCore(config);
@@ -250,9 +271,47 @@ function readLimits(table: ConfigTable, maxImageBytes: number): ServerConfig['li
     1024 *
     1024;
   const max_connections = table.integer('max_connections', 1024, { min: 8, max: 65536 });
+  const max_connections_per_address = table.integer('max_connections_per_address', 256, {
+    min: 1,
+    max: 65536,
+  });
   const request_timeout_ms = secondsToMs(table, 'request_timeout_secs', 30_000);
+  const idle_timeout_ms = secondsToMs(table, 'idle_timeout_secs', 60_000);
+  const handshake_timeout_ms = secondsToMs(table, 'handshake_timeout_secs', 5_000);
+  const frame_read_timeout_ms = secondsToMs(table, 'frame_read_timeout_secs', 30_000);
+  const max_buffered_bytes =
+    table.integer('max_buffered_mb', 256, { min: 1, max: 65536 }) * 1024 * 1024;
   table.rejectUnknownKeys();
-  return { max_frame_bytes, max_connections, request_timeout_ms };
+  return {
+    max_frame_bytes,
+    max_connections,
+    max_connections_per_address,
+    request_timeout_ms,
+    idle_timeout_ms,
+    handshake_timeout_ms,
+    frame_read_timeout_ms,
+    max_buffered_bytes,
+  };
+}
+
+function readTls(root: ConfigTable, baseDir: string): TlsConfig | null {
+  if (!root.has('tls')) return null;
+  const table = root.table('tls');
+  const ca_path = resolvePath(baseDir, table.string('ca'));
+  const cert_path = resolvePath(baseDir, table.string('cert'));
+  const key_path = resolvePath(baseDir, table.string('key'));
+  const revoked = table
+    .stringArray('revoked', [], { maxItems: 10_000, maxLength: 200 })
+    .map((text, index) => {
+      const hex = normalizeFingerprint(text);
+      if (!hex)
+        throw new ConfigError(
+          `${table.where('revoked')}[${index}]: "${text}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
+        );
+      return hex;
+    });
+  table.rejectUnknownKeys();
+  return { ca_path, cert_path, key_path, revoked };
 }
 
 function resolvePath(baseDir: string, path: string): string {

@@ -5,12 +5,15 @@
  * stop them gracefully, and ask any of them for /status.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync, type WriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 import { packagePath } from '../util/package-info.js';
+import { trustFromFile } from '../client/cloud-trust.js';
+import { INSECURE_PLAINTEXT, type CloudTrust } from '../transport/tls.js';
+import { CA_CERT_FILE, initClusterKeys, serverCertFile, serverKeyFile } from './cluster-keys.js';
 import { loadServerConfig } from './config.js';
 import type { RuntimeStatus } from './runtime.js';
 
@@ -35,6 +38,13 @@ export interface GenerateOptions {
   directoryUrl?: string;
   /** Extra lines appended to every server config (advanced tuning in tests). */
   extraToml?: string;
+  /** Extra lines in every server's [limits] table. */
+  limitsToml?: string;
+  /**
+   * INSECURE: no keys, plaintext links, no membership proof; only bench:cluster's side-by-side
+   * comparison asks for this, by name.
+   */
+  insecurePlaintextForBenchmark?: boolean;
   /**
    * Where each server listens (e.g. its own network namespace's address); default: free ports
    * on 127.0.0.1.
@@ -52,6 +62,8 @@ export interface StartOptions {
    * server in place (same pid), so signals reach the server itself.
    */
   launchPrefix?: (id: number) => string[];
+  /** Pass --insecure-plaintext-for-benchmark to every server (bench:cluster's comparison only). */
+  insecurePlaintextForBenchmark?: boolean;
 }
 
 interface Running {
@@ -95,9 +107,16 @@ export class LocalCluster {
     readonly members: ClusterMember[],
     logDir: string,
     private readonly startOptions: StartOptions = {},
+    /** The cloud's CA file (what clients trust); null in the plaintext benchmark mode. */
+    readonly caPath: string | null = null,
   ) {
     this.logDir = logDir;
     mkdirSync(logDir, { recursive: true });
+  }
+
+  /** What a client of this cloud trusts. */
+  get clientTrust(): CloudTrust | typeof INSECURE_PLAINTEXT {
+    return this.caPath ? trustFromFile(this.caPath) : INSECURE_PLAINTEXT;
   }
 
   /** Uses existing config files (e.g. config/server1.toml..server3.toml). */
@@ -106,16 +125,42 @@ export class LocalCluster {
     logDir: string,
     startOptions: StartOptions = {},
   ): LocalCluster {
-    const members = paths.map((configPath) => {
-      const config = loadServerConfig(configPath);
-      return {
-        id: config.id,
-        configPath,
-        address: `${config.address.host}:${config.address.port}`,
-        httpUrl: `http://${config.http_address.host}:${config.http_address.port}`,
-      };
-    });
-    return new LocalCluster(members, logDir, startOptions);
+    const configs = paths.map((configPath) => ({
+      configPath,
+      config: loadServerConfig(configPath),
+    }));
+    const members = configs.map(({ configPath, config }) => ({
+      id: config.id,
+      configPath,
+      address: `${config.address.host}:${config.address.port}`,
+      httpUrl: `http://${config.http_address.host}:${config.http_address.port}`,
+    }));
+    return new LocalCluster(members, logDir, startOptions, configs[0]?.config.tls?.ca_path ?? null);
+  }
+
+  /**
+   * Makes the keys these configs name when they are missing and laid out as `cluster init`
+   * lays them out (what `npm start` needs on first run). Returns the folders it wrote to.
+   */
+  static async ensureKeys(paths: string[]): Promise<string[]> {
+    const configs = paths.map((path) => loadServerConfig(path));
+    const byDir = new Map<string, { clusterId: number; ids: number[] }>();
+    for (const config of configs) {
+      const tls = config.tls;
+      if (!tls) continue;
+      const dir = dirname(tls.ca_path);
+      const standard =
+        basename(tls.ca_path) === CA_CERT_FILE &&
+        tls.cert_path === join(dir, serverCertFile(config.id)) &&
+        tls.key_path === join(dir, serverKeyFile(config.id));
+      if (!standard || (existsSync(tls.cert_path) && existsSync(tls.key_path))) continue;
+      const entry = byDir.get(dir) ?? { clusterId: config.cluster_id, ids: [] };
+      entry.ids.push(config.id);
+      byDir.set(dir, entry);
+    }
+    for (const [dir, { clusterId, ids }] of byDir)
+      await initClusterKeys({ dir, clusterId, serverIds: ids });
+    return [...byDir.keys()];
   }
 
   /** Writes configs for `size` servers on free loopback ports into `dir`. */
@@ -134,13 +179,23 @@ export class LocalCluster {
       };
     const address = (id: number): string => `${endpoint(id).host}:${endpoint(id).port}`;
     const httpAddressOf = (id: number): string => `${endpoint(id).host}:${endpoint(id).httpPort}`;
+    const keysDir = join(options.dir, 'keys');
+    if (!options.insecurePlaintextForBenchmark)
+      await initClusterKeys({ dir: keysDir, clusterId: 1, serverIds: ids });
     const members = ids.map((id) => {
       const configPath = join(options.dir, `server${id}.toml`);
       const httpAddress = httpAddressOf(id);
       writeFileSync(configPath, serverToml(id, ids, address, httpAddressOf, options));
       return { id, configPath, address: address(id), httpUrl: `http://${httpAddress}` };
     });
-    return new LocalCluster(members, join(options.dir, 'logs'), startOptions);
+    return new LocalCluster(
+      members,
+      join(options.dir, 'logs'),
+      options.insecurePlaintextForBenchmark
+        ? { ...startOptions, insecurePlaintextForBenchmark: true }
+        : startOptions,
+      options.insecurePlaintextForBenchmark ? null : join(keysDir, CA_CERT_FILE),
+    );
   }
 
   get addresses(): string[] {
@@ -177,6 +232,9 @@ export class LocalCluster {
       'server',
       '--config',
       member.configPath,
+      ...(this.startOptions.insecurePlaintextForBenchmark
+        ? ['--insecure-plaintext-for-benchmark']
+        : []),
       ...extraArgs,
     ];
     const child = spawn(command[0] as string, command.slice(1), {
@@ -355,6 +413,15 @@ function serverToml(
     `max_silence_secs = ${o.failureSimulation?.max_silence_secs ?? 20}`,
   ];
   if (o.directoryUrl) lines.push('', '[directory]', `url = "${o.directoryUrl}"`);
+  if (!o.insecurePlaintextForBenchmark)
+    lines.push(
+      '',
+      '[tls]',
+      `ca = "keys/${CA_CERT_FILE}"`,
+      `cert = "keys/${serverCertFile(id)}"`,
+      `key = "keys/${serverKeyFile(id)}"`,
+    );
+  if (o.limitsToml) lines.push('', '[limits]', o.limitsToml);
   if (o.extraToml) lines.push('', o.extraToml);
   return `${lines.join('\n')}\n`;
 }

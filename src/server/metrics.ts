@@ -70,6 +70,12 @@ export class ServerMetrics {
     labelNames: ['reason'],
     registers: [this.registry],
   });
+  readonly rejectedConnections = new Counter({
+    name: 'cloudp2p_rejected_connections_total',
+    help: 'Connections turned away or dropped (budgets, deadlines, failed membership proofs), by reason.',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
   readonly isLeader = new Gauge({
     name: 'cloudp2p_is_leader',
     help: '1 when this server is the leader.',

@@ -21,14 +21,20 @@ import { ServerNode, type NodeStatus } from '../core/server-node.js';
 import type { DecodedMessage } from '../protocol/codec.js';
 import { createCloudCodec, errorText, type CloudMessage } from '../protocol/cloud-protocol.js';
 import { MessageLink } from '../transport/message-link.js';
-import { MessageServer, type Connection } from '../transport/message-server.js';
-import { errorMessage } from '../util/errors.js';
+import {
+  MessageServer,
+  type Connection,
+  type ConnectionBudgets,
+} from '../transport/message-server.js';
+import type { ClientSecurity, ServerSecurity } from '../transport/tls.js';
+import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { nodeConfigFrom, type ServerConfig } from './config.js';
 import { HardStateStore } from './hard-state-store.js';
 import { HttpServer } from '../http/http-server.js';
 import { sendJson, sendText } from '../http/respond.js';
 import { ServerMetrics } from './metrics.js';
+import { senderRefusal } from './sender-policy.js';
 import { SystemLoadSampler } from './system-load.js';
 
 /** Runs encryption tasks off the event loop (the worker-thread pool in production). */
@@ -54,6 +60,8 @@ export interface ExtraMessageHandler {
 
 export interface RuntimeOptions {
   config: ServerConfig;
+  /** TLS from loadServerTls(config), or the benchmark's plaintext (asked for by name only). */
+  security: ServerSecurity;
   logger: Logger;
   executor: TaskExecutor;
   extraHandlers?: ExtraMessageHandler[];
@@ -83,11 +91,16 @@ export interface RuntimeStatus extends Omit<NodeStatus, 'silent_until_ms'> {
   timer_lateness_max_ms: number;
   pool: ReturnType<TaskExecutor['stats']>;
   connections: number;
+  /** Bytes held for unfinished frames across all connections (bounded by max_buffered_mb). */
+  buffered_bytes: number;
+  /** Whether links are TLS (false only in the benchmark's plaintext mode). */
+  tls: boolean;
 }
 
 export class ServerRuntime {
   readonly metrics = new ServerMetrics();
   private readonly config: ServerConfig;
+  private readonly security: ServerSecurity;
   private readonly log: Logger;
   private readonly executor: TaskExecutor;
   private readonly node: ServerNode;
@@ -133,13 +146,15 @@ export class ServerRuntime {
       restored.state,
     );
     const limits = { maxBodyBytes: this.config.limits.max_frame_bytes, maxMetaBytes: 1024 * 1024 };
+    const security = options.security;
+    this.security = security;
     this.listener = new MessageServer<CloudMessage>(
       {
         codec: this.codec,
         clusterId: this.config.cluster_id,
         limits,
-        maxConnections: this.config.limits.max_connections,
-        idleTimeout_ms: 0,
+        security,
+        budgets: budgetsFrom(this.config),
         makeError: (code, message) => ({ type: 'Error', code, message: errorText(message) }),
       },
       {
@@ -147,6 +162,10 @@ export class ServerRuntime {
         onRefused: (connection, reason, detail) => {
           this.metrics.badFrames.inc({ reason });
           this.log.warn('refused a frame', { from: connection.remote, reason, detail });
+        },
+        onRejected: (remote, reason, detail) => {
+          this.metrics.rejectedConnections.inc({ reason });
+          this.log.warn('refused a connection', { from: remote, reason, detail });
         },
         onClose: (connection) => this.forgetClientConnection(connection),
       },
@@ -161,6 +180,7 @@ export class ServerRuntime {
             codec: this.codec,
             clusterId: this.config.cluster_id,
             limits,
+            security: peerLinkSecurity(security, peer.id),
             connectTimeout_ms: Math.max(100, this.config.election.failure_timeout_ms),
             maxBackoff_ms: Math.max(100, this.config.election.heartbeat_interval_ms),
             maxQueuedMessages: 256,
@@ -200,12 +220,18 @@ export class ServerRuntime {
     return this.http;
   }
 
+  /** Listens on both ports; if either is taken, closes what it opened and throws (exit code 2). */
   async start(): Promise<{ address: string; http: string }> {
-    const tcp = await this.listener.listen(this.config.address.host, this.config.address.port);
-    const http = await this.http.listen(
-      this.config.http_address.host,
-      this.config.http_address.port,
-    );
+    const { address, http_address } = this.config;
+    const tcp = await this.listener
+      .listen(address.host, address.port)
+      .catch((err: unknown) => Promise.reject(startError(err, this.config.source, 'address')));
+    const http = await this.http
+      .listen(http_address.host, http_address.port)
+      .catch(async (err: unknown) => {
+        await this.listener.close();
+        throw startError(err, this.config.source, 'http_address');
+      });
     this.listening = {
       address: `${tcp.host}:${tcp.port}`,
       http: `http://${http.host}:${http.port}`,
@@ -265,6 +291,8 @@ export class ServerRuntime {
       timer_lateness_max_ms: Math.round(this.timerLatenessMax_ms * 10) / 10,
       pool: this.executor.stats(),
       connections: this.listener.connectionCount,
+      buffered_bytes: this.listener.buffered,
+      tls: this.security.kind === 'tls',
     };
   }
 
@@ -306,6 +334,20 @@ export class ServerRuntime {
   ): void {
     const message = decoded.message;
     if (this.silentUntil_ms !== null) return; // failure simulation: ignore all communication
+    const refusal = senderRefusal(connection.peer, message);
+    if (refusal) {
+      this.metrics.badFrames.inc({ reason: refusal.code });
+      this.log.warn('refused a message', {
+        from: connection.remote,
+        type: message.type,
+        ...refusal,
+      });
+      connection.send(
+        { type: 'Error', code: refusal.code, message: refusal.message },
+        { requestId: decoded.requestId },
+      );
+      return;
+    }
     const extra = this.extraHandlers.find((handler) => handler.handles(message.type));
     if (extra) {
       extra.handle(connection, decoded);
@@ -699,6 +741,45 @@ export class ServerRuntime {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function budgetsFrom(config: ServerConfig): ConnectionBudgets {
+  const limits = config.limits;
+  return {
+    maxConnections: limits.max_connections,
+    maxConnectionsPerAddress: limits.max_connections_per_address,
+    idleTimeout_ms: limits.idle_timeout_ms,
+    handshakeTimeout_ms: limits.handshake_timeout_ms,
+    frameReadTimeout_ms: limits.frame_read_timeout_ms,
+    maxBufferedBytes: limits.max_buffered_bytes,
+  };
+}
+
+/** A server dials a peer with its own certificate and accepts only that peer's. */
+function peerLinkSecurity(security: ServerSecurity, peerId: number): ClientSecurity {
+  if (security.kind !== 'tls') return security;
+  return {
+    kind: 'tls',
+    clusterId: security.clusterId,
+    trust: { kind: 'ca', caPem: security.trustPem },
+    credentials: security.credentials,
+    expectServerId: peerId,
+    revoked: security.revoked,
+  };
+}
+
+/** A port already in use (or not ours to take) is a configuration problem: exit code 2. */
+function startError(err: unknown, source: string, key: string): Error {
+  const code =
+    (err as { code?: string }).code ??
+    /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(errorMessage(err))?.[1];
+  if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+    return new CloudP2PError(
+      'port_unavailable',
+      `${source}: [server] ${key}: ${errorMessage(err)}`,
+      ExitCode.usage,
+    );
+  return err instanceof Error ? err : new Error(String(err));
+}
 
 /** A finished task's result, kept until the core releases it (the client acknowledged it). */
 interface StoredResult {

@@ -445,6 +445,7 @@ export class StressCampaign {
         CloudClient.connect({
           clientId: `stress-${this.runId}-c${i + 1}`,
           servers,
+          trust: cluster.clientTrust,
           taskDeadline_ms: this.options.taskDeadline_ms,
           connectTimeout_ms: CONNECT_TIMEOUT_MS,
         }),

@@ -4,6 +4,7 @@
  * that stops reading. Used by servers, clients and peer agents alike.
  */
 import { Socket, connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { FrameDecoder } from '../protocol/frame-decoder.js';
 import { FrameError, type Frame, type FrameLimits } from '../protocol/frame.js';
 
@@ -20,6 +21,7 @@ export type CloseReason =
   | { kind: 'error'; message: string }
   | { kind: 'frame_error'; error: FrameError }
   | { kind: 'idle'; idle_ms: number }
+  | { kind: 'frame_timeout'; timeout_ms: number }
   | { kind: 'write_backlog'; buffered_bytes: number }
   | { kind: 'local'; message: string };
 
@@ -29,6 +31,8 @@ export interface FramedConnectionHandlers {
   onFrameError?(error: FrameError): Uint8Array | null;
   /** Called exactly once. */
   onClose?(reason: CloseReason): void;
+  /** Bytes held for an unfinished frame changed by `delta` (for a server-wide memory budget). */
+  onBufferedChange?(delta: number): void;
 }
 
 const DEFAULT_MAX_WRITE_BUFFER_BYTES = 256 * 1024 * 1024;
@@ -37,7 +41,14 @@ export class FramedConnection {
   private readonly decoder: FrameDecoder;
   private closed = false;
   private closeReason: CloseReason | null = null;
+  private heldBytes = 0;
   readonly remote: string;
+  /** The remote IP address alone (per-address limits). */
+  readonly remoteAddress: string;
+  /** When the last bytes arrived (performance.now()). */
+  lastReceived_ms = performance.now();
+  /** When the unfinished frame began to arrive, or null between frames. */
+  frameStarted_ms: number | null = null;
 
   constructor(
     readonly socket: Socket,
@@ -45,7 +56,8 @@ export class FramedConnection {
     private handlers: FramedConnectionHandlers,
   ) {
     this.decoder = new FrameDecoder(options.limits);
-    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.remoteAddress = socket.remoteAddress ?? '?';
+    this.remote = `${this.remoteAddress}:${socket.remotePort ?? '?'}`;
     socket.setNoDelay(true);
     if (options.idleTimeout_ms) {
       socket.setTimeout(options.idleTimeout_ms, () =>
@@ -60,6 +72,11 @@ export class FramedConnection {
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /** Bytes held for a frame not complete yet. */
+  get bufferedBytes(): number {
+    return this.heldBytes;
   }
 
   setHandlers(handlers: FramedConnectionHandlers): void {
@@ -109,6 +126,7 @@ export class FramedConnection {
     this.closed = true;
     this.closeReason = reason;
     this.socket.removeAllListeners('data');
+    this.trackBuffered(0);
     this.handlers.onClose?.(reason);
   }
 
@@ -118,8 +136,12 @@ export class FramedConnection {
 
   private onData(chunk: Buffer): void {
     let frames: Frame[];
+    this.lastReceived_ms = performance.now();
     try {
       frames = this.decoder.push(chunk);
+      // A frame completed in this chunk: whatever is left is a new frame, started now.
+      if (frames.length > 0) this.frameStarted_ms = null;
+      this.trackBuffered(this.decoder.inFrame ? Math.max(1, this.decoder.buffered) : 0);
     } catch (err) {
       if (err instanceof FrameError) {
         const reply = this.handlers.onFrameError?.(err) ?? null;
@@ -133,6 +155,15 @@ export class FramedConnection {
       if (this.closed) return;
       this.handlers.onFrame(frame);
     }
+  }
+
+  /** Records what the decoder holds now and when the current frame started. */
+  private trackBuffered(held: number): void {
+    if (held > 0 && this.frameStarted_ms === null) this.frameStarted_ms = this.lastReceived_ms;
+    if (held === 0) this.frameStarted_ms = null;
+    const delta = held - this.heldBytes;
+    this.heldBytes = held;
+    if (delta !== 0) this.handlers.onBufferedChange?.(delta);
   }
 
   private onEnd(): void {

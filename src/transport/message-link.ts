@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { isDecodeFailure, type DecodedMessage, type MessageCodec } from '../protocol/codec.js';
 import type { FrameLimits } from '../protocol/frame.js';
 import { FramedConnection, dial, type CloseReason } from './framed-connection.js';
+import { dialTls, type ClientSecurity } from './tls.js';
 
 export interface MessageLinkOptions<M extends { type: string }> {
   host: string;
@@ -16,6 +17,8 @@ export interface MessageLinkOptions<M extends { type: string }> {
   codec: MessageCodec<M>;
   clusterId: number;
   limits: FrameLimits;
+  /** TLS (who the other side must prove to be, and what we prove), or the benchmark's plaintext. */
+  security: ClientSecurity;
   connectTimeout_ms: number;
   /** Backoff after a failed attempt starts here and doubles up to maxBackoff_ms. */
   minBackoff_ms?: number;
@@ -77,7 +80,12 @@ export class MessageLink<M extends { type: string }> {
   connect(): void {
     if (this.closed || this.connecting || this.isConnected || this.retryTimer) return;
     this.connecting = true;
-    dial(this.options.host, this.options.port, this.options.connectTimeout_ms).then(
+    const { host, port, connectTimeout_ms, security } = this.options;
+    const dialing =
+      security.kind === 'tls'
+        ? dialTls(host, port, connectTimeout_ms, security)
+        : dial(host, port, connectTimeout_ms);
+    dialing.then(
       (socket) => this.onConnected(socket),
       (err: Error) => {
         this.connecting = false;

@@ -14,7 +14,12 @@ import {
   type DirectoryRequestMessage,
 } from '../../src/protocol/directory-protocol.js';
 import { MessageLink } from '../../src/transport/message-link.js';
-import { serversOf, startTestCluster, type TestCluster } from './helpers/cluster-fixture.js';
+import {
+  clientSecurityOf,
+  serversOf,
+  startTestCluster,
+  type TestCluster,
+} from './helpers/cluster-fixture.js';
 
 let tc: TestCluster;
 
@@ -28,7 +33,7 @@ afterAll(async () => {
 });
 
 function client(servers = serversOf(tc.cluster)): DirectoryClient {
-  return new DirectoryClient({ servers, requestTimeout_ms: 2000 });
+  return new DirectoryClient({ servers, requestTimeout_ms: 2000, trust: tc.cluster.clientTrust });
 }
 
 /** Sends a hand-made DirectoryRequest to one server and returns the response message. */
@@ -40,6 +45,7 @@ async function raw(message: DirectoryRequestMessage, server = 0): Promise<CloudM
       codec: createCloudCodec(),
       clusterId: 1,
       limits: { maxBodyBytes: 1 << 20, maxMetaBytes: 1 << 20 },
+      security: clientSecurityOf(tc.cluster),
       connectTimeout_ms: 1000,
     },
     { onMessage: () => undefined },

@@ -14,11 +14,14 @@ import type { Endpoint } from '../../transport/endpoint.js';
 import type { AccessRights, ViewerGrant } from '../../stego/index.js';
 import { parseTomlText } from '../../util/config-reader.js';
 import { UsageError } from '../../util/errors.js';
+import { resolveCloudTrust } from '../../client/cloud-trust.js';
 import { collectViewer, parsePositiveNumber, readInputFile } from '../options.js';
 
 export const DEFAULT_SERVERS = '127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003';
 
 interface EncryptOptions {
+  cloudCa?: string;
+  cloudFingerprint?: string;
   out?: string;
   config?: string;
   servers?: string;
@@ -101,6 +104,11 @@ async function runEncrypt(file: string, options: EncryptOptions): Promise<void> 
     servers,
     clusterId,
     taskDeadline_ms: options.deadline * 1000,
+    trust: resolveCloudTrust(
+      options.config && !options.cloudCa && !options.cloudFingerprint
+        ? loadClientConfig(options.config).tls
+        : { caPath: options.cloudCa, caFingerprint: options.cloudFingerprint },
+    ),
   });
   try {
     const result = await client.encrypt('t1', payload, (event) => {
@@ -156,6 +164,11 @@ export function registerEncryptCommand(program: Command): void {
       120,
     )
     .option('--json', 'print a JSON summary on stdout')
+    .option(
+      '--cloud-ca <file>',
+      "the cloud's CA certificate (default: CLOUDP2P_CLOUD_CA, else the local cloud's .cloudp2p/keys/ca.crt)",
+    )
+    .option('--cloud-fingerprint <sha256>', "or the SHA-256 fingerprint of the cloud's CA")
     .addHelpText(
       'after',
       '\nExit codes: 0 ok, 2 usage, 3 bad image, 5 result failed verification, 8 cloud unreachable or deadline passed.',

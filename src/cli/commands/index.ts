@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { registerClientCommand } from './client.js';
+import { registerClusterCommand } from './cluster.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEncryptCommand } from './encrypt.js';
 import { registerPeerCommand } from './peer.js';
@@ -19,6 +20,7 @@ const registrations: Registration[] = [
   registerStegoCommands,
   registerDemoCommand,
   registerServerCommand,
+  registerClusterCommand,
   registerEncryptCommand,
   registerClientCommand,
   registerStartCommand,

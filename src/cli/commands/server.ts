@@ -7,13 +7,19 @@ import { dashboardPeersFromConfig, registerDashboardRoutes } from '../../server/
 import { openDirectory } from '../../directory/index.js';
 import { DirectoryService } from '../../server/directory-service.js';
 import { createEncryptExecutor } from '../../server/encrypt-executor.js';
-import { loadServerConfig } from '../../server/config.js';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { loadServerTls } from '../../server/cluster-keys.js';
+import { loadServerConfig, type ServerConfig } from '../../server/config.js';
+import { INSECURE_PLAINTEXT, type ServerSecurity } from '../../transport/tls.js';
+import type { Logger } from '../../util/log.js';
 import { ServerRuntime } from '../../server/runtime.js';
 import { createLogger } from '../../util/log.js';
 
 export interface ServerCommandOptions {
   config: string;
   failureSimulation?: boolean;
+  insecurePlaintextForBenchmark?: boolean;
 }
 
 export async function runServer(options: ServerCommandOptions): Promise<void> {
@@ -21,6 +27,18 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     options.failureSimulation === undefined ? {} : { failureSimulation: options.failureSimulation };
   const config = loadServerConfig(options.config, overrides);
   const logger = createLogger(`server-${config.id}`);
+  let security: ServerSecurity;
+  if (options.insecurePlaintextForBenchmark) {
+    logger.warn(
+      'INSECURE: plaintext links, no membership proof (--insecure-plaintext-for-benchmark); for benchmarks only',
+    );
+    security = { kind: INSECURE_PLAINTEXT };
+  } else {
+    const loaded = loadServerTls(config);
+    for (const warning of loaded.warnings) logger.warn(warning);
+    security = loaded.security;
+  }
+  warnAboutUnresolvedPeers(config, logger);
   const executor = await createEncryptExecutor({
     threads: config.encryption.thread_pool_size,
     maxQueue: config.encryption.max_queue_size,
@@ -43,12 +61,20 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   } else {
     logger.warn('no [directory] url configured: this server answers no directory requests');
   }
-  const runtime = new ServerRuntime({ config, logger, executor, extraHandlers });
+  const runtime = new ServerRuntime({ config, logger, executor, extraHandlers, security });
   const dashboard = registerDashboardRoutes(runtime, {
     peers: dashboardPeersFromConfig(config),
     logger,
   });
-  await runtime.start();
+  try {
+    await runtime.start();
+  } catch (err) {
+    // Nothing half-started stays behind: the worker threads and the directory close too.
+    dashboard.close();
+    await executor.close(0);
+    for (const handler of extraHandlers) await handler.close();
+    throw err;
+  }
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
@@ -69,6 +95,21 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   });
 }
 
+/** A peer whose host name does not resolve is probably a typo: say so, but keep going. */
+function warnAboutUnresolvedPeers(config: ServerConfig, logger: Logger): void {
+  for (const peer of config.peers) {
+    const host = peer.address.host;
+    if (isIP(host)) continue;
+    lookup(host).catch((err: NodeJS.ErrnoException) =>
+      logger.warn('peer address does not resolve; will keep trying', {
+        peer: peer.id,
+        address: `${host}:${peer.address.port}`,
+        error: err.code ?? err.message,
+      }),
+    );
+  }
+}
+
 export function registerServerCommand(program: Command): void {
   program
     .command('server')
@@ -79,12 +120,16 @@ export function registerServerCommand(program: Command): void {
       '--no-failure-simulation',
       'disable the built-in failure simulation (overrides the config)',
     )
+    .option(
+      '--insecure-plaintext-for-benchmark',
+      'INSECURE: no TLS, no membership proof; only for bench:cluster to measure what TLS costs',
+    )
     .addHelpText(
       'after',
       '\nLogs go to stderr, one line per event; set LOG_LEVEL=debug|info|warn|error.\n' +
         "HTTP: the dashboard (/), /healthz, /status (JSON), /metrics (Prometheus) on the config's http_address.",
     )
-    .action(async (opts: { config: string; failureSimulation?: boolean }) => {
+    .action(async (opts: ServerCommandOptions) => {
       await runServer(opts);
     });
 }

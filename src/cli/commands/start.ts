@@ -19,6 +19,9 @@ async function runStart(options: StartOptions): Promise<void> {
       ? options.configs
       : [1, 2, 3].map((n) => packagePath('config', `server${n}.toml`));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
+  // On by default: the first run makes the keys the configs name (cloudp2p cluster init).
+  for (const dir of await LocalCluster.ensureKeys(configs))
+    say(`made the cloud's keys in ${dir} (a CA and a certificate per server; docs/SECURITY.md)`);
   const cluster = LocalCluster.fromConfigs(
     configs,
     packagePath('.cloudp2p', 'logs'),
@@ -62,6 +65,10 @@ async function runStart(options: StartOptions): Promise<void> {
   say(
     `  node dist/cli/main.js encrypt assets/samples/photo.jpg --out photo.stego.png --servers ${servers}`,
   );
+  if (cluster.caPath)
+    say(
+      `  (TLS: clients trust ${cluster.caPath}; elsewhere pass --cloud-ca <that file> or --cloud-fingerprint)`,
+    );
   say('then read it back:');
   say('  node dist/cli/main.js stego extract photo.stego.png -o photo.hidden.jpg');
   say('load test (seed client config):');

@@ -116,6 +116,7 @@ export async function startBackgroundLoad(
 ): Promise<BackgroundLoad> {
   const client = await CloudClient.connect({
     clientId: `e2e-load-${process.pid}`,
+    trust: cluster.clientTrust,
     servers: cluster.members.map((m) => {
       const [host, port] = m.address.split(':') as [string, string];
       return { host, port: Number(port) };

@@ -8,6 +8,11 @@ import { join } from 'node:path';
 import { CloudClient } from '../../../src/client/cloud-client.js';
 import { buildTaskPayload, verifyResult } from '../../../src/client/payload.js';
 import { LocalCluster, type GenerateOptions } from '../../../src/server/local-cluster.js';
+import {
+  INSECURE_PLAINTEXT,
+  type ClientSecurity,
+  type TlsCredentials,
+} from '../../../src/transport/tls.js';
 import { packagePath } from '../../../src/util/package-info.js';
 
 export const SAMPLE_IMAGE = new Uint8Array(
@@ -54,6 +59,23 @@ export function serversOf(cluster: LocalCluster): Array<{ host: string; port: nu
   });
 }
 
+/** How a hand-made link reaches this cluster: its CA, and optionally a key or certificate to prove. */
+export function clientSecurityOf(
+  cluster: LocalCluster,
+  credentials: TlsCredentials | null = null,
+  expectServerId?: number,
+): ClientSecurity {
+  const trust = cluster.clientTrust;
+  if (trust === INSECURE_PLAINTEXT) return { kind: INSECURE_PLAINTEXT };
+  return {
+    kind: 'tls',
+    clusterId: 1,
+    trust,
+    credentials,
+    ...(expectServerId === undefined ? {} : { expectServerId }),
+  };
+}
+
 export async function connectClient(
   cluster: LocalCluster,
   clientId: string,
@@ -62,6 +84,7 @@ export async function connectClient(
   return CloudClient.connect({
     clientId,
     servers: serversOf(cluster),
+    trust: cluster.clientTrust,
     taskDeadline_ms,
     connectTimeout_ms: 20_000,
   });

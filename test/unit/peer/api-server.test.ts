@@ -16,6 +16,10 @@ import { PeerApiServer } from '../../../src/peer/api-server.js';
 import { DataDir } from '../../../src/peer/data-dir.js';
 import { createLogger } from '../../../src/util/log.js';
 
+// The cloud these tests talk to is unreachable on purpose; they need a cloud CA to be named
+// (any: nothing answers) so that what they see is the unreachable cloud, not a missing CA.
+process.env.CLOUDP2P_CLOUD_CA ??= 'ab'.repeat(32);
+
 let root: string;
 let agent: PeerAgent;
 let api: PeerApiServer;

@@ -20,6 +20,7 @@ import {
   type Dashboard,
 } from '../../../src/server/dashboard.js';
 import { createEncryptExecutor } from '../../../src/server/encrypt-executor.js';
+import { initClusterKeys, loadServerTls } from '../../../src/server/cluster-keys.js';
 import { freePorts } from '../../../src/server/local-cluster.js';
 import { ServerRuntime, type RuntimeStatus } from '../../../src/server/runtime.js';
 import { ConfigError, parseTomlText } from '../../../src/util/config-reader.js';
@@ -130,8 +131,14 @@ async function startPair(options: { pages_dir?: string } = {}): Promise<Node[]> 
     { id: 2, tcp: tcp2, http: http2, peer: { id: 1, tcp: tcp1, http: http1 } },
   ];
   const nodes: Node[] = [];
+  const keys = join(dir, `keys-${tcp1}`);
+  await initClusterKeys({ dir: keys, clusterId: 1, serverIds: [1, 2] });
   for (const s of spec) {
     const toml = `
+[tls]
+ca = "${keys}/ca.crt"
+cert = "${keys}/server-${s.id}.crt"
+key = "${keys}/server-${s.id}.key"
 [server]
 id = ${s.id}
 address = "127.0.0.1:${s.tcp}"
@@ -158,6 +165,7 @@ thread_pool_size = 1
       config,
       logger: createLogger(`test-${s.id}`, { level: 'error' }),
       executor,
+      security: loadServerTls(config).security,
     });
     const dashboard = registerDashboardRoutes(runtime, {
       peers: dashboardPeersFromConfig(config),

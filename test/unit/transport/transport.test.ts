@@ -3,7 +3,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MessageCodec, type MessageSpec } from '../../../src/protocol/codec.js';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
 import { MessageLink } from '../../../src/transport/message-link.js';
-import { MessageServer, type Connection } from '../../../src/transport/message-server.js';
+import {
+  DEFAULT_BUDGETS,
+  MessageServer,
+  type Connection,
+} from '../../../src/transport/message-server.js';
+import { INSECURE_PLAINTEXT } from '../../../src/transport/tls.js';
+
+/** These tests are about framing; TLS and budgets have their own (tls.test.ts, budgets.test.ts). */
+const PLAIN = { kind: INSECURE_PLAINTEXT } as const;
 
 type TestMessage =
   | { type: 'Ping'; n: number }
@@ -35,8 +43,8 @@ async function startEchoServer(): Promise<{ port: number; refused: string[] }> {
       codec,
       clusterId: 1,
       limits,
-      maxConnections: 100,
-      idleTimeout_ms: 0,
+      security: PLAIN,
+      budgets: DEFAULT_BUDGETS,
       makeError: (code, message) => ({ type: 'Error', code, message }),
     },
     {
@@ -62,7 +70,15 @@ async function startEchoServer(): Promise<{ port: number; refused: string[] }> {
 
 function link(port: number): MessageLink<TestMessage> {
   const l = new MessageLink<TestMessage>(
-    { host: '127.0.0.1', port, codec, clusterId: 1, limits, connectTimeout_ms: 1000 },
+    {
+      host: '127.0.0.1',
+      port,
+      codec,
+      clusterId: 1,
+      limits,
+      security: PLAIN,
+      connectTimeout_ms: 1000,
+    },
     { onMessage: () => undefined },
   );
   cleanup.push(() => l.close());
@@ -171,8 +187,8 @@ describe('MessageServer and MessageLink over loopback TCP', () => {
         codec,
         clusterId: 1,
         limits,
-        maxConnections: 10,
-        idleTimeout_ms: 0,
+        security: PLAIN,
+        budgets: DEFAULT_BUDGETS,
         makeError: (code, message) => ({ type: 'Error', code, message }),
       },
       {
@@ -194,8 +210,8 @@ describe('MessageServer and MessageLink over loopback TCP', () => {
         codec,
         clusterId: 1,
         limits,
-        maxConnections: 10,
-        idleTimeout_ms: 0,
+        security: PLAIN,
+        budgets: DEFAULT_BUDGETS,
         makeError: (code, message) => ({ type: 'Error', code, message }),
       },
       { onMessage: () => undefined },

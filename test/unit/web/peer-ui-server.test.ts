@@ -18,6 +18,10 @@ import { UiTickets } from '../../../src/peer/ui-routes.js';
 import type { UiSession } from '../../../src/peer/ui-types.js';
 import { createLogger } from '../../../src/util/log.js';
 
+// The cloud these tests talk to is unreachable on purpose; they need a cloud CA to be named
+// (any: nothing answers) so that what they see is the unreachable cloud, not a missing CA.
+process.env.CLOUDP2P_CLOUD_CA ??= 'ab'.repeat(32);
+
 const logger = createLogger('ui-test', { level: 'error' });
 /** Port 9 (discard) on loopback: nothing listens, so cloud calls fail at once. */
 const NOWHERE = [{ host: '127.0.0.1', port: 9 }];

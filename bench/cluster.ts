@@ -8,6 +8,11 @@
  * 4. Failover: the same fixed-rate load, kill -9 of the leader, and the client-visible stall,
  *    with the shipped fast settings and with the seed's 1 s / 3 s settings.
  *
+ * 6. What transport security costs: the cloud with TLS (the default) and the same cloud with
+ *    --insecure-plaintext-for-benchmark, side by side: throughput in alternating rounds, and
+ *    leader failover (fast settings) on each. Target: TLS >= 90% of plaintext throughput,
+ *    failover no slower. `npm run bench:cluster -- --tls-cost-only` runs this phase alone.
+ *
  * Same images everywhere (assets/samples/photo.jpg, ~108 KB JPEG hidden in the default cover).
  * Results are printed and written to runs/bench-cluster-<time>.json.
  * Environment: BENCH_TASKS (default 400), BENCH_ROUNDS (default 3), BENCH_FIXED_SECS (default 15).
@@ -249,7 +254,7 @@ async function failover(
   });
   const clients = await connectClients(cluster, 4, `fo-${label}`);
   try {
-    const before = await cluster.waitForLeader(10_000);
+    const before = await cluster.waitForLeader(30_000);
     const warm = await fixedRate(clients, `fo-${label}-warm`, rate, 4);
     const baseline = summarize(latencies(warm.timings)).p50;
     let agreed_after_ms = NaN;
@@ -290,6 +295,120 @@ async function failover(
   } finally {
     clients.forEach((c) => c.close());
     await cluster.stopAll(5000);
+  }
+}
+
+interface TlsCost {
+  rounds: Array<{ tls: number; plaintext: number }>;
+  tls_images_per_s: number;
+  plaintext_images_per_s: number;
+  tls_over_plaintext: number;
+  tls_cpu_ms_per_image: number;
+  plaintext_cpu_ms_per_image: number;
+  failover_tls: Failover;
+  failover_plaintext: Failover;
+}
+
+/** Phase 6: the same cloud with and without TLS, alternating rounds, then failover on each. */
+async function tlsCost(root: string): Promise<TlsCost> {
+  const base = { size: 3, thread_pool_size: 1, max_queue_size: 1000 };
+  const secured = await startCloud(join(root, 'tls'), base);
+  const plain = await startCloud(join(root, 'plain'), {
+    ...base,
+    insecurePlaintextForBenchmark: true,
+  });
+  const sides = [
+    { name: 'tls', cluster: secured, clients: await connectClients(secured, 3, 'tls') },
+    { name: 'plaintext', cluster: plain, clients: await connectClients(plain, 3, 'plain') },
+  ];
+  const rates = { tls: [] as number[], plaintext: [] as number[] };
+  const cpu = { tls: 0, plaintext: 0 };
+  const perRound = Math.round(TASKS / ROUNDS);
+  try {
+    for (const side of sides) await cloudThroughput(side.clients, `${side.name}-warm`, 30, 4);
+    for (let r = 0; r < ROUNDS; r++) {
+      // Alternate which side goes first, so drift on the machine hits both.
+      for (const side of r % 2 === 0 ? sides : [...sides].reverse()) {
+        const pids = side.cluster.members.map((m) => side.cluster.pid(m.id) as number);
+        const before = cpuSeconds(pids);
+        const result = await cloudThroughput(side.clients, `${side.name}${r}`, perRound, 4);
+        cpu[side.name as 'tls'] += cpuSeconds(pids) - before;
+        if (result.timings.some((t) => !t.ok))
+          throw new Error(`tasks failed on the ${side.name} cloud; the figures would be wrong`);
+        rates[side.name as 'tls'].push(result.perSecond);
+      }
+      log(
+        `    round ${r + 1}: TLS ${rates.tls[r]?.toFixed(1)} images/s, plaintext ${rates.plaintext[r]?.toFixed(1)} images/s (${(((rates.tls[r] as number) / (rates.plaintext[r] as number)) * 100).toFixed(0)}%)`,
+      );
+    }
+  } finally {
+    for (const side of sides) {
+      side.clients.forEach((c) => c.close());
+      await side.cluster.stopAll(5000);
+    }
+  }
+  const tls = median(rates.tls);
+  const plaintext = median(rates.plaintext);
+  const failoverRate = Math.max(1, Math.floor(Math.min(tls, plaintext) * 0.3));
+  const failover_tls = await failover('fast-tls', join(root, 'fo-tls'), {}, failoverRate);
+  log(`    TLS failover: ${JSON.stringify(failover_tls)}`);
+  const failover_plaintext = await failover(
+    'fast-plaintext',
+    join(root, 'fo-plain'),
+    { insecurePlaintextForBenchmark: true },
+    failoverRate,
+  );
+  log(`    plaintext failover: ${JSON.stringify(failover_plaintext)}`);
+  const perImage = (seconds: number): number => round((1000 * seconds) / (ROUNDS * perRound), 2);
+  return {
+    rounds: rates.tls.map((t, i) => ({
+      tls: round(t),
+      plaintext: round(rates.plaintext[i] as number),
+    })),
+    tls_images_per_s: round(tls),
+    plaintext_images_per_s: round(plaintext),
+    tls_over_plaintext: round(tls / plaintext, 3),
+    tls_cpu_ms_per_image: perImage(cpu.tls),
+    plaintext_cpu_ms_per_image: perImage(cpu.plaintext),
+    failover_tls,
+    failover_plaintext,
+  };
+}
+
+function tlsCostTable(cost: TlsCost): string[] {
+  return [
+    `| TLS / plaintext throughput (median of ${ROUNDS} alternating rounds) | ${cost.tls_images_per_s} / ${cost.plaintext_images_per_s} images/s = ${cost.tls_over_plaintext} (target >= 0.9) |`,
+    `| server CPU per image: TLS / plaintext | ${cost.tls_cpu_ms_per_image} / ${cost.plaintext_cpu_ms_per_image} ms |`,
+    `| kill -9 leader, TLS: stall / agreed leader after | ${cost.failover_tls.stall_ms} / ${cost.failover_tls.agreed_after_ms} ms |`,
+    `| kill -9 leader, plaintext: stall / agreed leader after | ${cost.failover_plaintext.stall_ms} / ${cost.failover_plaintext.agreed_after_ms} ms |`,
+    `| failed tasks (TLS, plaintext failover) | ${cost.failover_tls.failed}, ${cost.failover_plaintext.failed} |`,
+  ];
+}
+
+async function tlsCostOnly(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'cloudp2p-bench-tls-'));
+  try {
+    log(
+      `TLS cost: 3 servers x 1 worker thread, 3 clients x 4 in flight, ${ROUNDS} rounds of ${Math.round(TASKS / ROUNDS)} tasks per side`,
+    );
+    const cost = await tlsCost(root);
+    const report = { date: new Date().toISOString(), cores: CORES, tasks: TASKS, tls_cost: cost };
+    mkdirSync(packagePath('runs'), { recursive: true });
+    const out = packagePath('runs', `bench-tls-${report.date.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+    process.stdout.write(
+      [
+        '',
+        '| measure | value |',
+        '| --- | --- |',
+        ...tlsCostTable(cost),
+        '',
+        `written to ${out}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 }
 
@@ -391,6 +510,8 @@ async function main(): Promise<void> {
       failoverRate,
     );
     log(`    ${JSON.stringify(seed)}`);
+    log('6/6 TLS cost: the same cloud with TLS and with --insecure-plaintext-for-benchmark');
+    const tls_cost = await tlsCost(join(root, 'tls-cost'));
 
     const report = {
       date: new Date().toISOString(),
@@ -420,6 +541,7 @@ async function main(): Promise<void> {
       },
       failover_fast: fast,
       failover_seed: seed,
+      tls_cost,
     };
     mkdirSync(packagePath('runs'), { recursive: true });
     const out = packagePath('runs', `bench-cluster-${report.date.replace(/[:.]/g, '-')}.json`);
@@ -438,6 +560,7 @@ async function main(): Promise<void> {
         `| kill -9 leader, fast settings: stall / agreed leader after | ${fast.stall_ms} / ${fast.agreed_after_ms} ms (target stall < 1500) |`,
         `| kill -9 leader, seed settings: stall / agreed leader after | ${seed.stall_ms} / ${seed.agreed_after_ms} ms |`,
         `| failed tasks (fast, seed) | ${fast.failed}, ${seed.failed} |`,
+        ...tlsCostTable(tls_cost),
         '',
         `written to ${out}`,
         '',
@@ -453,4 +576,5 @@ function round(value: number, digits = 1): number {
   return Math.round(value * f) / f;
 }
 
-await main();
+if (process.argv.includes('--tls-cost-only')) await tlsCostOnly();
+else await main();

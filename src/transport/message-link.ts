@@ -59,6 +59,8 @@ export class MessageLink<M extends { type: string }> {
   private queue: { parts: Uint8Array[]; size: number }[] = [];
   private queuedBytes = 0;
   private nextRequestId = 1;
+  /** Why the last connection attempt failed (named when a request times out). */
+  private lastConnectError: string | null = null;
   private readonly pending = new Map<number, PendingRequest<M>>();
 
   constructor(
@@ -89,6 +91,7 @@ export class MessageLink<M extends { type: string }> {
       (socket) => this.onConnected(socket),
       (err: Error) => {
         this.connecting = false;
+        this.lastConnectError = err.message;
         this.handlers.onDisconnect?.({ kind: 'connect_failed', message: err.message });
         this.scheduleRetry();
       },
@@ -119,8 +122,11 @@ export class MessageLink<M extends { type: string }> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
+        const why = this.isConnected || !this.lastConnectError ? '' : ` (${this.lastConnectError})`;
         reject(
-          new Error(`no reply from ${this.endpoint} to ${message.type} within ${timeout_ms} ms`),
+          new Error(
+            `no reply from ${this.endpoint} to ${message.type} within ${timeout_ms} ms${why}`,
+          ),
         );
       }, timeout_ms);
       this.pending.set(requestId, { resolve, reject, timer });
@@ -150,6 +156,7 @@ export class MessageLink<M extends { type: string }> {
       return;
     }
     this.backoff_ms = this.options.minBackoff_ms ?? 50;
+    this.lastConnectError = null;
     const connection = new FramedConnection(
       socket,
       { limits: this.options.limits },

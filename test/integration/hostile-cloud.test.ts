@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CloudClient } from '../../src/client/cloud-client.js';
 import { clientIdOf, newClientCredentials } from '../../src/client/cloud-trust.js';
 import {
@@ -33,6 +33,9 @@ import {
   startTestCluster,
   type TestCluster,
 } from './helpers/cluster-fixture.js';
+
+// Real processes on a shared, busy machine: generous per-test limits (nothing waits on them).
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
 
 /** A sane epoch: a small term (epochs are term * 1000 + leader id). */
 const SANE_EPOCH = 1_000_000;
@@ -160,13 +163,15 @@ describe("another client's task", () => {
     const thief = await newClientCredentials('thief');
     const link = attackLink(tc.cluster, done!.serverId, thief);
     try {
-      const reply = await link.send({
+      const reply = await link.sendOrSilence({
         type: 'TaskStatusQuery',
         client_id: clientIdOf(thief),
         task_id: done!.taskId,
       });
-      expect(reply.type).toBe('TaskStatusResponse');
-      expect((reply as { assignment: unknown }).assignment).toBeNull();
+      // Whatever the server says about it, it is never the victim's result.
+      expect(reply.type).not.toBe('TaskResponse');
+      if (reply.type === 'TaskStatusResponse')
+        expect((reply as { assignment: unknown }).assignment).toBeNull();
     } finally {
       link.close();
     }

@@ -23,6 +23,8 @@ export function memberCredentials(dir: string, id: number): TlsCredentials {
 export interface AttackLink {
   /** Sends `message` and returns the server's answer (an Error when refused). */
   send(message: CloudMessage, epoch?: number): Promise<CloudMessage>;
+  /** Like send, but a server that says nothing within 3 s answers `{ type: 'Silence' }`. */
+  sendOrSilence(message: CloudMessage): Promise<CloudMessage | { type: 'Silence' }>;
   close(): void;
 }
 
@@ -46,7 +48,16 @@ export function attackLink(
     { onMessage: () => undefined },
   );
   return {
-    send: async (message, epoch = 0) => (await link.request(message, 10_000, { epoch })).message,
+    send: async (message, epoch = 'epoch' in message ? message.epoch : 0) =>
+      (await link.request(message, 10_000, { epoch })).message,
+    sendOrSilence: async (message) => {
+      try {
+        return (await link.request(message, 3000)).message;
+      } catch (err) {
+        if (/no reply/.test((err as Error).message)) return { type: 'Silence' };
+        throw err;
+      }
+    },
     close: () => link.close(),
   };
 }
@@ -67,9 +78,12 @@ const load = {
   capacity: 100,
 };
 const history = { seq: 1_000_000, digest: 0, size: 0 };
+/** The largest term the protocol accepts (src/protocol/cloud-message-checks.ts). */
+const MAX_TERM = 1_000_000_000_000;
+
 /** About the largest epoch the protocol allows (term * 1000 + id): the attack that exhausted the cloud. */
 export function largestEpoch(from: number): number {
-  return (Math.floor(Number.MAX_SAFE_INTEGER / 1000) - 1) * 1000 + from;
+  return MAX_TERM * 1000 + from;
 }
 
 /** Every forged server message of the issue, claiming to come from `from`. */
@@ -80,7 +94,7 @@ export function forgedServerMessages(from: number, peers: number[]): Record<stri
       type: 'Coordinator',
       from,
       epoch: LARGEST_EPOCH,
-      max_term: Math.floor(LARGEST_EPOCH / 1000),
+      max_term: MAX_TERM,
       reason: 'election',
       successors: peers,
       history,

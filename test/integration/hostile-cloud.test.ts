@@ -314,8 +314,10 @@ describe('a revoked server', () => {
     } finally {
       link.close();
     }
-    const s1 = await cluster.status(1);
-    expect(s1?.leader_id === 1 || s1?.leader_id === 2).toBe(true);
+    const agreed = await cluster.waitForLeader(60_000, [1, 2]);
+    expect([1, 2]).toContain(agreed.leader);
+    const s3 = await cluster.status(3, 5000);
+    expect(s3?.leader_id === 1 || s3?.leader_id === 2).toBe(false);
     const client = await connectClient(cluster, 'after-revoke');
     try {
       const result = await client.encrypt('t', SAMPLE_PAYLOAD);

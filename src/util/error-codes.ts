@@ -51,6 +51,14 @@ export const ERROR_CODES = {
 
   // ---- The cloud: servers, clients, tasks ---------------------------------------------------
   no_servers: e(usage, 400),
+  /** No cloud CA named: a client cannot tell the real cloud (docs/SECURITY.md). */
+  no_cloud_ca: e(usage, 400),
+  /** A server's [tls] files are missing, unreadable, too open, or do not fit its config. */
+  tls_files: e(usage, 400),
+  /** A server config without [tls] (only the benchmark's plaintext flag runs without). */
+  tls_missing: e(usage, 400),
+  /** A server's TCP or HTTP port is already in use (or not ours to take). */
+  port_unavailable: e(usage, 400),
   cloud_unreachable: e(unavailable, 503),
   client_closed: e(failure, 500),
   task_failed: e(unavailable, 503),

@@ -4,6 +4,7 @@
  * agent context built from the same parts a PeerAgent wires (database, data directory,
  * directory client, P2P node, pinned keys, cloud client), without the agent around them.
  */
+import { initClusterKeys, loadServerTls } from '../../../../src/server/cluster-keys.js';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -52,7 +53,16 @@ data_dir = "server-1"
 [encryption]
 thread_pool_size = 1
 `;
-  const config = readServerConfig(parseTomlText(toml, 'server1.toml'), dir);
+  // TLS as everywhere: keys for this one-server cloud, and agents trust its CA.
+  await initClusterKeys({ dir: join(dir, 'keys'), clusterId: 1, serverIds: [1] });
+  process.env.CLOUDP2P_CLOUD_CA = join(dir, 'keys', 'ca.crt');
+  const config = readServerConfig(
+    parseTomlText(
+      `${toml}\n[tls]\nca = "keys/ca.crt"\ncert = "keys/server-1.crt"\nkey = "keys/server-1.key"\n`,
+      'server1.toml',
+    ),
+    dir,
+  );
   const logger = createLogger('test-server', { level: 'error' });
   const executor = await createEncryptExecutor({
     threads: 1,
@@ -62,7 +72,13 @@ thread_pool_size = 1
   });
   const store = await openDirectory(`sqlite:${join(dir, 'directory.sqlite')}`);
   const directory = new DirectoryService({ store, clusterId: config.cluster_id, logger });
-  const runtime = new ServerRuntime({ config, logger, executor, extraHandlers: [directory] });
+  const runtime = new ServerRuntime({
+    config,
+    logger,
+    executor,
+    extraHandlers: [directory],
+    security: loadServerTls(config).security,
+  });
   await runtime.start();
   return {
     servers: [{ host: '127.0.0.1', port: tcp }],

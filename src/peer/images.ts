@@ -9,6 +9,7 @@ import {
   MAX_HIDDEN_IMAGE_BYTES,
   StegoError,
   StegoErrorCode,
+  checkHiddenImage,
   readImageHeader,
 } from '../stego/index.js';
 import type { HiddenMediaType } from '../stego/index.js';
@@ -23,15 +24,18 @@ export interface CheckedImage {
 /** Largest image a user may share (what fits in one cloud task's container). */
 export const MAX_SHARED_IMAGE_BYTES = MAX_HIDDEN_IMAGE_BYTES;
 
-/** A PNG or JPEG of at most 12 MiB and 40 Mpx, checked from its header (no pixel decoded). */
+/**
+ * A PNG or JPEG of at most 12 MiB and 40 Mpx that decodes completely: exactly what the
+ * engine accepts as an image to hide (checkHiddenImage), so the cloud never refuses it.
+ */
 export async function checkShareableImage(bytes: Uint8Array): Promise<CheckedImage> {
   if (bytes.length > MAX_SHARED_IMAGE_BYTES)
     throw new StegoError(
       StegoErrorCode.imageTooLarge,
       `the image is ${bytes.length} bytes; images up to ${MAX_SHARED_IMAGE_BYTES} bytes (12 MiB) can be shared`,
     );
-  const header = await readImageHeader(bytes, {}, 'image');
-  return { bytes, mediaType: header.mediaType, width: header.width, height: header.height };
+  const checked = await checkHiddenImage(bytes, {}, 'image');
+  return { bytes, mediaType: checked.mediaType, width: checked.width, height: checked.height };
 }
 
 export interface PreviewImage {

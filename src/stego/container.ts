@@ -208,7 +208,14 @@ export function encodeRights(rights: AccessRights): Uint8Array {
   return writer.result();
 }
 
-function validateHiddenImage(payload: ContainerPayload): { code: number; bytes: Uint8Array } {
+/**
+ * The container's rules for a hidden image: 1 byte .. 12 MiB, PNG or JPEG by its magic bytes
+ * (matching the declared media type), and structurally whole (see checkHiddenImageStructure).
+ */
+export function validateHiddenImage(payload: ContainerPayload): {
+  code: number;
+  bytes: Uint8Array;
+} {
   const image = payload.image;
   if (!image || !(image.bytes instanceof Uint8Array) || image.bytes.length === 0) {
     throw invalid('the hidden image is missing or empty');

@@ -47,6 +47,32 @@ export function scaledSize(
   return { width: Math.ceil(width * factor), height: Math.ceil(height * factor) };
 }
 
+/**
+ * The scaling step a payload of `neededBytes` needs on a width x height cover: 0 when it
+ * fits as it is, else the smallest k whose scaled size fits. Throws the CapacityError embed
+ * gives when it does not fit and scaling is off (`maxScaledPixels` 0), or when even the
+ * largest scaled cover under `maxScaledPixels` is too small. Pure: callers check a cover
+ * from its header with it before decoding a pixel.
+ */
+export function coverStepFor(
+  neededBytes: number,
+  width: number,
+  height: number,
+  maxScaledPixels: number,
+): number {
+  if (capacityBytesFor(width, height) >= neededBytes) return 0;
+  if (maxScaledPixels <= 0) throw capacityError(neededBytes, width, height);
+  for (let step = 1; ; step++) {
+    const size = scaledSize(width, height, step);
+    if (size.width * size.height > maxScaledPixels) {
+      throw capacityError(neededBytes, width, height, {
+        scalingCappedAtPixels: maxScaledPixels,
+      });
+    }
+    if (capacityBytesFor(size.width, size.height) >= neededBytes) return step;
+  }
+}
+
 /** One base cover and its cached scaled versions. Synchronous: usable inside a worker. */
 export class CoverSet {
   private readonly base: PreparedCover;
@@ -68,18 +94,8 @@ export class CoverSet {
   /** The cover itself if `neededBytes` fits, else (with `scale`) the smallest scaled step that fits. */
   coverFor(neededBytes: number, scale: boolean): PreparedCover {
     const { width, height } = this.base.raster;
-    if (capacityBytesFor(width, height) >= neededBytes) return this.base;
-    if (!scale) throw capacityError(neededBytes, width, height);
-    for (let step = 1; ; step++) {
-      const size = scaledSize(width, height, step);
-      if (size.width * size.height > this.maxPixels) {
-        const error = capacityError(neededBytes, width, height);
-        error.message += `; scaling is capped at ${this.maxPixels} pixels, too small for this payload`;
-        throw error;
-      }
-      if (capacityBytesFor(size.width, size.height) >= neededBytes)
-        return this.scaledStep(step, size);
-    }
+    const step = coverStepFor(neededBytes, width, height, scale ? this.maxPixels : 0);
+    return step === 0 ? this.base : this.scaledStep(step, scaledSize(width, height, step));
   }
 
   private scaledStep(step: number, size: { width: number; height: number }): PreparedCover {

@@ -13,7 +13,7 @@ import {
 } from './container.js';
 import { MAX_SEED_TEXT_BYTES } from './limits.js';
 import { readLsbBytes, rowsTouchedBy, writeLsbBytes } from './lsb.js';
-import { assertRaster, copyRaster, smallestCoverFor } from './raster.js';
+import { assertRaster, capacityBytesFor, copyRaster, smallestCoverFor } from './raster.js';
 import type { ContainerPayload, Raster } from './types.js';
 
 export interface EmbedResult {
@@ -24,21 +24,34 @@ export interface EmbedResult {
   changedRows: number;
 }
 
-export function capacityError(neededBytes: number, width: number, height: number): CapacityError {
-  const available = Math.floor((width * height * 3) / 8);
+/**
+ * The error for a payload that does not fit a width x height cover. It names the smallest
+ * cover that would fit; `scalingCappedAtPixels` says scaling was tried and hit that cap.
+ */
+export function capacityError(
+  neededBytes: number,
+  width: number,
+  height: number,
+  options: { scalingCappedAtPixels?: number } = {},
+): CapacityError {
+  const available = capacityBytesFor(width, height);
   const smallest = smallestCoverFor(neededBytes, width, height);
+  const capped =
+    options.scalingCappedAtPixels === undefined
+      ? ''
+      : `; scaling the cover up stops at ${options.scalingCappedAtPixels} pixels, too small for this payload`;
   return new CapacityError(
     `the payload needs ${neededBytes} bytes but a ${width}x${height} cover holds ${available} bytes; ` +
-      `the smallest cover with the same aspect ratio that fits is ${smallest.width}x${smallest.height}` +
-      ` (or use --scale-cover)`,
+      `the smallest cover with the same aspect ratio that fits is ${smallest.width}x${smallest.height}${capped}`,
     neededBytes,
     available,
     smallest,
+    options.scalingCappedAtPixels !== undefined,
   );
 }
 
 export function assertFits(neededBytes: number, width: number, height: number): void {
-  if (neededBytes > Math.floor((width * height * 3) / 8))
+  if (neededBytes > capacityBytesFor(width, height))
     throw capacityError(neededBytes, width, height);
 }
 
@@ -158,11 +171,35 @@ export function withConsumedViews(
 
 export const SEED_LENGTH_BYTES = 4;
 
+/**
+ * Characters a seed-format text may not contain, in either direction: the Unicode control
+ * characters (general category Cc: U+0000-U+001F, U+007F-U+009F) except tab, newline,
+ * vertical tab, form feed and carriage return (U+0009-U+000D). Extraction needs this rule
+ * to tell text from noise (the format has no checksum), so writers refuse what readers
+ * would refuse: a text written is always read back.
+ */
+// eslint-disable-next-line no-control-regex
+const SEED_TEXT_FORBIDDEN = /[\u0000-\u0008\u000e-\u001f\u007f-\u009f]/u;
+
+/** The first forbidden character of a seed text and its position, or undefined. */
+export function seedTextControlCharacter(
+  text: string,
+): { codePoint: number; index: number } | undefined {
+  const match = SEED_TEXT_FORBIDDEN.exec(text);
+  if (!match) return undefined;
+  return { codePoint: match[0].codePointAt(0) ?? 0, index: match.index };
+}
+
+function formatCodePoint(codePoint: number): string {
+  return `U+${codePoint.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
 export function seedTextSize(text: string): number {
   return SEED_LENGTH_BYTES + new TextEncoder().encode(text).length;
 }
 
-export function embedSeedText(cover: Raster, text: string): EmbedResult {
+/** The seed-format bytes for `text` (length, then UTF-8), after checking every rule. */
+export function encodeSeedText(text: string): Uint8Array {
   if (typeof text !== 'string' || text.length === 0) {
     throw new StegoError(StegoErrorCode.payloadInvalid, 'the text to hide must not be empty');
   }
@@ -170,6 +207,14 @@ export function embedSeedText(cover: Raster, text: string): EmbedResult {
     throw new StegoError(
       StegoErrorCode.payloadInvalid,
       'the text contains a lone UTF-16 surrogate',
+    );
+  }
+  const control = seedTextControlCharacter(text);
+  if (control) {
+    throw new StegoError(
+      StegoErrorCode.payloadInvalid,
+      `the text contains the control character ${formatCodePoint(control.codePoint)} at character ${control.index + 1}; ` +
+        'seed-format texts may contain tab, newline, vertical tab, form feed and carriage return, no other control characters',
     );
   }
   const utf8 = new TextEncoder().encode(text);
@@ -182,14 +227,18 @@ export function embedSeedText(cover: Raster, text: string): EmbedResult {
   const bytes = new Uint8Array(SEED_LENGTH_BYTES + utf8.length);
   new DataView(bytes.buffer).setUint32(0, utf8.length);
   bytes.set(utf8, SEED_LENGTH_BYTES);
-  return embedBytes(cover, bytes);
+  return bytes;
+}
+
+export function embedSeedText(cover: Raster, text: string): EmbedResult {
+  return embedBytes(cover, encodeSeedText(text));
 }
 
 /**
  * Reads a seed-format text. The format has no magic or checksum, so "no payload" is decided
  * by sanity checks: a length of 0, longer than the image can hold or than
- * MAX_SEED_TEXT_BYTES, bytes that are not UTF-8, or control characters other than
- * tab/newline/carriage return/form feed/vertical tab.
+ * MAX_SEED_TEXT_BYTES, bytes that are not UTF-8, or a character embedSeedText refuses
+ * (SEED_TEXT_FORBIDDEN).
  */
 export function extractSeedText(raster: Raster): string {
   return extractSeedTextFromSource(wholeRasterSource(raster));
@@ -222,8 +271,7 @@ export function extractSeedTextFromSource(source: RasterRowSource): string {
       'no payload: the hidden bytes are not UTF-8 text',
     );
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) {
+  if (seedTextControlCharacter(text)) {
     throw new StegoError(
       StegoErrorCode.noPayload,
       'no payload: the hidden bytes are not text (control characters)',

@@ -4,21 +4,23 @@
  * extractContainer, CoverSet) directly; these functions are thin wrappers around it.
  */
 import { MIN_CONTAINER_OVERHEAD_BYTES, containerSize, viewsLeft } from './container.js';
-import type { CoverSet, PreparedCover } from './cover.js';
-import { loadCoverSet } from './cover.js';
+import type { PreparedCover } from './cover.js';
+import { CoverSet, coverStepFor, loadCoverSet } from './cover.js';
 import {
-  assertFits,
   embedContainer,
   embedSeedText,
+  encodeSeedText,
   extractContainerFromSource,
   extractSeedTextFromSource,
-  seedTextSize,
   withConsumedViews,
 } from './embed.js';
 import type { ImageLimits } from './image-decode.js';
 import { decodeCover, openStegoImage, readImageHeader } from './image-decode.js';
+import { CapacityError } from './errors.js';
+import { checkHiddenImage } from './hidden-image.js';
+import { DEFAULT_MAX_PIXELS } from './limits.js';
 import { CoverPngCache, encodePng } from './png-encode.js';
-import { capacityBytesFor } from './raster.js';
+import { capacityBytesFor, smallestCoverFor } from './raster.js';
 import type { AccessRights, ContainerPayload, Raster, ViewerConsumption } from './types.js';
 
 export interface CoverChoice extends ImageLimits {
@@ -26,7 +28,7 @@ export interface CoverChoice extends ImageLimits {
   cover?: Uint8Array;
   /** A cover set to use instead of loading the default cover (servers pass theirs). */
   coverSet?: CoverSet;
-  /** Scale the default cover up when the payload does not fit (ignored for `cover`). */
+  /** Scale the cover (default or `cover`) up when the payload does not fit. */
   scaleCover?: boolean;
 }
 
@@ -47,12 +49,20 @@ export interface EmbedOutcome {
   scaleStep: number;
 }
 
+/**
+ * The cover a payload of `neededBytes` goes into, with every check embedding makes: a
+ * user's cover is checked from its header (format, limits, fit or scaling step) before a
+ * pixel is decoded, then decoded completely. `capacity` calls this too, so it agrees.
+ */
 async function chooseCover(neededBytes: number, options: CoverChoice): Promise<PreparedCover> {
+  const maxScaledPixels =
+    options.scaleCover === true ? (options.maxPixels ?? DEFAULT_MAX_PIXELS) : 0;
   if (options.cover) {
     const header = await readImageHeader(options.cover, options, 'cover');
-    assertFits(neededBytes, header.width, header.height); // before decoding a pixel
+    const step = coverStepFor(neededBytes, header.width, header.height, maxScaledPixels);
     const raster = await decodeCover(options.cover, options);
-    return { raster, pngCache: new CoverPngCache(raster), scaleStep: 0 };
+    if (step === 0) return { raster, pngCache: new CoverPngCache(raster), scaleStep: 0 };
+    return new CoverSet(raster, { maxPixels: maxScaledPixels }).coverFor(neededBytes, true);
   }
   const coverSet = options.coverSet ?? (await loadCoverSet(undefined, options));
   return coverSet.coverFor(neededBytes, options.scaleCover === true);
@@ -74,8 +84,8 @@ export async function embedImage(
   hidden: Uint8Array,
   options: EmbedImageOptions = {},
 ): Promise<EmbedOutcome> {
-  const header = await readImageHeader(hidden, options, 'hidden image');
-  const payload: ContainerPayload = { image: { mediaType: header.mediaType, bytes: hidden } };
+  const checked = await checkHiddenImage(hidden, options);
+  const payload: ContainerPayload = { image: { mediaType: checked.mediaType, bytes: hidden } };
   if (options.rights) payload.rights = options.rights;
   if (options.consumedViews) payload.consumedViews = options.consumedViews;
   if (options.message !== undefined) payload.message = options.message;
@@ -98,7 +108,7 @@ export async function embedSeedTextImage(
   text: string,
   options: CoverChoice = {},
 ): Promise<EmbedOutcome> {
-  const cover = await chooseCover(seedTextSize(text), options);
+  const cover = await chooseCover(encodeSeedText(text).length, options); // checks the text first
   const { raster, embeddedBytes } = embedSeedText(cover.raster, text);
   return outcome(cover, raster, embeddedBytes);
 }
@@ -111,33 +121,78 @@ export async function extractSeedTextImage(
 }
 
 export interface CapacityReport {
+  /** The cover embedding would use: the given or default cover, scaled up if allowed and needed. */
   width: number;
   height: number;
+  /** 0 unless the cover is scaled up for `hidden` (step k = 2^(k/2) per side). */
+  scaleStep: number;
   /** Bytes the LSBs hold (container header and sections included). */
   capacityBytes: number;
   /** The largest hidden image that fits in a container with no rights and no message. */
   maxHiddenImageBytes: number;
   /** The largest seed-format text, in UTF-8 bytes. */
   maxSeedTextBytes: number;
+  /** With `hidden`: what embedding that file (no rights, no message) would need and do. */
+  fit?: {
+    neededBytes: number;
+    fits: boolean;
+    /** The smallest cover with the same aspect ratio that would hold it. */
+    smallestCover: { width: number; height: number };
+    /** Why it does not fit, in the words `embed` would use. */
+    problem?: string;
+    /** Scaling was allowed but capped by the pixel limit (see CapacityError). */
+    scalingCapped?: boolean;
+  };
 }
 
-/** Capacity of a cover file (default: the shipped cover), from its header only. */
-export async function capacity(options: CoverChoice = {}): Promise<CapacityReport> {
-  let width: number;
-  let height: number;
-  if (options.cover) {
-    ({ width, height } = await readImageHeader(options.cover, options, 'cover'));
-  } else {
-    const coverSet = options.coverSet ?? (await loadCoverSet(undefined, options));
-    ({ width, height } = coverSet.cover.raster);
+export interface CapacityOptions extends CoverChoice {
+  /** An image to hide: the report then says whether embedding it would succeed. */
+  hidden?: Uint8Array;
+}
+
+/**
+ * What a cover holds and, with `hidden`, whether embedding that file would succeed. Runs
+ * the same checks as embedImage (on the hidden file, then on the cover, in the same order),
+ * so its verdict and error are embed's: a file embed refuses is refused here with the same
+ * error, and "does not fit" is exactly embed's capacity error.
+ */
+export async function capacity(options: CapacityOptions = {}): Promise<CapacityReport> {
+  let neededBytes = 0;
+  if (options.hidden) {
+    const checked = await checkHiddenImage(options.hidden, options);
+    neededBytes = containerSize({ image: { mediaType: checked.mediaType, bytes: checked.bytes } });
   }
-  const capacityBytes = capacityBytesFor(width, height);
+  let cover: { width: number; height: number; scaleStep: number };
+  let problem: CapacityError | undefined;
+  try {
+    const prepared = await chooseCover(neededBytes, options);
+    cover = { ...prepared.raster, scaleStep: prepared.scaleStep };
+  } catch (err) {
+    if (!(err instanceof CapacityError)) throw err;
+    problem = err;
+    const base = options.cover
+      ? await readImageHeader(options.cover, options, 'cover')
+      : (options.coverSet ?? (await loadCoverSet(undefined, options))).cover.raster;
+    cover = { width: base.width, height: base.height, scaleStep: 0 };
+  }
+  const capacityBytes = capacityBytesFor(cover.width, cover.height);
   return {
-    width,
-    height,
+    width: cover.width,
+    height: cover.height,
+    scaleStep: cover.scaleStep,
     capacityBytes,
     maxHiddenImageBytes: Math.max(0, capacityBytes - MIN_CONTAINER_OVERHEAD_BYTES),
     maxSeedTextBytes: Math.max(0, capacityBytes - 4),
+    ...(options.hidden
+      ? {
+          fit: {
+            neededBytes,
+            fits: problem === undefined,
+            smallestCover: smallestCoverFor(neededBytes, cover.width, cover.height),
+            ...(problem ? { problem: problem.message, scalingCapped: problem.scalingCapped } : {}),
+          },
+        }
+      : {}),
   };
 }
 

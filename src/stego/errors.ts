@@ -39,6 +39,8 @@ export class CapacityError extends StegoError {
     readonly neededBytes: number,
     readonly availableBytes: number,
     readonly smallestCover: { width: number; height: number },
+    /** True when scaling the cover up was allowed but capped below what the payload needs. */
+    readonly scalingCapped = false,
   ) {
     super(StegoErrorCode.capacityExceeded, message);
     this.name = 'CapacityError';

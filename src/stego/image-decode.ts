@@ -10,7 +10,7 @@ import type { RasterRowSource } from './embed.js';
 import { wholeRasterSource } from './embed.js';
 import { DEFAULT_MAX_IMAGE_FILE_BYTES, DEFAULT_MAX_PIXELS } from './limits.js';
 import { hiddenMediaTypeOf, sniffImageFormat } from './media-type.js';
-import { openFastPng } from './png-decode.js';
+import { openFastPng, pngHeaderProblem } from './png-decode.js';
 import type { HiddenMediaType, Raster } from './types.js';
 
 export interface ImageLimits {
@@ -70,6 +70,13 @@ export async function readImageHeader(
     }
     throw new StegoError(StegoErrorCode.imageInvalid, `the ${what} is not a PNG or JPEG image`);
   }
+  const pngProblem = mediaType === 'image/png' ? pngHeaderProblem(bytes) : undefined;
+  if (pngProblem) {
+    throw new StegoError(
+      StegoErrorCode.imageInvalid,
+      `the ${what} is not a valid PNG: ${pngProblem}`,
+    );
+  }
   let metadata: Metadata;
   try {
     // Header only: no pixel is decoded, so no limit is needed yet; we check it just below.
@@ -128,12 +135,24 @@ async function sharpRaster(
   }
 }
 
+/** Runs `work`, putting "the <what> is" before the fast decoder's "not a valid PNG: ..." errors. */
+function naming<T>(what: string, work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    if (err instanceof StegoError && err.message.startsWith('not a valid PNG')) {
+      throw new StegoError(err.code, `the ${what} is ${err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
 /** Decodes a cover into an 8-bit sRGB raster (RGB, or RGBA if it has alpha). */
 export async function decodeCover(bytes: Uint8Array, limits?: ImageLimits): Promise<Raster> {
   const { maxPixels } = limitsOf(limits);
   await readImageHeader(bytes, limits, 'cover');
-  const fast = openFastPng(bytes, maxPixels);
-  if (fast) return fast.decodeRows(fast.height);
+  const fast = naming('cover', () => openFastPng(bytes, maxPixels));
+  if (fast) return naming('cover', () => fast.decodeRows(fast.height));
   return sharpRaster(bytes, maxPixels, 'cover', 'cover');
 }
 

@@ -45,10 +45,12 @@ export {
   capacityError,
   embedContainer,
   embedSeedText,
+  encodeSeedText,
   extractContainer,
   extractContainerFromSource,
   extractSeedText,
   extractSeedTextFromSource,
+  seedTextControlCharacter,
   seedTextSize,
   updateConsumedViewsInRaster,
   wholeRasterSource,
@@ -64,7 +66,7 @@ export {
   smallestCoverFor,
 } from './raster.js';
 export { hiddenMediaTypeOf, sniffImageFormat } from './media-type.js';
-export { CoverSet, DEFAULT_COVER_PATH, loadCoverSet, scaledSize } from './cover.js';
+export { CoverSet, DEFAULT_COVER_PATH, coverStepFor, loadCoverSet, scaledSize } from './cover.js';
 export type { CoverSetOptions, PreparedCover } from './cover.js';
 
 // Asynchronous helpers on file bytes.
@@ -75,7 +77,15 @@ export {
   openStegoImage,
   readImageHeader,
 } from './image-decode.js';
-export type { CapacityReport, CoverChoice, EmbedImageOptions, EmbedOutcome } from './engine.js';
+export type { CheckedHiddenImage } from './hidden-image.js';
+export { checkHiddenImage } from './hidden-image.js';
+export type {
+  CapacityOptions,
+  CapacityReport,
+  CoverChoice,
+  EmbedImageOptions,
+  EmbedOutcome,
+} from './engine.js';
 export {
   capacity,
   embedImage,

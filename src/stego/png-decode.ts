@@ -23,6 +23,68 @@ function invalidPng(message: string): StegoError {
   return new StegoError(StegoErrorCode.imageInvalid, `not a valid PNG: ${message}`);
 }
 
+/** Bit depths PNG allows for each colour type (PNG spec, 11.2.2 IHDR). */
+const BIT_DEPTHS_BY_COLOUR_TYPE: Record<number, readonly number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
+const MAX_PNG_SIDE = 2 ** 31 - 1;
+
+/** What is wrong with a PNG header's fields, in words, or undefined if they are valid. */
+export function pngHeaderFieldsProblem(
+  info: PngInfo & { compression: number; filter: number; interlace: number },
+): string | undefined {
+  if (info.width === 0 || info.height === 0)
+    return `it is ${info.width}x${info.height}: width and height must be at least 1`;
+  if (info.width > MAX_PNG_SIDE || info.height > MAX_PNG_SIDE)
+    return `its width and height must be at most ${MAX_PNG_SIDE}`;
+  const depths = BIT_DEPTHS_BY_COLOUR_TYPE[info.colourType];
+  if (!depths)
+    return `its colour type is ${info.colourType}; PNG defines colour types 0, 2, 3, 4 and 6`;
+  if (!depths.includes(info.bitDepth))
+    return `its bit depth is ${info.bitDepth}; colour type ${info.colourType} allows bit depths ${depths.join(', ')}`;
+  if (info.compression !== 0) return `its compression method is ${info.compression}; PNG defines 0`;
+  if (info.filter !== 0) return `its filter method is ${info.filter}; PNG defines 0`;
+  if (info.interlace > 1) return `its interlace method is ${info.interlace}; PNG defines 0 and 1`;
+  return undefined;
+}
+
+function ihdrFields(data: Uint8Array): PngInfo & {
+  compression: number;
+  filter: number;
+  interlace: number;
+} {
+  const ihdr = new DataView(data.buffer, data.byteOffset, 13);
+  return {
+    width: ihdr.getUint32(0),
+    height: ihdr.getUint32(4),
+    bitDepth: ihdr.getUint8(8),
+    colourType: ihdr.getUint8(9),
+    compression: ihdr.getUint8(10),
+    filter: ihdr.getUint8(11),
+    interlace: ihdr.getUint8(12),
+    interlaced: ihdr.getUint8(12) !== 0,
+  };
+}
+
+/**
+ * Checks only the first chunk, which PNG requires to be IHDR (length, CRC, fields): cheap
+ * enough to run on every file before a decoder sees it. Undefined when it is valid.
+ */
+export function pngHeaderProblem(bytes: Uint8Array): string | undefined {
+  if (bytes.length < 8 + 12 + 13) return 'the file is too short to hold a PNG header';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const type = String.fromCharCode(...bytes.subarray(12, 16));
+  if (type !== 'IHDR' || view.getUint32(8) !== 13)
+    return 'it does not start with a 13-byte IHDR chunk';
+  if (crc32(bytes.subarray(12, 29)) !== view.getUint32(29))
+    return 'the CRC of its IHDR chunk does not match';
+  return pngHeaderFieldsProblem(ihdrFields(bytes.subarray(16, 29)));
+}
+
 /** Parses the chunk list; returns the header and the concatenated IDAT data. */
 export function parseChunks(bytes: Uint8Array): { info: PngInfo; idat: Uint8Array } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
@@ -43,13 +105,15 @@ export function parseChunks(bytes: Uint8Array): { info: PngInfo; idat: Uint8Arra
     offset += 12 + length;
     if (type === 'IHDR') {
       if (length !== 13) throw invalidPng('IHDR has the wrong length');
-      const ihdr = new DataView(data.buffer, data.byteOffset, 13);
+      const fields = ihdrFields(data);
+      const problem = pngHeaderFieldsProblem(fields);
+      if (problem) throw invalidPng(problem);
       info = {
-        width: ihdr.getUint32(0),
-        height: ihdr.getUint32(4),
-        bitDepth: ihdr.getUint8(8),
-        colourType: ihdr.getUint8(9),
-        interlaced: ihdr.getUint8(12) !== 0,
+        width: fields.width,
+        height: fields.height,
+        bitDepth: fields.bitDepth,
+        colourType: fields.colourType,
+        interlaced: fields.interlaced,
       };
     } else if (type === 'IDAT') {
       idatParts.push(data);

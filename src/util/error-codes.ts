@@ -30,6 +30,12 @@ export const ERROR_CODES = {
   cancelled: e(failure, 500),
   file_unreadable: e(badInput, 400),
   file_too_large: e(badInput, 400),
+  /** An output path (-o, --out-dir) in a missing folder, or naming a folder. */
+  output_unwritable: e(usage, 400),
+  /** Writing an output file failed (permissions, disk full...). */
+  write_failed: e(failure, 500),
+  /** A text input (seed-text mode) that is not valid UTF-8. */
+  text_invalid: e(badInput, 400),
 
   // ---- Stego engine (src/stego/errors.ts) ---------------------------------------------------
   image_invalid: e(badInput, 400),

@@ -3,7 +3,7 @@
  * until the cloud exists): hide a sample photo with access rights in the default cover,
  * extract it, check it is byte-identical, record a view, and round-trip a seed-format text.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -17,6 +17,7 @@ import {
 } from '../../stego/index.js';
 import { CloudP2PError } from '../../util/errors.js';
 import { packagePath } from '../../util/package-info.js';
+import { checkOutputFolder, writeOutputFile } from '../output-file.js';
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const started = performance.now();
@@ -25,6 +26,7 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 }
 
 async function runDemo(options: { outDir?: string }): Promise<void> {
+  if (options.outDir) await checkOutputFolder(options.outDir, 'the demo PNGs');
   const samplePath = packagePath('assets', 'samples', 'photo.jpg');
   const hidden = new Uint8Array(await readFile(samplePath));
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
@@ -73,8 +75,8 @@ async function runDemo(options: { outDir?: string }): Promise<void> {
   );
 
   if (options.outDir) {
-    await writeFile(join(options.outDir, 'demo-stego.png'), embedded.png);
-    await writeFile(join(options.outDir, 'demo-seed-text.png'), seed.png);
+    await writeOutputFile(join(options.outDir, 'demo-stego.png'), embedded.png, 'the demo PNG');
+    await writeOutputFile(join(options.outDir, 'demo-seed-text.png'), seed.png, 'the demo PNG');
     say(`wrote demo-stego.png and demo-seed-text.png to ${options.outDir}`);
   }
 }

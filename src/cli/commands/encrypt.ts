@@ -4,18 +4,19 @@
  * stego PNG.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { CloudClient, type TaskProgress } from '../../client/cloud-client.js';
 import { loadClientConfig, readServerAddresses } from '../../client/config.js';
 import { buildTaskPayload, verifyResult } from '../../client/payload.js';
 import type { Endpoint } from '../../transport/endpoint.js';
+import { checkHiddenImage } from '../../stego/index.js';
 import type { AccessRights, ViewerGrant } from '../../stego/index.js';
 import { parseTomlText } from '../../util/config-reader.js';
 import { UsageError } from '../../util/errors.js';
 import { resolveCloudTrust } from '../../client/cloud-trust.js';
 import { collectViewer, parsePositiveNumber, readInputFile } from '../options.js';
+import { checkOutputFile, writeOutputFile } from '../output-file.js';
 
 export const DEFAULT_SERVERS = '127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003';
 
@@ -78,9 +79,12 @@ function describe(event: TaskProgress): string | null {
 }
 
 async function runEncrypt(file: string, options: EncryptOptions): Promise<void> {
-  const image = await readInputFile(file, 'image');
   if (options.viewer.length > 0 && options.owner === undefined)
     throw new UsageError('--viewer needs --owner');
+  const out = options.out ?? `${basename(file).replace(/\.[^.]+$/, '')}.stego.png`;
+  await checkOutputFile(out, 'the stego PNG', 'photo.stego.png');
+  const image = await readInputFile(file, 'image');
+  await checkHiddenImage(image, {}, 'image'); // what `stego embed` accepts, before the cloud sees it
   const rights: AccessRights | undefined = options.owner
     ? {
         owner: options.owner,
@@ -116,8 +120,7 @@ async function runEncrypt(file: string, options: EncryptOptions): Promise<void> 
       if (line) say(`  ${line}`);
     });
     await verifyResult(result.png, image);
-    const out = options.out ?? `${basename(file).replace(/\.[^.]+$/, '')}.stego.png`;
-    await writeFile(out, result.png);
+    await writeOutputFile(out, result.png, 'the stego PNG');
     const summary = {
       out,
       bytes: result.png.length,

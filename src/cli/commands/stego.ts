@@ -4,24 +4,29 @@
  * 5 payload corrupted, 6 does not fit. `--json` prints one JSON object for scripts.
  */
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { Command, Option } from 'commander';
 import {
+  CapacityError,
   DEFAULT_MAX_PIXELS,
   capacity,
-  containerSize,
   embedImage,
   embedSeedTextImage,
   extractImage,
   extractSeedTextImage,
-  hiddenMediaTypeOf,
   plainImage,
   seedTextSize,
-  smallestCoverFor,
 } from '../../stego/index.js';
-import type { AccessRights, ContainerPayload, ViewerGrant } from '../../stego/index.js';
+import type {
+  AccessRights,
+  ContainerPayload,
+  HiddenMediaType,
+  ViewerGrant,
+} from '../../stego/index.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
+import { printable } from '../../util/printable.js';
 import { collectViewer, parsePositiveInteger, readInputFile } from '../options.js';
+import { checkOutputFile, writeOutputFile } from '../output-file.js';
 
 type Mode = 'container' | 'seed-text';
 
@@ -72,7 +77,41 @@ function rightsFrom(options: EmbedOptions, hidden: Uint8Array): AccessRights | u
   return { owner: options.owner, imageId, viewers: options.viewer };
 }
 
+/**
+ * Reads a seed-mode text file exactly: invalid UTF-8 is refused (never replaced by U+FFFD)
+ * and a byte-order mark is kept, so `extract -o` gives back the same bytes.
+ */
+async function readTextFile(path: string): Promise<string> {
+  const bytes = await readInputFile(path, 'text file');
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new CloudP2PError(
+      'text_invalid',
+      `the text file ${path} is not valid UTF-8; seed-text mode hides UTF-8 text only`,
+      ExitCode.badInput,
+    );
+  }
+}
+
+/** embed's capacity error, with the option that would help when there is one. */
+function withScalingHint(err: unknown, scaleCover: boolean | undefined): unknown {
+  if (err instanceof CapacityError && !scaleCover && !err.scalingCapped) {
+    err.message += ' (or add --scale-cover to scale the cover up)';
+  }
+  return err;
+}
+
 async function runEmbed(file: string | undefined, options: EmbedOptions): Promise<void> {
+  try {
+    await embedToFile(file, options);
+  } catch (err) {
+    throw withScalingHint(err, options.scaleCover);
+  }
+}
+
+async function embedToFile(file: string | undefined, options: EmbedOptions): Promise<void> {
+  await checkOutputFile(options.out, 'the stego PNG', 'stego.png');
   const cover = options.cover ? await readInputFile(options.cover, 'cover') : undefined;
   const coverChoice = {
     ...(cover ? { cover } : {}),
@@ -88,8 +127,7 @@ async function runEmbed(file: string | undefined, options: EmbedOptions): Promis
         'seed-text mode takes the text from --text or from a UTF-8 file, not both',
       );
     }
-    const text =
-      options.text ?? new TextDecoder().decode(await readInputFile(file as string, 'text file'));
+    const text = options.text ?? (await readTextFile(file as string));
     result = await embedSeedTextImage(text, coverChoice);
     summary = { mode: 'seed-text', textBytes: seedTextSize(text) - 4 };
   } else {
@@ -105,7 +143,7 @@ async function runEmbed(file: string | undefined, options: EmbedOptions): Promis
     });
     summary = { mode: 'container', hiddenBytes: hidden.length, ...(rights ? { rights } : {}) };
   }
-  await writeFile(options.out, result.png);
+  await writeOutputFile(options.out, result.png, 'the stego PNG');
   const elapsed_ms = performance.now() - started;
   print(
     options.json,
@@ -143,6 +181,7 @@ function describePayload(payload: ContainerPayload): string[] {
   if (payload.ownerSignature)
     lines.push(`rights signed by the owner, version ${payload.ownerSignature.version}`);
   if (payload.rights) {
+    // Rights fields are restricted to [A-Za-z0-9._:-] by the format; only the message is free text.
     lines.push(`owner: ${payload.rights.owner}`, `image id: ${payload.rights.imageId}`);
     for (const viewer of payload.rights.viewers) {
       const consumed =
@@ -152,23 +191,51 @@ function describePayload(payload: ContainerPayload): string[] {
   } else {
     lines.push('access rights: none');
   }
-  if (payload.message !== undefined) lines.push(`message: ${payload.message}`);
+  if (payload.message !== undefined) lines.push(`message: ${printable(payload.message)}`);
   return lines;
 }
 
+const EXTENSIONS: Record<HiddenMediaType, string[]> = {
+  'image/png': ['.png'],
+  'image/jpeg': ['.jpg', '.jpeg', '.jpe', '.jfif'],
+};
+
+/** A note (not an error: the user chose the name) when `out` has another format's extension. */
+function extensionNote(out: string, mediaType: HiddenMediaType): string | undefined {
+  const extension = extname(out).toLowerCase();
+  if (extension === '' || EXTENSIONS[mediaType].includes(extension)) return undefined;
+  const kind = mediaType === 'image/png' ? 'PNG' : 'JPEG';
+  return `note: the hidden image is a ${kind} (the bytes were written unchanged); ${out} has the extension ${extension}`;
+}
+
 async function runExtract(file: string, options: ExtractOptions): Promise<void> {
+  if (options.out) {
+    const what = options.mode === 'seed-text' ? 'the text' : 'the hidden image';
+    await checkOutputFile(
+      options.out,
+      what,
+      options.mode === 'seed-text' ? 'hidden.txt' : undefined,
+    );
+  }
   const image = await readInputFile(file, 'image');
   const limits = { maxPixels: options.maxPixels };
   if (options.mode === 'seed-text') {
     const text = await extractSeedTextImage(image, limits);
-    if (options.out) await writeFile(options.out, text);
-    print(options.json, { mode: 'seed-text', text }, [options.out ? `wrote ${options.out}` : text]);
+    if (options.out) await writeOutputFile(options.out, text, 'the text');
+    print(options.json, { mode: 'seed-text', text }, [
+      options.out ? `wrote ${options.out}` : printable(text, { keepLines: true }),
+    ]);
     return;
   }
   const payload = await extractImage(image, limits);
-  if (options.out) await writeFile(options.out, plainImage(payload).bytes);
   const lines = describePayload(payload);
-  if (options.out) lines.push(`wrote the hidden image to ${options.out}`);
+  if (options.out) {
+    const hidden = plainImage(payload);
+    await writeOutputFile(options.out, hidden.bytes, 'the hidden image');
+    lines.push(`wrote the hidden image to ${options.out}`);
+    const note = extensionNote(options.out, hidden.mediaType);
+    if (note) process.stderr.write(`${note}\n`);
+  }
   const hiddenBytes = payload.image ? payload.image.bytes : payload.sealedImage;
   print(
     options.json,
@@ -191,38 +258,53 @@ async function runExtract(file: string, options: ExtractOptions): Promise<void> 
 interface CapacityOptions extends CommonOptions {
   cover?: string;
   hidden?: string;
+  scaleCover?: boolean;
 }
 
 async function runCapacity(options: CapacityOptions): Promise<void> {
   const cover = options.cover ? await readInputFile(options.cover, 'cover') : undefined;
-  const report = await capacity({ ...(cover ? { cover } : {}), maxPixels: options.maxPixels });
+  const hidden = options.hidden ? await readInputFile(options.hidden, 'hidden image') : undefined;
+  // The same checks as embed, in the same order: a file embed refuses is refused here.
+  const report = await capacity({
+    ...(cover ? { cover } : {}),
+    ...(hidden ? { hidden } : {}),
+    maxPixels: options.maxPixels,
+    scaleCover: options.scaleCover === true,
+  });
+  const coverName = options.cover ? '' : ' (default cover)';
+  const scaled = report.scaleStep > 0 ? `, scaled up (step ${report.scaleStep})` : '';
   const lines = [
-    `cover: ${report.width}x${report.height}${options.cover ? '' : ' (default cover)'}`,
+    `cover: ${report.width}x${report.height}${coverName}${scaled}`,
     `capacity: ${report.capacityBytes} bytes`,
     `largest hidden image (no rights, no message): ${report.maxHiddenImageBytes} bytes`,
     `largest seed-format text: ${report.maxSeedTextBytes} bytes`,
   ];
-  let fit: Record<string, unknown> = {};
-  if (options.hidden) {
-    const hidden = await readInputFile(options.hidden, 'hidden image');
-    const mediaType = hiddenMediaTypeOf(hidden);
-    if (!mediaType) {
-      throw new CloudP2PError(
-        'image_invalid',
-        `${options.hidden} is not a PNG or JPEG image`,
-        ExitCode.badInput,
-      );
-    }
-    const needed = containerSize({ image: { mediaType, bytes: hidden } });
-    const fits = needed <= report.capacityBytes;
-    const smallest = smallestCoverFor(needed, report.width, report.height);
-    fit = { neededBytes: needed, fits, smallestCover: smallest };
+  const { fit, ...rest } = report;
+  if (fit) {
+    const problem = fit.problem
+      ? (withScalingHint(
+          new CapacityError(
+            fit.problem,
+            fit.neededBytes,
+            report.capacityBytes,
+            fit.smallestCover,
+            fit.scalingCapped,
+          ),
+          options.scaleCover,
+        ) as Error)
+      : undefined;
     lines.push(
-      `${options.hidden} needs ${needed} bytes: ${fits ? 'fits' : `does not fit; smallest cover ${smallest.width}x${smallest.height}`}`,
+      `${options.hidden} needs ${fit.neededBytes} bytes: ${problem ? `does not fit: ${problem.message}` : 'fits'}`,
     );
-    if (!fits) process.exitCode = ExitCode.capacity;
+    if (problem) process.exitCode = ExitCode.capacity;
+    print(
+      options.json,
+      { ...rest, ...fit, ...(problem ? { problem: problem.message } : {}) },
+      lines,
+    );
+    return;
   }
-  print(options.json, { ...report, ...fit }, lines);
+  print(options.json, rest, lines);
 }
 
 export function registerStegoCommands(program: Command): void {
@@ -236,7 +318,7 @@ export function registerStegoCommands(program: Command): void {
     .argument('[file]', 'the PNG or JPEG to hide (seed-text mode: a UTF-8 text file)')
     .requiredOption('-o, --out <file>', 'where to write the stego PNG')
     .option('--cover <file>', 'cover image (PNG or JPEG); default: the shipped cover')
-    .option('--scale-cover', 'scale the default cover up when the payload does not fit')
+    .option('--scale-cover', 'scale the cover up when the payload does not fit')
     .addOption(modeOption())
     .option('--owner <user>', 'owner of the image (adds an access-rights record)')
     .option('--image-id <id>', 'image id in the rights record (default: derived from the file)')
@@ -260,7 +342,10 @@ export function registerStegoCommands(program: Command): void {
     .command('extract')
     .description('read the payload hidden in an image')
     .argument('<image>', 'the stego image (PNG)')
-    .option('-o, --out <file>', 'write the hidden image (or the seed text) to this file')
+    .option(
+      '-o, --out <file>',
+      'write the hidden image (its bytes unchanged) or the seed text (exactly, as UTF-8) to this file',
+    )
     .addOption(modeOption())
     .addOption(maxPixelsOption())
     .option('--json', 'print a JSON summary')
@@ -274,7 +359,11 @@ export function registerStegoCommands(program: Command): void {
     .command('capacity')
     .description('how many bytes a cover can hide (default: the shipped cover)')
     .option('--cover <file>', 'cover image (PNG or JPEG)')
-    .option('--hidden <file>', 'also tell whether this PNG/JPEG fits (exit 6 if not)')
+    .option(
+      '--hidden <file>',
+      'also tell whether embed would take this PNG/JPEG (exit 3 if embed refuses the file, 6 if it does not fit)',
+    )
+    .option('--scale-cover', 'as embed --scale-cover: the cover may be scaled up to fit --hidden')
     .addOption(maxPixelsOption())
     .option('--json', 'print a JSON summary')
     .action((options: CapacityOptions) => runCapacity(options));

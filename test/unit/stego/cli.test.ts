@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -148,6 +148,142 @@ describe('cloudp2p stego', () => {
     const fits = await run('stego', 'capacity', '--cover', small, '--hidden', sample, '--json');
     expect(fits.code).toBe(ExitCode.capacity);
     expect(JSON.parse(fits.stdout)).toMatchObject({ fits: false, width: 320, height: 240 });
+  });
+
+  it('says clearly when -o or --out-dir cannot be written, before doing the work', async () => {
+    const stego = join(dir, 'for-extract.png');
+    expect((await run('stego', 'embed', sample, '-o', stego)).code).toBe(0);
+    const folder = join(dir, 'a-folder');
+    await mkdir(folder);
+    const missing = join(dir, 'no-such-folder', 'out.png');
+    const attempts: [string, string[], RegExp][] = [
+      [
+        'embed',
+        ['stego', 'embed', sample, '-o', missing],
+        /folder .*no-such-folder does not exist/,
+      ],
+      [
+        'embed',
+        ['stego', 'embed', sample, '-o', folder],
+        /a-folder: it is a folder; give a file name, e.g. .*stego\.png/,
+      ],
+      [
+        'extract',
+        ['stego', 'extract', stego, '-o', missing],
+        /folder .*no-such-folder does not exist/,
+      ],
+      ['extract', ['stego', 'extract', stego, '-o', folder], /it is a folder/],
+      [
+        'seed-text extract',
+        ['stego', 'extract', '--mode', 'seed-text', stego, '-o', folder],
+        /it is a folder/,
+      ],
+      [
+        'demo',
+        ['demo', '--out-dir', join(dir, 'no-such-folder')],
+        /folder .*no-such-folder does not exist/,
+      ],
+      ['demo', ['demo', '--out-dir', sample], /photo\.jpg is not a folder/],
+    ];
+    for (const [name, args, message] of attempts) {
+      const result = await run(...args);
+      expect(result.stderr, name).toMatch(message);
+      expect(result.stderr, name).not.toMatch(/unexpected error| {4}at /);
+      expect(result.code, name).toBe(ExitCode.usage);
+      expect(result.stdout, `${name} did no work`).toBe('');
+    }
+  });
+
+  it('seed-text mode refuses what it could not read back, and keeps text files exact', async () => {
+    const out = join(dir, 'seed-exact.png');
+    for (const text of ['ESC \u001b[31m red', 'NUL \u0000', 'DEL \u007f', 'C1 \u0085']) {
+      const refused = await run('stego', 'embed', '--mode', 'seed-text', '--text', text, '-o', out);
+      expect(refused.code, JSON.stringify(text)).toBe(ExitCode.badInput);
+      expect(refused.stderr).toMatch(/control character U\+00[0-9A-F]{2} at character \d+/);
+    }
+    const invalidUtf8 = join(dir, 'latin1.txt');
+    await writeFile(invalidUtf8, Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a])); // "café" in Latin-1
+    const refused = await run('stego', 'embed', '--mode', 'seed-text', invalidUtf8, '-o', out);
+    expect(refused.code).toBe(ExitCode.badInput);
+    expect(refused.stderr).toMatch(/latin1\.txt is not valid UTF-8/);
+
+    // Allowed whitespace controls and a byte-order mark come back byte for byte.
+    const original = Buffer.from('\ufeffcafé\tcolumns\r\nline two\u000b\u000c end\n', 'utf8');
+    const textFile = join(dir, 'exact.txt');
+    await writeFile(textFile, original);
+    expect((await run('stego', 'embed', '--mode', 'seed-text', textFile, '-o', out)).code).toBe(0);
+    const back = join(dir, 'exact-back.txt');
+    expect((await run('stego', 'extract', '--mode', 'seed-text', out, '-o', back)).code).toBe(0);
+    expect(Buffer.from(await readFile(back)).equals(original)).toBe(true);
+  });
+
+  it('prints control characters in a hidden message escaped', async () => {
+    const out = join(dir, 'message.png');
+    const message = 'hi\u001b]0;owned\u0007 there';
+    expect((await run('stego', 'embed', sample, '-o', out, '--message', message)).code).toBe(0);
+    const extracted = await run('stego', 'extract', out);
+    expect(extracted.stdout).toContain('message: hi\\u{001b}]0;owned\\u{0007} there');
+    expect(extracted.stdout).not.toContain('\u001b');
+    const json = JSON.parse((await run('stego', 'extract', out, '--json')).stdout);
+    expect(json.message).toBe(message); // JSON keeps the exact text
+  });
+
+  it('capacity --hidden exits as embed does, and suggests --scale-cover only where it helps', async () => {
+    const huge = join(dir, 'huge-header.png');
+    const ihdr = Buffer.from([0, 0, 0xea, 0x60, 0, 0, 0xea, 0x60, 8, 2, 0, 0, 0]); // 60000x60000
+    const { pngChunk } = await import('./helpers.js');
+    const { deflateSync } = await import('node:zlib');
+    await writeFile(
+      huge,
+      Buffer.concat([
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        pngChunk('IHDR', ihdr),
+        pngChunk('IDAT', deflateSync(Buffer.alloc(100))),
+        pngChunk('IEND', new Uint8Array(0)),
+      ]),
+    );
+    const capacityRun = await run('stego', 'capacity', '--hidden', huge);
+    const embedRun = await run('stego', 'embed', huge, '-o', join(dir, 'never.png'));
+    expect(embedRun.code).toBe(ExitCode.badInput);
+    expect(capacityRun.code).toBe(embedRun.code);
+    expect(capacityRun.stderr).toBe(embedRun.stderr);
+
+    const small = packagePath('assets', 'samples', 'small.png');
+    const hint = /or add --scale-cover to scale the cover up/;
+    const noScale = await run('stego', 'embed', sample, '--cover', small, '-o', join(dir, 's.png'));
+    expect(noScale.code).toBe(ExitCode.capacity);
+    expect(noScale.stderr).toMatch(hint);
+    const capacityNoScale = await run('stego', 'capacity', '--cover', small, '--hidden', sample);
+    expect(capacityNoScale.code).toBe(ExitCode.capacity);
+    expect(capacityNoScale.stdout).toMatch(hint);
+    const scaled = await run(
+      'stego',
+      'embed',
+      sample,
+      '--cover',
+      small,
+      '--scale-cover',
+      '-o',
+      join(dir, 's.png'),
+      '--json',
+    );
+    expect(scaled.code).toBe(0);
+    expect(JSON.parse(scaled.stdout).scaleStep).toBeGreaterThan(0);
+    const capped = await run(
+      'stego',
+      'embed',
+      packagePath('assets', 'samples', 'alpha.png'), // 122 KB in 49k pixels
+      '--cover',
+      small,
+      '--scale-cover',
+      '--max-pixels',
+      '200000',
+      '-o',
+      join(dir, 's.png'),
+    );
+    expect(capped.code).toBe(ExitCode.capacity);
+    expect(capped.stderr).toMatch(/scaling the cover up stops at 200000 pixels/);
+    expect(capped.stderr).not.toMatch(hint);
   });
 
   it('runs the demo', async () => {

@@ -11,27 +11,17 @@
  */
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { StegoError, StegoErrorCode } from './errors.js';
+import { ByteReader, ByteWriter } from './bytes.js';
 import {
-  IMAGE_ID_PATTERN,
-  MAX_HIDDEN_IMAGE_BYTES,
-  MAX_MESSAGE_BYTES,
-  MAX_VIEW_COUNT,
-  MAX_VIEWERS,
-  USERNAME_PATTERN,
-} from './limits.js';
-import { hiddenMediaTypeOf } from './media-type.js';
-import { parseChunks } from './png-decode.js';
-import type {
-  AccessRights,
-  ContainerPayload,
-  HiddenImage,
-  HiddenMediaType,
-  OwnerSignature,
-  PlainPayload,
-  ViewerConsumption,
-  ViewerGrant,
-} from './types.js';
+  StegoError,
+  StegoErrorCode,
+  corruptedPayload as corrupted,
+  invalidPayload as invalid,
+} from './errors.js';
+import { decodeImageSection, imageSection } from './image-section.js';
+import { MAX_MESSAGE_BYTES, MAX_VIEW_COUNT } from './limits.js';
+import { canonicalRights, consumedCounters, decodeRights, encodeRights } from './rights.js';
+import type { ContainerPayload, HiddenImage, OwnerSignature } from './types.js';
 
 export const CONTAINER_MAGIC = Uint8Array.of(0x43, 0x50, 0x32, 0x50); // "CP2P"
 export const CONTAINER_VERSION = 1;
@@ -61,216 +51,11 @@ export const SectionType = {
 } as const;
 /** OWNER_SIGNATURE value: rights version u32, public key (32), signature (64). */
 const SIGNATURE_SECTION_BYTES = 4 + 32 + 64;
-/** Smallest sealed image: ephemeral key (32) + nonce (12) + media code (1) + 1 byte + tag (16). */
-const MIN_SEALED_BYTES = 32 + 12 + 2 + 16;
-const MAX_SEALED_BYTES = MAX_HIDDEN_IMAGE_BYTES + 1 + 32 + 12 + 16;
-const RIGHTS_SIGNATURE_DOMAIN = new TextEncoder().encode('cloudp2p rights v1\0');
 /** Section types >= this are ancillary: decoders that do not know them skip them. */
 export const FIRST_ANCILLARY_SECTION_TYPE = 0x80;
 
-const MEDIA_TYPE_CODES: Record<HiddenMediaType, number> = { 'image/png': 1, 'image/jpeg': 2 };
-
-function invalid(message: string): StegoError {
-  return new StegoError(StegoErrorCode.payloadInvalid, message);
-}
-function corrupted(message: string): StegoError {
-  return new StegoError(StegoErrorCode.payloadCorrupted, `payload corrupted: ${message}`);
-}
-
-// ---------------------------------------------------------------------------------------
-// Validation of the payload a caller wants to embed.
-
-export function validateUsername(username: unknown, what: string): string {
-  if (typeof username !== 'string' || !USERNAME_PATTERN.test(username)) {
-    throw invalid(
-      `${what} ${JSON.stringify(username)} is not a valid username: use 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-    );
-  }
-  return username;
-}
-
-function validateCount(value: unknown, what: string): number {
-  if (
-    typeof value !== 'number' ||
-    !Number.isInteger(value) ||
-    value < 0 ||
-    value > MAX_VIEW_COUNT
-  ) {
-    throw invalid(`${what} must be an integer from 0 to ${MAX_VIEW_COUNT}, got ${String(value)}`);
-  }
-  return value;
-}
-
-/** Returns the rights in canonical form (viewers sorted by username) or throws. */
-export function canonicalRights(rights: AccessRights): AccessRights {
-  const owner = validateUsername(rights.owner, 'owner');
-  if (typeof rights.imageId !== 'string' || !IMAGE_ID_PATTERN.test(rights.imageId)) {
-    throw invalid(
-      `image id ${JSON.stringify(rights.imageId)} is not valid: use 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit`,
-    );
-  }
-  if (!Array.isArray(rights.viewers) || rights.viewers.length > MAX_VIEWERS) {
-    throw invalid(`at most ${MAX_VIEWERS} viewers are allowed, got ${rights.viewers?.length}`);
-  }
-  const viewers: ViewerGrant[] = rights.viewers.map((viewer) => ({
-    username: validateUsername(viewer.username, 'viewer'),
-    quota: validateCount(viewer.quota, `quota of viewer ${viewer.username}`),
-  }));
-  viewers.sort((a, b) => compareAscii(a.username, b.username));
-  for (let i = 1; i < viewers.length; i++) {
-    if (viewers[i]?.username === viewers[i - 1]?.username) {
-      throw invalid(`viewer ${viewers[i]?.username} is listed twice`);
-    }
-  }
-  return { owner, imageId: rights.imageId, viewers };
-}
-
-function compareAscii(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Consumed counters aligned with the (canonical) rights' viewer order. */
-function consumedCounters(
-  rights: AccessRights,
-  consumed: ViewerConsumption[] | undefined,
-): number[] {
-  const byViewer = new Map<string, number>();
-  for (const entry of consumed ?? []) {
-    const username = validateUsername(entry.username, 'consumed-views viewer');
-    if (!rights.viewers.some((viewer) => viewer.username === username)) {
-      throw invalid(`consumed views given for ${username}, who is not a viewer of this image`);
-    }
-    if (byViewer.has(username)) throw invalid(`consumed views for ${username} given twice`);
-    byViewer.set(username, validateCount(entry.consumed, `consumed views of ${username}`));
-  }
-  return rights.viewers.map((viewer) => byViewer.get(viewer.username) ?? 0);
-}
-
 // ---------------------------------------------------------------------------------------
 // Encoding.
-
-class ByteWriter {
-  private buffer: Uint8Array;
-  private view: DataView;
-  length = 0;
-
-  constructor(initialCapacity: number) {
-    this.buffer = new Uint8Array(initialCapacity);
-    this.view = new DataView(this.buffer.buffer);
-  }
-  private reserve(extra: number): void {
-    if (this.length + extra <= this.buffer.length) return;
-    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + extra));
-    grown.set(this.buffer.subarray(0, this.length));
-    this.buffer = grown;
-    this.view = new DataView(grown.buffer);
-  }
-  u8(value: number): void {
-    this.reserve(1);
-    this.view.setUint8(this.length, value);
-    this.length += 1;
-  }
-  u16(value: number): void {
-    this.reserve(2);
-    this.view.setUint16(this.length, value);
-    this.length += 2;
-  }
-  u32(value: number): void {
-    this.reserve(4);
-    this.view.setUint32(this.length, value);
-    this.length += 4;
-  }
-  bytes(value: Uint8Array): void {
-    this.reserve(value.length);
-    this.buffer.set(value, this.length);
-    this.length += value.length;
-  }
-  shortAscii(value: string): void {
-    this.u8(value.length);
-    for (let i = 0; i < value.length; i++) this.u8(value.charCodeAt(i));
-  }
-  result(): Uint8Array {
-    return this.buffer.subarray(0, this.length);
-  }
-}
-
-/** The canonical ACCESS_RIGHTS section value: the exact bytes a later owner signature covers. */
-export function encodeRights(rights: AccessRights): Uint8Array {
-  const canonical = canonicalRights(rights);
-  const writer = new ByteWriter(64 + canonical.viewers.length * 40);
-  writer.shortAscii(canonical.owner);
-  writer.shortAscii(canonical.imageId);
-  writer.u16(canonical.viewers.length);
-  for (const viewer of canonical.viewers) {
-    writer.shortAscii(viewer.username);
-    writer.u32(viewer.quota);
-  }
-  return writer.result();
-}
-
-/**
- * The container's rules for a hidden image: 1 byte .. 12 MiB, PNG or JPEG by its magic bytes
- * (matching the declared media type), and structurally whole (see checkHiddenImageStructure).
- */
-export function validateHiddenImage(payload: ContainerPayload): {
-  code: number;
-  bytes: Uint8Array;
-} {
-  const image = payload.image;
-  if (!image || !(image.bytes instanceof Uint8Array) || image.bytes.length === 0) {
-    throw invalid('the hidden image is missing or empty');
-  }
-  if (image.bytes.length > MAX_HIDDEN_IMAGE_BYTES) {
-    throw invalid(
-      `the hidden image is ${image.bytes.length} bytes; at most ${MAX_HIDDEN_IMAGE_BYTES} bytes are allowed`,
-    );
-  }
-  const sniffed = hiddenMediaTypeOf(image.bytes);
-  if (sniffed === undefined)
-    throw invalid('the hidden file is not a PNG or JPEG image (by its magic bytes)');
-  if (image.mediaType !== sniffed) {
-    throw invalid(`the hidden file is declared ${image.mediaType} but its bytes are ${sniffed}`);
-  }
-  checkHiddenImageStructure(image.bytes, sniffed);
-  return { code: MEDIA_TYPE_CODES[sniffed], bytes: image.bytes };
-}
-
-/** The image section of a payload: HIDDEN_IMAGE (plain) or ENCRYPTED_IMAGE (sealed). */
-interface ImageSection {
-  type: number;
-  /** Section value length. */
-  length: number;
-  write(writer: ByteWriter): void;
-}
-
-function imageSection(payload: ContainerPayload): ImageSection {
-  if (payload.sealedImage !== undefined) {
-    if (payload.image !== undefined)
-      throw invalid('a payload has either a plain or a sealed image, not both');
-    const sealed = payload.sealedImage;
-    if (
-      !(sealed instanceof Uint8Array) ||
-      sealed.length < MIN_SEALED_BYTES ||
-      sealed.length > MAX_SEALED_BYTES
-    ) {
-      throw invalid(`a sealed image must be ${MIN_SEALED_BYTES}..${MAX_SEALED_BYTES} bytes`);
-    }
-    return {
-      type: SectionType.encryptedImage,
-      length: sealed.length,
-      write: (w) => w.bytes(sealed),
-    };
-  }
-  const image = validateHiddenImage(payload);
-  return {
-    type: SectionType.hiddenImage,
-    length: 1 + image.bytes.length,
-    write: (w) => {
-      w.u8(image.code);
-      w.bytes(image.bytes);
-    },
-  };
-}
 
 function validateSignature(payload: ContainerPayload): OwnerSignature | undefined {
   const signature = payload.ownerSignature;
@@ -290,95 +75,6 @@ function validateSignature(payload: ContainerPayload): OwnerSignature | undefine
     throw invalid('the owner signature must be 64 bytes');
   }
   return signature;
-}
-
-/** The media code and bytes a sealed image carries once opened (see SealedPayload). */
-export function sealablePlaintext(image: HiddenImage): Uint8Array {
-  const { code, bytes } = validateHiddenImage({ image });
-  const out = new Uint8Array(1 + bytes.length);
-  out[0] = code;
-  out.set(bytes, 1);
-  return out;
-}
-
-/** Reverses sealablePlaintext after opening a sealed image; checks the media type. */
-export function hiddenImageFromPlaintext(plaintext: Uint8Array): HiddenImage {
-  const mediaType = (Object.keys(MEDIA_TYPE_CODES) as HiddenMediaType[]).find(
-    (key) => MEDIA_TYPE_CODES[key] === plaintext[0],
-  );
-  const bytes = plaintext.slice(1);
-  if (!mediaType || hiddenMediaTypeOf(bytes) !== mediaType) {
-    throw corrupted('the opened image does not match its media type');
-  }
-  return { mediaType, bytes };
-}
-
-/**
- * The bytes the owner signs: a domain tag, the canonical rights, the rights version, and the
- * SHA-256 of the image section's value (plain or sealed), so a signed record cannot be moved
- * onto another image. The consumed-views counters are deliberately not covered: the viewer's
- * agent updates them.
- */
-export function rightsSignedBytes(
-  payload: Pick<PlainPayload, 'rights'> & { image?: HiddenImage; sealedImage?: Uint8Array },
-  version: number,
-): Uint8Array {
-  if (!payload.rights) throw invalid('there are no access rights to sign');
-  return rightsSignedBytesFromDigest(payload.rights, version, imageSectionDigest(payload));
-}
-
-/** SHA-256 of the image section's value (HIDDEN_IMAGE or ENCRYPTED_IMAGE) of a payload. */
-export function imageSectionDigest(payload: {
-  image?: HiddenImage;
-  sealedImage?: Uint8Array;
-}): Uint8Array {
-  const section = imageSection(payload as ContainerPayload);
-  const writer = new ByteWriter(section.length);
-  section.write(writer);
-  return new Uint8Array(createHash('sha256').update(writer.result()).digest());
-}
-
-/**
- * rightsSignedBytes for an image known only by its section digest: lets an owner re-sign a
- * viewer copy's rights (a new quota or version) without keeping the copy's sealed bytes.
- * Same bytes as rightsSignedBytes({rights, image or sealedImage}, version).
- */
-export function rightsSignedBytesFromDigest(
-  rights: AccessRights,
-  version: number,
-  imageDigest: Uint8Array,
-): Uint8Array {
-  if (!Number.isInteger(version) || version < 1 || version > 0xffff_ffff)
-    throw invalid(`the rights version must be an integer from 1 to ${0xffff_ffff}`);
-  if (!(imageDigest instanceof Uint8Array) || imageDigest.length !== 32)
-    throw invalid('the image digest must be 32 bytes (SHA-256)');
-  const encoded = encodeRights(rights);
-  const out = new ByteWriter(RIGHTS_SIGNATURE_DOMAIN.length + encoded.length + 4 + 32);
-  out.bytes(RIGHTS_SIGNATURE_DOMAIN);
-  out.bytes(encoded);
-  out.u32(version);
-  out.bytes(imageDigest);
-  return out.result();
-}
-
-/**
- * A cheap structural check of the hidden file (no pixel decoding, so it costs microseconds):
- * a PNG must have valid chunk CRCs, an IHDR and an IEND; a JPEG must contain an EOI marker.
- * This catches truncated and damaged files before they are hidden.
- */
-function checkHiddenImageStructure(bytes: Uint8Array, mediaType: HiddenMediaType): void {
-  if (mediaType === 'image/png') {
-    try {
-      parseChunks(bytes);
-    } catch (err) {
-      throw invalid(`the hidden PNG is damaged: ${(err as Error).message}`);
-    }
-    return;
-  }
-  for (let i = bytes.length - 2; i >= 2; i--) {
-    if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return;
-  }
-  throw invalid('the hidden JPEG is truncated (it has no end-of-image marker)');
 }
 
 function encodeMessage(message: string | undefined): Uint8Array | undefined {
@@ -418,8 +114,8 @@ export function encodeContainer(payload: ContainerPayload): Uint8Array {
   const signature = validateSignature(payload);
   const message = encodeMessage(payload.message);
   const body = new ByteWriter(image.length + 1024 + (message?.length ?? 0));
-  if (image.type === SectionType.hiddenImage) {
-    body.u8(image.type);
+  if (!image.sealed) {
+    body.u8(SectionType.hiddenImage);
     body.u32(image.length);
     image.write(body);
   }
@@ -448,14 +144,13 @@ export function encodeContainer(payload: ContainerPayload): Uint8Array {
     body.bytes(signature.publicKey);
     body.bytes(signature.signature);
   }
-  if (image.type === SectionType.encryptedImage) {
-    body.u8(image.type);
+  if (image.sealed) {
+    body.u8(SectionType.encryptedImage);
     body.u32(image.length);
     image.write(body);
   }
   const flags =
-    (signature ? ContainerFlag.signed : 0) |
-    (image.type === SectionType.encryptedImage ? ContainerFlag.encrypted : 0);
+    (signature ? ContainerFlag.signed : 0) | (image.sealed ? ContainerFlag.encrypted : 0);
   const bodyBytes = body.result();
   const out = new Uint8Array(HEADER_BYTES + bodyBytes.length);
   const view = new DataView(out.buffer);
@@ -540,70 +235,6 @@ export function decodeHeader(header: Uint8Array, maxBodyBytes: number): Containe
   return { version, flags, bodyLength, bodySha256: header.slice(12, 44) };
 }
 
-class ByteReader {
-  private readonly view: DataView;
-  offset = 0;
-  constructor(private readonly source: Uint8Array) {
-    this.view = new DataView(source.buffer, source.byteOffset, source.length);
-  }
-  get remaining(): number {
-    return this.source.length - this.offset;
-  }
-  private need(count: number, what: string): void {
-    if (this.remaining < count) throw corrupted(`${what} runs past the end of its section`);
-  }
-  u8(what: string): number {
-    this.need(1, what);
-    return this.view.getUint8(this.offset++);
-  }
-  u16(what: string): number {
-    this.need(2, what);
-    const value = this.view.getUint16(this.offset);
-    this.offset += 2;
-    return value;
-  }
-  u32(what: string): number {
-    this.need(4, what);
-    const value = this.view.getUint32(this.offset);
-    this.offset += 4;
-    return value;
-  }
-  bytes(count: number, what: string): Uint8Array {
-    this.need(count, what);
-    const value = this.source.subarray(this.offset, this.offset + count);
-    this.offset += count;
-    return value;
-  }
-  shortAscii(what: string): string {
-    const length = this.u8(what);
-    return String.fromCharCode(...this.bytes(length, what));
-  }
-}
-
-export function decodeRights(value: Uint8Array): AccessRights {
-  const reader = new ByteReader(value);
-  const owner = reader.shortAscii('owner');
-  const imageId = reader.shortAscii('image id');
-  const count = reader.u16('viewer count');
-  const viewers: ViewerGrant[] = [];
-  for (let i = 0; i < count; i++) {
-    const username = reader.shortAscii('viewer name');
-    viewers.push({ username, quota: reader.u32('viewer quota') });
-  }
-  if (reader.remaining !== 0) throw corrupted('extra bytes after the access rights');
-  const rights = { owner, imageId, viewers };
-  let canonical: AccessRights;
-  try {
-    canonical = canonicalRights(rights);
-  } catch (err) {
-    throw corrupted(`the access rights break the format rules (${(err as Error).message})`);
-  }
-  if (canonical.viewers.some((viewer, i) => viewer.username !== viewers[i]?.username)) {
-    throw corrupted('the viewers are not in canonical (sorted) order');
-  }
-  return rights;
-}
-
 /** Parses and checks a body whose SHA-256 already matched, against the header flags. */
 export function decodeBody(body: Uint8Array, flags = 0): ContainerPayload {
   const reader = new ByteReader(body);
@@ -624,7 +255,11 @@ export function decodeBody(body: Uint8Array, flags = 0): ContainerPayload {
     }
     sections.set(type, value);
   }
-  const payload = decodeImageSections(sections, flags);
+  const sealed = sections.get(SectionType.encryptedImage);
+  if (Boolean(flags & ContainerFlag.encrypted) !== (sealed !== undefined)) {
+    throw corrupted('the encrypted flag and the encrypted-image section disagree');
+  }
+  const payload = decodeImageSection(sections.get(SectionType.hiddenImage), sealed);
   const rightsValue = sections.get(SectionType.accessRights);
   const consumedValue = sections.get(SectionType.consumedViews);
   if (rightsValue) {
@@ -676,30 +311,6 @@ export function decodeBody(body: Uint8Array, flags = 0): ContainerPayload {
   return payload;
 }
 
-function decodeImageSections(sections: Map<number, Uint8Array>, flags: number): ContainerPayload {
-  const sealed = sections.get(SectionType.encryptedImage);
-  const plain = sections.get(SectionType.hiddenImage);
-  if (Boolean(flags & ContainerFlag.encrypted) !== (sealed !== undefined)) {
-    throw corrupted('the encrypted flag and the encrypted-image section disagree');
-  }
-  if (sealed) {
-    if (plain) throw corrupted('both a plain and an encrypted image are present');
-    if (sealed.length < MIN_SEALED_BYTES || sealed.length > MAX_SEALED_BYTES) {
-      throw corrupted('the encrypted image has an impossible length');
-    }
-    return { sealedImage: sealed.slice() };
-  }
-  if (!plain || plain.length < 2) throw corrupted('the hidden image section is missing');
-  const mediaType = (Object.keys(MEDIA_TYPE_CODES) as HiddenMediaType[]).find(
-    (key) => MEDIA_TYPE_CODES[key] === plain[0],
-  );
-  const imageBytes = plain.slice(1);
-  if (!mediaType || hiddenMediaTypeOf(imageBytes) !== mediaType) {
-    throw corrupted('the hidden image media type does not match its bytes');
-  }
-  return { image: { mediaType, bytes: imageBytes } };
-}
-
 /** Decodes a complete container byte string (header + body). */
 export function decodeContainer(bytes: Uint8Array): ContainerPayload {
   const header = decodeHeader(bytes.subarray(0, HEADER_BYTES), bytes.length - HEADER_BYTES);
@@ -712,14 +323,6 @@ export function verifyBody(header: ContainerHeader, body: Uint8Array): void {
   const digest = createHash('sha256').update(body).digest();
   if (!digest.equals(header.bodySha256))
     throw corrupted('the body checksum (SHA-256) does not match');
-}
-
-/** How many views `username` has left (0 if not a viewer). */
-export function viewsLeft(payload: ContainerPayload, username: string): number {
-  const grant = payload.rights?.viewers.find((viewer) => viewer.username === username);
-  if (!grant) return 0;
-  const used = payload.consumedViews?.find((entry) => entry.username === username)?.consumed ?? 0;
-  return Math.max(0, grant.quota - used);
 }
 
 /** The plain hidden image of a payload; a sealed one gets an error saying how to open it. */

@@ -14,7 +14,7 @@ import {
 import { MAX_SEED_TEXT_BYTES } from './limits.js';
 import { readLsbBytes, rowsTouchedBy, writeLsbBytes } from './lsb.js';
 import { assertRaster, capacityBytesFor, copyRaster, smallestCoverFor } from './raster.js';
-import type { ContainerPayload, Raster } from './types.js';
+import type { ContainerPayload, Raster, RasterRowSource } from './types.js';
 
 export interface EmbedResult {
   raster: Raster;
@@ -68,18 +68,6 @@ export function embedContainer(cover: Raster, payload: ContainerPayload): EmbedR
   assertRaster(cover, 'cover');
   assertFits(containerSize(payload), cover.width, cover.height);
   return embedBytes(cover, encodeContainer(payload));
-}
-
-/**
- * Where extraction reads pixels from: a whole raster, or a decoder that can produce just the
- * first rows (extraction usually needs only the top of the image).
- */
-export interface RasterRowSource {
-  width: number;
-  height: number;
-  channels: 3 | 4;
-  /** A raster whose first `rowCount` rows are decoded (its height may be larger). */
-  decodeRows(rowCount: number): Raster;
 }
 
 export function wholeRasterSource(raster: Raster): RasterRowSource {

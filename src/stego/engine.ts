@@ -3,9 +3,10 @@
  * Servers that want worker threads use the synchronous core (embedContainer, encodePng,
  * extractContainer, CoverSet) directly; these functions are thin wrappers around it.
  */
-import { MIN_CONTAINER_OVERHEAD_BYTES, containerSize, viewsLeft } from './container.js';
+import { MIN_CONTAINER_OVERHEAD_BYTES, containerSize } from './container.js';
 import type { PreparedCover } from './cover.js';
 import { CoverSet, coverStepFor, loadCoverSet } from './cover.js';
+import { viewsLeft } from './rights.js';
 import {
   embedContainer,
   embedSeedText,

@@ -46,3 +46,13 @@ export class CapacityError extends StegoError {
     this.name = 'CapacityError';
   }
 }
+
+/** A payload the caller wants to hide breaks a rule. */
+export function invalidPayload(message: string): StegoError {
+  return new StegoError(StegoErrorCode.payloadInvalid, message);
+}
+
+/** A hidden container does not decode: damaged, or not written by a conforming encoder. */
+export function corruptedPayload(message: string): StegoError {
+  return new StegoError(StegoErrorCode.payloadCorrupted, `payload corrupted: ${message}`);
+}

@@ -15,7 +15,7 @@
  * milliseconds for a photo and little memory even for 40 Mpx.
  */
 import sharp from 'sharp';
-import { validateHiddenImage } from './container.js';
+import { validateHiddenImage } from './image-section.js';
 import { StegoError, StegoErrorCode } from './errors.js';
 import type { ImageLimits } from './image-decode.js';
 import { readImageHeader } from './image-decode.js';

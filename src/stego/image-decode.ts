@@ -6,12 +6,11 @@
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import { StegoError, StegoErrorCode } from './errors.js';
-import type { RasterRowSource } from './embed.js';
 import { wholeRasterSource } from './embed.js';
 import { DEFAULT_MAX_IMAGE_FILE_BYTES, DEFAULT_MAX_PIXELS } from './limits.js';
 import { hiddenMediaTypeOf, sniffImageFormat } from './media-type.js';
 import { openFastPng, pngHeaderProblem } from './png-decode.js';
-import type { HiddenMediaType, Raster } from './types.js';
+import type { HiddenMediaType, Raster, RasterRowSource } from './types.js';
 
 export interface ImageLimits {
   /** Refuse images with more pixels than this (default 40 million). */

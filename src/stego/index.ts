@@ -26,20 +26,25 @@ export {
   HEADER_BYTES,
   MIN_CONTAINER_OVERHEAD_BYTES,
   SectionType,
-  canonicalRights,
   containerSize,
   decodeContainer,
   encodeContainer,
-  encodeRights,
-  hiddenImageFromPlaintext,
-  imageSectionDigest,
   plainImage,
+} from './container.js';
+export {
+  canonicalRights,
+  encodeRights,
   rightsSignedBytes,
   rightsSignedBytesFromDigest,
-  sealablePlaintext,
   viewsLeft,
-} from './container.js';
-export type { EmbedResult, RasterRowSource } from './embed.js';
+} from './rights.js';
+export {
+  hiddenImageFromPlaintext,
+  imageSectionDigest,
+  sealablePlaintext,
+} from './image-section.js';
+export type { RasterRowSource } from './types.js';
+export type { EmbedResult } from './embed.js';
 export {
   assertFits,
   capacityError,

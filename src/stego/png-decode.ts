@@ -7,9 +7,8 @@
  */
 import { constants, crc32, inflateSync } from 'node:zlib';
 import { StegoError, StegoErrorCode } from './errors.js';
-import type { RasterRowSource } from './embed.js';
 import { isPng } from './media-type.js';
-import type { Raster } from './types.js';
+import type { Raster, RasterRowSource } from './types.js';
 
 export interface PngInfo {
   width: number;

@@ -85,3 +85,15 @@ export interface SealedPayload extends PayloadCommon {
 
 /** Everything a container carries. */
 export type ContainerPayload = PlainPayload | SealedPayload;
+
+/**
+ * Where extraction reads pixels from: a whole raster, or a decoder that can produce just the
+ * first rows (extraction usually needs only the top of the image).
+ */
+export interface RasterRowSource {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  /** A raster whose first `rowCount` rows are decoded (its height may be larger). */
+  decodeRows(rowCount: number): Raster;
+}

@@ -70,7 +70,11 @@ thread_pool_size = 1
     coverPath: undefined,
     jobTimeout_ms: 120_000,
   });
-  const store = await openDirectory(`sqlite:${join(dir, 'directory.sqlite')}`);
+  // Presence never lapses here: these tests are about owners and viewers, not heartbeats, and on
+  // a busy machine a test can outlast the default 15 s between sign-in and use.
+  const store = await openDirectory(`sqlite:${join(dir, 'directory.sqlite')}`, {
+    limits: { presence_ttl_ms: 24 * 60 * 60 * 1000 },
+  });
   const directory = new DirectoryService({ store, clusterId: config.cluster_id, logger });
   const runtime = new ServerRuntime({
     config,

@@ -6,7 +6,6 @@
  * the server processes (only if they still are cloudp2p servers, so a recycled pid is safe) and
  * deletes the namespaces, links and routes. Runs going on at the same time are left alone.
  */
-import { execFileSync } from 'node:child_process';
 import {
   mkdirSync,
   readFileSync,
@@ -19,13 +18,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { destroyNetnsResources, type NetnsResources as Created } from '../netns/resources.js';
 
-export interface NetnsResources {
+/** What a run's namespace network created, and its slot. */
+export interface NetnsResources extends Created {
   slot: number;
-  namespaces: string[];
-  links: string[];
-  /** Routes added in the root namespace, as `ip route` arguments. */
-  routes: string[][];
 }
 
 export interface OwnerRecord {
@@ -164,43 +161,4 @@ function isCloudp2pServer(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Deletes namespaces (killing whatever still runs inside), links and routes; synchronous so it
- * can run from an exit handler. Every step is attempted even if an earlier one fails.
- */
-export function destroyNetnsResources(resources: NetnsResources): string[] {
-  const done: string[] = [];
-  const run = (args: string[]): boolean => {
-    try {
-      execFileSync('ip', args, { stdio: 'ignore', timeout: 10_000 });
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (const ns of resources.namespaces) {
-    try {
-      const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 10_000 })
-        .split(/\s+/)
-        .filter(Boolean)
-        .map(Number);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone
-        }
-      }
-    } catch {
-      // namespace already gone
-    }
-    if (run(['netns', 'del', ns])) done.push(`deleted network namespace ${ns}`);
-  }
-  for (const link of resources.links)
-    if (run(['link', 'del', link])) done.push(`deleted link ${link}`);
-  for (const route of resources.routes)
-    if (run(['route', 'del', ...route])) done.push(`deleted route ${route.join(' ')}`);
-  return done;
 }

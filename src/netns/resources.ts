@@ -16,7 +16,11 @@ export interface NetnsResources {
 /** The pids of every process in namespace `ns` (empty when it does not exist). */
 export function namespacePids(ns: string): number[] {
   try {
-    return execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8', timeout: 10_000 })
+    return execFileSync('ip', ['netns', 'pids', ns], {
+      encoding: 'utf8',
+      timeout: 10_000,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
       .split(/\s+/)
       .filter(Boolean)
       .map(Number)

@@ -36,6 +36,8 @@ export interface GenerateOptions {
   max_queue_size?: number;
   failureSimulation?: { interval_secs: number; max_silence_secs: number };
   directoryUrl?: string;
+  /** A directory URL per server (e.g. its own database node first); overrides directoryUrl. */
+  directoryUrlFor?: (id: number) => string;
   /** Extra lines appended to every server config (advanced tuning in tests). */
   extraToml?: string;
   /** Extra lines in every server's [limits] table. */
@@ -372,12 +374,13 @@ export class LocalCluster {
   }
 }
 
-function serverToml(
+/** The TOML config of server `id` in a cloud of `ids` (also used by src/lab for its hosts). */
+export function serverToml(
   id: number,
   ids: number[],
   address: (id: number) => string,
   httpAddressOf: (id: number) => string,
-  o: GenerateOptions,
+  o: Omit<GenerateOptions, 'dir' | 'size'>,
 ): string {
   const peers = ids
     .filter((other) => other !== id)
@@ -412,7 +415,8 @@ function serverToml(
     `interval_secs = ${o.failureSimulation?.interval_secs ?? 30}`,
     `max_silence_secs = ${o.failureSimulation?.max_silence_secs ?? 20}`,
   ];
-  if (o.directoryUrl) lines.push('', '[directory]', `url = "${o.directoryUrl}"`);
+  const directoryUrl = o.directoryUrlFor?.(id) ?? o.directoryUrl;
+  if (directoryUrl) lines.push('', '[directory]', `url = "${directoryUrl}"`);
   if (!o.insecurePlaintextForBenchmark)
     lines.push(
       '',

@@ -28,6 +28,11 @@ export function defaultImagePaths(): string[] {
 
 /** Expands folders (their PNG/JPEG files, sorted) and loads every image. */
 export function loadImageSet(paths: readonly string[]): StressImage[] {
+  return expandImagePaths(paths).map(loadOne);
+}
+
+/** The image files named by `paths`: files as given, folders as their PNG/JPEG files, sorted. */
+export function expandImagePaths(paths: readonly string[]): string[] {
   const files: string[] = [];
   for (const path of paths) {
     let isFolder: boolean;
@@ -60,7 +65,7 @@ export function loadImageSet(paths: readonly string[]): StressImage[] {
         ExitCode.badInput,
       );
   }
-  return files.map(loadOne);
+  return files;
 }
 
 function loadOne(path: string): StressImage {

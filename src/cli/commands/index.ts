@@ -7,6 +7,7 @@ import { registerClientCommand } from './client.js';
 import { registerClusterCommand } from './cluster.js';
 import { registerDemoCommand } from './demo.js';
 import { registerEncryptCommand } from './encrypt.js';
+import { registerLabCommand } from './lab.js';
 import { registerPeerCommand } from './peer.js';
 import { registerReportCommand } from './report.js';
 import { registerServerCommand } from './server.js';
@@ -27,6 +28,7 @@ const registrations: Registration[] = [
   registerStressCommand,
   registerReportCommand,
   registerPeerCommand,
+  registerLabCommand,
 ];
 
 export function registerAllCommands(program: Command): void {

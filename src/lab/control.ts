@@ -36,6 +36,8 @@ export interface UserHostStatus {
 }
 
 export interface EventsAnswer {
+  /** The pid of the user host: a new one (the host was killed and revived) counts from 0 again. */
+  runner: number;
   events: (AgentEventRecord & { seq: number })[];
   last_seq: number;
 }

@@ -186,7 +186,11 @@ export class UserHost {
         });
       });
     const events = this.events.filter((e) => e.seq > after).slice(0, 5000);
-    return { events, last_seq: events.at(-1)?.seq ?? Math.max(after, this.eventSeq) };
+    return {
+      runner: process.pid,
+      events,
+      last_seq: events.at(-1)?.seq ?? Math.max(after, this.eventSeq),
+    };
   }
 
   /** Carries out one operation and says how it went; never throws. */

@@ -4,9 +4,13 @@
  * with its own address on one bridge. Start it, show it, kill, cut off, heal and revive whole
  * hosts, run the sharing campaign across it, and take it all down (src/lab).
  */
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Lab, type LabView } from '../../lab/lab.js';
+import { LabCampaign } from '../../lab/campaign.js';
+import { parseHostFault, type HostFault } from '../../lab/inject.js';
+import { Lab, type LabStartOptions, type LabView } from '../../lab/lab.js';
+import { DEFAULT_WORKLOAD } from '../../lab/workload.js';
+import { writeReport } from '../../report/render.js';
 import {
   DEFAULT_AGENTS_PER_HOST,
   MAX_AGENTS_PER_HOST,
@@ -15,7 +19,76 @@ import {
 import { UserHost } from '../../lab/user-host.js';
 import { defaultImagePaths, expandImagePaths } from '../../stress/images.js';
 import { parseDuration } from '../../stress/spec.js';
-import { UsageError } from '../../util/errors.js';
+import { ExitCode, UsageError } from '../../util/errors.js';
+import { parsePositiveInteger, parsePositiveNumber } from '../options.js';
+import { ProgressLine } from '../progress.js';
+
+interface StartCliOptions {
+  agents: number;
+  directory: 'galera' | 'sqlite';
+  failureSimulation?: string | true;
+  images?: string[];
+}
+
+interface CampaignCliOptions extends StartCliOptions {
+  ops?: number;
+  duration?: string;
+  rate: number;
+  maxInFlight: number;
+  inject: HostFault[];
+  seed?: number;
+  settle: string;
+  out?: string;
+  keepLab?: boolean;
+  report: boolean;
+}
+
+function withStartOptions(command: Command): Command {
+  return command
+    .option(
+      '--agents <n>',
+      `agents per user host (1-${MAX_AGENTS_PER_HOST})`,
+      agentsPerHost,
+      DEFAULT_AGENTS_PER_HOST,
+    )
+    .addOption(
+      new Option(
+        '--directory <kind>',
+        'directory database: galera (one node per cloud host) or sqlite (a shared file; stop-gap)',
+      )
+        .choices(['galera', 'sqlite'])
+        .default('sqlite'),
+    )
+    .option(
+      '--failure-simulation [spec]',
+      'the servers run the course failure simulation: interval=60s,max-silence=20s',
+    )
+    .option(
+      '--images <paths...>',
+      'images the workload encrypts (files or folders; default assets/samples)',
+    );
+}
+
+function labStartOptions(o: StartCliOptions): Omit<LabStartOptions, 'lab' | 'log'> {
+  const files = expandImagePaths(o.images ?? defaultImagePaths());
+  return {
+    agents_per_host: o.agents,
+    directory: o.directory,
+    failure_simulation:
+      o.failureSimulation === undefined
+        ? null
+        : parseFailureSimulation(o.failureSimulation === true ? '' : o.failureSimulation),
+    images: files.map((path) => ({ name: basename(path), path })),
+  };
+}
+
+function bounded(max: number, what: string): (value: string) => number {
+  return (value) => {
+    const n = parsePositiveInteger(value);
+    if (n > max) throw new UsageError(`${what} must be at most ${max}, got ${n}`);
+    return n;
+  };
+}
 
 interface LabGlobals {
   lab: number;
@@ -100,57 +173,114 @@ Exit codes: 0 ok, 1 failure, 2 usage (also: not root / not Linux / ip or iptable
   const print = (options: LabGlobals, view: LabView): void =>
     void process.stdout.write(options.json ? `${JSON.stringify(view)}\n` : renderLabView(view));
 
-  lab
-    .command('start')
-    .description('build the network and start every host')
-    .option(
-      '--agents <n>',
-      `agents per user host (1-${MAX_AGENTS_PER_HOST})`,
-      agentsPerHost,
-      DEFAULT_AGENTS_PER_HOST,
-    )
-    .addOption(
-      new Option(
-        '--directory <kind>',
-        'directory database: galera (one node per cloud host) or sqlite (a shared file; stop-gap)',
+  withStartOptions(
+    lab.command('start').description('build the network and start every host'),
+  ).action(async (o: StartCliOptions, command: Command) => {
+    const g = globals(command);
+    const started = await Lab.start({ ...labStartOptions(o), lab: g.lab, log: say });
+    print(g, await started.show());
+  });
+
+  withStartOptions(
+    lab
+      .command('campaign')
+      .description(
+        'the sharing workload across the lab while whole hosts fail; every operation recorded and checked, report written',
       )
-        .choices(['galera', 'sqlite'])
-        .default('sqlite'),
-    )
-    .option(
-      '--failure-simulation [spec]',
-      'the servers run the course failure simulation: interval=60s,max-silence=20s',
-    )
-    .option(
-      '--images <paths...>',
-      'images the workload encrypts (files or folders; default assets/samples)',
-    )
-    .action(
-      async (
-        o: {
-          agents: number;
-          directory: 'galera' | 'sqlite';
-          failureSimulation?: string | true;
-          images?: string[];
-        },
-        command: Command,
-      ) => {
-        const g = globals(command);
-        const files = expandImagePaths(o.images ?? defaultImagePaths());
-        const started = await Lab.start({
-          lab: g.lab,
-          agents_per_host: o.agents,
-          directory: o.directory,
-          failure_simulation:
-            o.failureSimulation === undefined
-              ? null
-              : parseFailureSimulation(o.failureSimulation === true ? '' : o.failureSimulation),
-          images: files.map((path) => ({ name: basename(path), path })),
-          log: say,
-        });
-        print(g, await started.show());
+      .option('--ops <n>', 'stop after this many operations', bounded(10_000_000, '--ops'))
+      .option('--duration <time>', 'stop after this long (e.g. 10m)')
+      .option('--rate <n>', 'operations per second, over all agents', parsePositiveNumber, 5)
+      .option(
+        '--max-in-flight <n>',
+        'operations at once at most',
+        bounded(1000, '--max-in-flight'),
+        16,
+      )
+      .option(
+        '--inject <spec>',
+        'kill:host=cloud-2,at=60s,revive-after=60s | cut:host=cloud-3,at=150s,for=20s (repeatable; host may be leader or follower)',
+        (v: string, previous: HostFault[]) => [...previous, parseHostFault(v)],
+        [] as HostFault[],
+      )
+      .option(
+        '--seed <n>',
+        'seed of the workload (which operations, which agents)',
+        parsePositiveInteger,
+      )
+      .option('--settle <time>', 'how long the end may wait for every delivery', '180s')
+      .option('--out <dir>', 'run directory (default runs/lab-<time>)')
+      .option('--keep-lab', 'leave a lab this campaign started running at the end')
+      .option('--no-report', 'do not write the report'),
+  ).action(async (o: CampaignCliOptions, command: Command) => {
+    const g = globals(command);
+    if (o.ops === undefined && o.duration === undefined)
+      throw new UsageError('say how long: --ops <n> or --duration <time> (or both)');
+    const runDir = o.out ?? join('runs', `lab-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    const campaign = new LabCampaign({
+      runDir,
+      lab: g.lab,
+      startLab: labStartOptions(o),
+      keepLab: o.keepLab === true,
+      ops: o.ops ?? null,
+      duration_ms: o.duration === undefined ? null : parseDuration(o.duration, '--duration'),
+      rate_per_s: o.rate,
+      max_in_flight: o.maxInFlight,
+      faults: o.inject,
+      workload: DEFAULT_WORKLOAD,
+      seed: o.seed ?? Math.floor(Math.random() * 2 ** 31),
+      settle_ms: parseDuration(o.settle, '--settle'),
+      command: ['cloudp2p', ...process.argv.slice(2)],
+      log: say,
+    });
+    let interrupts = 0;
+    const onSignal = (): void => {
+      interrupts++;
+      if (interrupts === 1) {
+        say(
+          'stopping: no new operations; healing, settling and checking what was done (Ctrl-C again to quit now)',
+        );
+        campaign.abort();
+      } else process.exit(130);
+    };
+    process.on('SIGINT', onSignal);
+    const progress = new ProgressLine({
+      render: () => {
+        const p = campaign.progress();
+        const fraction =
+          p.total !== null
+            ? p.issued / p.total
+            : p.duration_s !== null
+              ? p.elapsed_s / p.duration_s
+              : null;
+        return {
+          fraction: p.phase === 'workload' ? Math.min(1, fraction ?? 0) : null,
+          text:
+            p.phase === 'workload'
+              ? `${p.done} done, ${p.ok} ok, ${p.failed} failed, ${p.in_flight} in flight | ${p.recent_per_s.toFixed(1)} ops/s | leader ${p.leader ?? '?'} | ${p.faults.length > 0 ? p.faults.join(', ') : 'no fault'} | ${Math.round(p.elapsed_s)} s`
+              : `${p.phase}...`,
+        };
       },
-    );
+    }).start();
+    try {
+      const { info, check } = await campaign.run();
+      progress.stop();
+      for (const c of check?.checks ?? [])
+        say(`${c.pass ? 'pass' : 'FAIL'}  ${c.name}: ${c.detail}`);
+      say(
+        `${info.totals?.ops ?? 0} operations (${info.totals?.failed ?? 0} failed) in ${info.totals?.load_duration_s ?? 0} s, ${info.totals?.ops_per_s ?? 0} ops/s; verdict ${info.verdict?.pass ? 'PASS' : 'FAIL'}`,
+      );
+      if (o.report) {
+        const report = writeReport(runDir);
+        say(`report: ${report.markdown}`);
+      }
+      say(`run: ${runDir}`);
+      if (info.status === 'interrupted') process.exitCode = 130;
+      else if (!info.verdict?.pass) process.exitCode = ExitCode.failure;
+    } finally {
+      progress.stop();
+      process.removeListener('SIGINT', onSignal);
+    }
+  });
 
   lab
     .command('show')

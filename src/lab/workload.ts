@@ -78,6 +78,8 @@ export class Workload {
     GrantModel & { owner: string; image_id: string; viewer: string }
   >();
   private readonly mix: Record<OpKind, number>;
+  /** Hosts that are down: their agents get nothing, not even a sign-in, until they are back. */
+  private readonly downHosts = new Set<string>();
   private titles = 0;
 
   constructor(
@@ -99,6 +101,8 @@ export class Workload {
 
   /** Agents of a host that went down are signed out (the host lost them); back up, signed in. */
   setHostOnline(host: string, online: boolean): void {
+    if (online) this.downHosts.delete(host);
+    else this.downHosts.add(host);
     for (const agent of this.agents.values()) if (agent.host === host) agent.online = online;
   }
 
@@ -114,7 +118,7 @@ export class Workload {
 
   /** The next operation, its actor marked busy; null when nothing can be done right now. */
   next(): LabOp | null {
-    const free = [...this.agents.values()].filter((a) => !a.busy);
+    const free = [...this.agents.values()].filter((a) => !a.busy && !this.downHosts.has(a.host));
     const candidates = new Map<OpKind, () => LabOp | null>();
     const onlineFree = free.filter((a) => a.online);
     const offlineFree = free.filter((a) => !a.online);
@@ -155,7 +159,10 @@ export class Workload {
       kinds.splice(index, 1);
       const op = candidates.get(kind)?.();
       if (op) {
-        (this.agents.get(op.agent) as AgentModel).busy = true;
+        const agent = this.agents.get(op.agent) as AgentModel;
+        agent.busy = true;
+        // Signing out starts now: nobody should count on this agent being reachable meanwhile.
+        if (op.kind === 'sign_out') agent.online = false;
         return op;
       }
     }

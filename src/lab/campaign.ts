@@ -21,7 +21,13 @@ import { parseHostConfig, type UserHostClient } from './control.js';
 import type { HostFault } from './inject.js';
 import { Lab, type LabStartOptions } from './lab.js';
 import type { AgentEventRecord, LabOp, OpOutcome, OpRecord } from './ops.js';
-import { LAB_RUN_FILES, LAB_TOOL, type LabRunInfo, type MetricsSample } from './run-files.js';
+import {
+  LAB_RUN_FILES,
+  LAB_TOOL,
+  directorySeries,
+  type LabRunInfo,
+  type MetricsSample,
+} from './run-files.js';
 import { LAB_PORTS, cloudHosts, userHosts, type LabHost } from './topology.js';
 import { Workload, type WorkloadOptions } from './workload.js';
 
@@ -565,10 +571,12 @@ export class LabCampaign {
             signal: AbortSignal.timeout(2000),
           });
           if (!response.ok) return;
-          const metrics = parsePrometheus(await response.text());
+          const text = await response.text();
+          const metrics = parsePrometheus(text);
           for (const name of Object.keys(metrics))
             if (name.startsWith('cloudp2p_process_')) delete metrics[name];
-          this.metrics.write({ at_ms: Date.now(), server: host.index, metrics });
+          const directory = directorySeries(text);
+          this.metrics.write({ at_ms: Date.now(), server: host.index, metrics, directory });
         } catch {
           // a host that does not answer has no sample
         }

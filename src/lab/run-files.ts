@@ -33,6 +33,20 @@ export interface MetricsSample {
   server: number;
   /** Sums of every cloudp2p_* sample (labels folded), as parsePrometheus gives them. */
   metrics: Record<string, number>;
+  /** Every cloudp2p_directory_* series with its labels, e.g. `cloudp2p_directory_requests_total{op="login",outcome="ok"}`. */
+  directory: Record<string, number>;
+}
+
+/** The `cloudp2p_directory_*` series of a Prometheus text, each with its labels. */
+export function directorySeries(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^(cloudp2p_directory_[a-z_]+(?:\{[^}]*\})?)\s+([-+0-9.eE]+)$/.exec(line.trim());
+    if (!match || match[1]?.includes('_bucket')) continue;
+    const value = Number(match[2]);
+    if (Number.isFinite(value)) out[match[1] as string] = value;
+  }
+  return out;
 }
 
 export interface LabRunInfo {

@@ -115,7 +115,7 @@ export interface Analysis {
   bad_lines: number;
 }
 
-function readLimited(path: string): string {
+export function readLimited(path: string): string {
   let size: number;
   try {
     size = statSync(path).size;
@@ -159,7 +159,7 @@ export function readRunDir(dir: string): RunData {
   return { info, records, events, badLines, leaderLogs: readLeaderLogs(dir) };
 }
 
-function parseLines<T>(
+export function parseLines<T>(
   dir: string,
   file: string,
   valid: (value: unknown) => value is T,
@@ -196,7 +196,7 @@ function isRecord(v: unknown): v is StressRecord {
   );
 }
 
-function isEvent(v: unknown): v is StressEvent {
+export function isEvent(v: unknown): v is StressEvent {
   const e = v as StressEvent;
   return (
     typeof e === 'object' &&
@@ -239,25 +239,7 @@ export function analyze(data: RunData): Analysis {
 
   const throughput = throughputSeries(records, loadStart, loadEnd);
   const faults = faultStalls(events, records, okSortedEnds, throughput, loadStart);
-  // Only a new leader or epoch counts as a change (older runs logged a return to the same
-  // leader after a brief disagreement as an election too).
-  let lastLeader = '';
-  const leaderChanges: LeaderChange[] = events
-    .filter((e) => {
-      if (e.kind !== 'leader_elected') return false;
-      const key = `${e.leader}@${e.epoch}`;
-      const isNew = key !== lastLeader;
-      lastLeader = key;
-      return isNew;
-    })
-    .map((e) => ({
-      at_s: rel(e.at_ms),
-      leader: e.leader ?? null,
-      epoch: e.epoch ?? null,
-      leaderless_ms: e.leaderless_ms ?? null,
-      switch_ms_from_logs: switchFromLogs(e, events, data.leaderLogs ?? []),
-      detail: e.detail ?? '',
-    }));
+  const leaderChanges = leaderChangesOf(events, data.leaderLogs ?? [], rel);
   const final = info.final ?? null;
   const totals = {
     requests: records.length,
@@ -331,6 +313,34 @@ export function analyze(data: RunData): Analysis {
   };
   analysis.checks = checks(analysis, info);
   return analysis;
+}
+
+/**
+ * The leader changes the observer logged: only a new leader or epoch counts as a change (older
+ * runs logged a return to the same leader after a brief disagreement as an election too).
+ */
+export function leaderChangesOf(
+  events: readonly StressEvent[],
+  leaderLogs: readonly LeaderLogEntry[],
+  rel: (ms: number) => number,
+): LeaderChange[] {
+  let lastLeader = '';
+  return events
+    .filter((e) => {
+      if (e.kind !== 'leader_elected') return false;
+      const key = `${e.leader}@${e.epoch}`;
+      const isNew = key !== lastLeader;
+      lastLeader = key;
+      return isNew;
+    })
+    .map((e) => ({
+      at_s: rel(e.at_ms),
+      leader: e.leader ?? null,
+      epoch: e.epoch ?? null,
+      leaderless_ms: e.leaderless_ms ?? null,
+      switch_ms_from_logs: switchFromLogs(e, events, leaderLogs),
+      detail: e.detail ?? '',
+    }));
 }
 
 /**
@@ -545,12 +555,12 @@ export function recovery(
   return null;
 }
 
-function round(v: number, digits = 0): number {
+export function round(v: number, digits = 0): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
 }
 
-function roundSummary(s: LatencySummary): LatencySummary {
+export function roundSummary(s: LatencySummary): LatencySummary {
   return {
     count: s.count,
     min: round(s.min, 1),

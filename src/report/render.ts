@@ -6,12 +6,17 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, histogram, lineChart, type EventLine } from '../util/charts.js';
 import { analyze, readRunDir, type Analysis } from './analyze.js';
+import { isSharingRun, type SharingAnalysis } from './sharing-analyze.js';
+import { writeSharingReport } from './sharing-render.js';
 
 export interface ReportFiles {
   markdown: string;
   json: string;
   charts: string[];
-  analysis: Analysis;
+  analysis: Analysis | SharingAnalysis;
+  /** The headline, one line, for a terminal. */
+  headline: string;
+  checks: { name: string; pass: boolean; detail: string }[];
 }
 
 const EVENT_COLORS: Record<string, string> = {
@@ -25,6 +30,7 @@ const EVENT_COLORS: Record<string, string> = {
 const MAX_LABELLED_EVENTS = 40;
 
 export function writeReport(runDir: string, outDir = runDir): ReportFiles {
+  if (isSharingRun(runDir)) return writeSharingReport(runDir, outDir);
   const data = readRunDir(runDir);
   const analysis = analyze(data);
   const latencies = data.records.filter((r) => r.outcome === 'ok').map((r) => r.latency_ms);
@@ -41,7 +47,9 @@ export function writeReport(runDir: string, outDir = runDir): ReportFiles {
   const json = join(outDir, 'report.json');
   writeFileSync(markdown, renderMarkdown(analysis, Object.keys(charts)));
   writeFileSync(json, `${JSON.stringify(analysis, null, 2)}\n`);
-  return { markdown, json, charts: chartPaths, analysis };
+  const a = analysis;
+  const headline = `${a.totals.ok}/${a.totals.requests} verified ok (${(a.totals.success_rate * 100).toFixed(2)}%), ${a.throughput_per_s} images/s, p50 ${a.latency_ms.p50} ms, p99 ${a.latency_ms.p99} ms, max ${a.latency_ms.max} ms`;
+  return { markdown, json, charts: chartPaths, analysis, headline, checks: analysis.checks };
 }
 
 export function failureEventLines(a: Analysis): EventLine[] {

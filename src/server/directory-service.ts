@@ -289,9 +289,16 @@ export class DirectoryService implements ExtraMessageHandler {
   private readonly clock: () => number;
   private sweepTimer: NodeJS.Timeout | null = null;
   readonly counters = { requests: 0, refused: 0, errors: 0 };
+  /** Told of every answer: its op and `ok`, the refusal's code, or `directory_failure`. */
+  private answered: (op: string, outcome: string) => void = () => undefined;
 
   constructor(private readonly options: DirectoryServiceOptions) {
     this.clock = options.clock ?? Date.now;
+  }
+
+  /** Counts answers somewhere (the server's /metrics). */
+  onAnswered(listener: (op: string, outcome: string) => void): void {
+    this.answered = listener;
   }
 
   handles(type: string): boolean {
@@ -319,12 +326,14 @@ export class DirectoryService implements ExtraMessageHandler {
     const message = decoded.message as DirectoryRequestMessage;
     this.counters.requests++;
     this.execute(message).then(
-      (result) =>
+      (result) => {
+        this.answered(message.op, 'ok');
         this.reply(connection, decoded.requestId, {
           type: 'DirectoryResponse',
           ok: true,
           result: toWire(result),
-        }),
+        });
+      },
       (err: unknown) => {
         const known = isDirectoryError(err);
         if (known) this.counters.refused++;
@@ -336,6 +345,7 @@ export class DirectoryService implements ExtraMessageHandler {
           });
         }
         const code = known ? err.code : 'directory_failure';
+        this.answered(message.op, code);
         const text = known
           ? err.message
           : 'the directory failed to carry out the request; see the server log';

@@ -101,6 +101,12 @@ export class ServerMetrics {
     help: "This server's election/placement load score (lower is better).",
     registers: [this.registry],
   });
+  readonly directoryRequests = new Counter({
+    name: 'cloudp2p_directory_requests_total',
+    help: 'Directory requests answered, by operation and outcome (ok, the refusal code, or directory_failure).',
+    labelNames: ['op', 'outcome'],
+    registers: [this.registry],
+  });
   readonly heartbeatDelay = new Histogram({
     name: 'cloudp2p_heartbeat_send_delay_seconds',
     help: 'How late heartbeats left compared with their schedule (event-loop health).',

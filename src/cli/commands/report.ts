@@ -1,5 +1,6 @@
 /**
- * `cloudp2p report <run-dir>`: reads a stress run directory and writes report.md, report.json
+ * `cloudp2p report <run-dir>`: reads a run directory (cloudp2p stress, or cloudp2p lab campaign:
+ * src/report/sharing-*.ts) and writes report.md, report.json
  * and charts/*.svg (throughput over time with failures marked, latency histogram and
  * percentiles, per-server share, stall after each failure), then prints the verdict.
  */
@@ -15,8 +16,10 @@ interface ReportCliOptions {
 export function registerReportCommand(program: Command): void {
   program
     .command('report')
-    .description('write the report (Markdown, JSON, SVG charts) of a stress run directory')
-    .argument('<run-dir>', 'a directory written by cloudp2p stress')
+    .description(
+      'write the report (Markdown, JSON, SVG charts) of a run directory of cloudp2p stress or cloudp2p lab campaign',
+    )
+    .argument('<run-dir>', 'a directory written by cloudp2p stress or cloudp2p lab campaign')
     .option('--out <dir>', 'write the report here instead of into the run directory')
     .option('--json', 'print the analysis as JSON on stdout')
     .addHelpText(
@@ -25,16 +28,15 @@ export function registerReportCommand(program: Command): void {
     )
     .action((runDir: string, options: ReportCliOptions) => {
       const report = writeReport(runDir, options.out ?? runDir);
-      const a = report.analysis;
-      if (options.json) process.stdout.write(`${JSON.stringify(a)}\n`);
+      if (options.json) process.stdout.write(`${JSON.stringify(report.analysis)}\n`);
       else {
         const lines = [
-          `${a.totals.ok}/${a.totals.requests} verified ok (${(a.totals.success_rate * 100).toFixed(2)}%), ${a.throughput_per_s} images/s, p50 ${a.latency_ms.p50} ms, p99 ${a.latency_ms.p99} ms, max ${a.latency_ms.max} ms`,
-          ...a.checks.map((c) => `${c.pass ? 'pass' : 'FAIL'}  ${c.name}: ${c.detail}`),
+          report.headline,
+          ...report.checks.map((c) => `${c.pass ? 'pass' : 'FAIL'}  ${c.name}: ${c.detail}`),
           `report: ${report.markdown}`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       }
-      if (!a.checks.every((c) => c.pass)) process.exitCode = ExitCode.failure;
+      if (!report.checks.every((c) => c.pass)) process.exitCode = ExitCode.failure;
     });
 }

@@ -46,11 +46,12 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     jobTimeout_ms: config.limits.request_timeout_ms,
   });
   const extraHandlers = [];
+  let directory: DirectoryService | null = null;
   if (config.directory.url) {
     const store = await openDirectory(config.directory.url, {
       on_warning: (message) => logger.warn(message),
     });
-    const directory = new DirectoryService({
+    directory = new DirectoryService({
       store,
       clusterId: config.cluster_id,
       logger: logger.child('directory'),
@@ -62,6 +63,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
     logger.warn('no [directory] url configured: this server answers no directory requests');
   }
   const runtime = new ServerRuntime({ config, logger, executor, extraHandlers, security });
+  directory?.onAnswered((op, outcome) => runtime.metrics.directoryRequests.inc({ op, outcome }));
   const dashboard = registerDashboardRoutes(runtime, {
     peers: dashboardPeersFromConfig(config),
     logger,

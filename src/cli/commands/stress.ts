@@ -217,7 +217,7 @@ export function registerStressCommand(program: Command): void {
         t !== null && t.ok === t.requests && t.requests > 0 && info.final?.agreed_leader !== null;
       if (cli.report) {
         const report = writeReport(runDir);
-        passed = passed && report.analysis.checks.every((c) => c.pass);
+        passed = passed && report.checks.every((c) => c.pass);
         process.stderr.write(`report: ${report.markdown}\n`);
       }
       if (cli.json)

@@ -632,8 +632,9 @@ export class LabCampaign {
     agents: { name: string; host: string }[],
   ): Promise<AgentSnapshot[]> {
     this.phase = 'signing everyone in';
+    // The hosts answer (some agents are signed out on purpose: they are signed in below).
     for (const host of userHosts(lab.topology))
-      await lab.waitForUserHost(host, HOST_WAIT_MS).catch(() => undefined);
+      await lab.waitForUserHost(host, HOST_WAIT_MS, false).catch(() => undefined);
     const workload = this.workload as Workload;
     for (const agent of agents) {
       if (workload.isOnline(agent.name)) continue;

@@ -97,7 +97,7 @@ export class Lab {
   private readonly database: LabDatabase;
 
   private constructor(private state: LabState) {
-    this.topology = labTopology(state.lab);
+    this.topology = labTopology(state.lab, state.options.user_hosts ?? 3);
     this.database = databaseFor(state.options.directory, state.dir, this.topology);
   }
 
@@ -136,7 +136,7 @@ export class Lab {
   /** Builds the lab and starts every host; on failure everything created is removed again. */
   static async start(options: LabStartOptions): Promise<Lab> {
     await requireNetns();
-    const topology = labTopology(options.lab);
+    const topology = labTopology(options.lab, options.user_hosts);
     const lab = await withLabLock(options.lab, () => {
       const existing = readState(options.lab);
       if (existing)
@@ -158,6 +158,7 @@ export class Lab {
         status: 'starting',
         dir,
         options: {
+          user_hosts: options.user_hosts,
           agents_per_host: options.agents_per_host,
           directory: options.directory,
           failure_simulation: options.failure_simulation,
@@ -298,8 +299,15 @@ export class Lab {
     return new UserHostClient(this.hostDir(host));
   }
 
-  /** Waits until the user host answers and every agent is signed in (or its runner died). */
-  async waitForUserHost(host: LabHost, timeout_ms: number): Promise<UserHostStatus> {
+  /**
+   * Waits until the user host answers and (unless `allSignedIn` is false) every agent on it is
+   * signed in; fails early if its process died.
+   */
+  async waitForUserHost(
+    host: LabHost,
+    timeout_ms: number,
+    allSignedIn = true,
+  ): Promise<UserHostStatus> {
     const deadline = Date.now() + timeout_ms;
     let last = 'no answer yet';
     for (;;) {
@@ -312,7 +320,7 @@ export class Lab {
       if (existsSync(this.userHost(host).socket)) {
         try {
           const status = await this.userHost(host).status();
-          if (status.agents.every((a) => a.online)) return status;
+          if (!allSignedIn || status.agents.every((a) => a.online)) return status;
           last = `${status.agents.filter((a) => a.online).length} of ${status.agents.length} agents signed in`;
         } catch (err) {
           last = errorMessage(err);

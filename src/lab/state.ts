@@ -23,6 +23,8 @@ import type { ProcessRecord } from './processes.js';
 export type HostState = 'up' | 'killed' | 'cut';
 
 export interface LabOptions {
+  /** 1-3 user hosts (the course has 3; CI uses 1). */
+  user_hosts: number;
   agents_per_host: number;
   /** How the servers reach the directory. */
   directory: 'galera' | 'sqlite';

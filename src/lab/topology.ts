@@ -59,11 +59,14 @@ export function parseLabNumber(text: string | number): number {
   return n;
 }
 
-export function labTopology(lab: number): LabTopology {
+/** The lab's hosts: always three cloud hosts, and `userHosts` (1-3, default 3) user hosts. */
+export function labTopology(lab: number, userHosts = USER_HOSTS): LabTopology {
   parseLabNumber(lab);
+  if (!Number.isSafeInteger(userHosts) || userHosts < 1 || userHosts > USER_HOSTS)
+    throw new UsageError(`--user-hosts must be 1..${USER_HOSTS}, not ${userHosts}`);
   const hosts: LabHost[] = [];
   for (const role of ['cloud', 'users'] as const) {
-    const count = role === 'cloud' ? CLOUD_HOSTS : USER_HOSTS;
+    const count = role === 'cloud' ? CLOUD_HOSTS : userHosts;
     for (let index = 1; index <= count; index++) {
       const name = `${role}-${index}`;
       hosts.push({

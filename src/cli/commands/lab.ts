@@ -24,6 +24,7 @@ import { parsePositiveInteger, parsePositiveNumber } from '../options.js';
 import { ProgressLine } from '../progress.js';
 
 interface StartCliOptions {
+  userHosts: number;
   agents: number;
   directory: 'galera' | 'sqlite';
   failureSimulation?: string | true;
@@ -45,6 +46,7 @@ interface CampaignCliOptions extends StartCliOptions {
 
 function withStartOptions(command: Command): Command {
   return command
+    .option('--user-hosts <n>', 'user hosts (1-3)', bounded(3, '--user-hosts'), 3)
     .option(
       '--agents <n>',
       `agents per user host (1-${MAX_AGENTS_PER_HOST})`,
@@ -72,6 +74,7 @@ function withStartOptions(command: Command): Command {
 function labStartOptions(o: StartCliOptions): Omit<LabStartOptions, 'lab' | 'log'> {
   const files = expandImagePaths(o.images ?? defaultImagePaths());
   return {
+    user_hosts: o.userHosts,
     agents_per_host: o.agents,
     directory: o.directory,
     failure_simulation:

@@ -7,6 +7,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
+import { toErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { OP_KINDS, type AgentEventRecord, type LabOp, type OpOutcome } from './ops.js';
 
@@ -196,7 +197,7 @@ export class UserHostClient {
               if ((response.statusCode ?? 500) >= 400)
                 reject(
                   new CloudP2PError(
-                    parsed.error?.code ?? 'control_error',
+                    toErrorCode(parsed.error?.code ?? '', 'lab_control_failed'),
                     parsed.error?.message ?? `status ${response.statusCode}`,
                   ),
                 );

@@ -142,8 +142,10 @@ const DEFINITE_REFUSALS = new Set([
   'invalid_argument',
   'limit_exceeded',
   'usage',
-  'already_online',
-  'offline',
+  'already_signed_in',
+  'signed_out',
+  'not_signed_in',
   'peer_offline',
-  'unknown_agent',
+  'lab_unknown_agent',
+  'lab_unknown_image',
 ]);

@@ -125,7 +125,8 @@ export class UserHost {
   }
 
   private async signIn(hosted: HostedAgent): Promise<void> {
-    if (hosted.agent) throw new CloudP2PError('already_online', `${hosted.username} is signed in`);
+    if (hosted.agent)
+      throw new CloudP2PError('already_signed_in', `${hosted.username} is signed in`);
     const agent = PeerAgent.open({
       dataDir: hosted.dataDir,
       mode: 'running',
@@ -141,7 +142,7 @@ export class UserHost {
 
   private async signOut(hosted: HostedAgent): Promise<void> {
     const agent = hosted.agent;
-    if (!agent) throw new CloudP2PError('offline', `${hosted.username} is not signed in`);
+    if (!agent) throw new CloudP2PError('signed_out', `${hosted.username} is not signed in`);
     hosted.agent = null;
     await agent.stop('signed out by the lab workload');
   }
@@ -223,14 +224,14 @@ export class UserHost {
   private hosted(username: string): HostedAgent {
     const hosted = this.agents.get(username);
     if (!hosted)
-      throw new CloudP2PError('unknown_agent', `no agent ${username} on ${this.config.host}`);
+      throw new CloudP2PError('lab_unknown_agent', `no agent ${username} on ${this.config.host}`);
     return hosted;
   }
 
   private async online(username: string): Promise<PeerAgent> {
     const hosted = this.hosted(username);
     if (hosted.transition) await hosted.transition;
-    if (!hosted.agent) throw new CloudP2PError('offline', `${username} is signed out`);
+    if (!hosted.agent) throw new CloudP2PError('signed_out', `${username} is signed out`);
     return hosted.agent;
   }
 
@@ -260,7 +261,8 @@ export class UserHost {
     switch (op.kind) {
       case 'encrypt': {
         const bytes = this.images.get(op.image);
-        if (!bytes) throw new CloudP2PError('unknown_image', `no image ${op.image} on this host`);
+        if (!bytes)
+          throw new CloudP2PError('lab_unknown_image', `no image ${op.image} on this host`);
         const result = await agent.encrypt(bytes, op.title);
         const own = await agent.view(agent.username, result.image.image_id);
         const same = sha256(own.image) === sha256(bytes);
@@ -454,7 +456,10 @@ async function readBody(request: IncomingMessage): Promise<string> {
   for await (const chunk of request) {
     size += (chunk as Buffer).length;
     if (size > MAX_CONTROL_BODY_BYTES)
-      throw new CloudP2PError('too_large', `control request over ${MAX_CONTROL_BODY_BYTES} bytes`);
+      throw new CloudP2PError(
+        'body_too_large',
+        `control request over ${MAX_CONTROL_BODY_BYTES} bytes`,
+      );
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

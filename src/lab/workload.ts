@@ -177,7 +177,7 @@ export class Workload {
     const result = outcome.result;
     switch (op.kind) {
       case 'sign_in':
-        agent.online = outcome.ok || outcome.error?.code === 'already_online';
+        agent.online = outcome.ok || outcome.error?.code === 'already_signed_in';
         return;
       case 'sign_out':
         agent.online = false; // the user host forgets the agent even if signing out failed

@@ -147,7 +147,7 @@ export function readSharingRun(dir: string): SharingRunData {
   } catch (err) {
     if (err instanceof CloudP2PError) throw err;
     throw new CloudP2PError(
-      'run-dir-invalid',
+      'run_dir_invalid',
       `${join(dir, LAB_RUN_FILES.run)} is not valid JSON: ${errorMessage(err)}`,
       ExitCode.badInput,
     );

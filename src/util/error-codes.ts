@@ -118,6 +118,22 @@ export const ERROR_CODES = {
   run_dir_incomplete: e(badInput, 400),
   run_file_too_large: e(badInput, 400),
 
+  // ---- The lab (src/lab) ----------------------------------------------------------------------
+  /** Not Linux, not root, or ip/iptables missing. */
+  lab_unsupported: e(usage, 400),
+  lab_not_running: e(usage, 404),
+  lab_running: e(usage, 409),
+  lab_gone: e(failure, 500),
+  lab_busy: e(unavailable, 503),
+  lab_state_invalid: e(failure, 500),
+  lab_host_config: e(usage, 400),
+  lab_host_failed: e(unavailable, 503),
+  lab_unknown_agent: e(usage, 404),
+  lab_unknown_image: e(usage, 404),
+  lab_control_failed: e(failure, 500),
+  user_host_unreachable: e(unavailable, 503),
+  already_signed_in: e(usage, 409),
+
   // ---- The peer agent ---------------------------------------------------------------------
   agent_answer_too_large: e(failure, 502),
   agent_db_bad_row: e(corrupted, 422),

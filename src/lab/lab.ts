@@ -12,12 +12,14 @@ import { join } from 'node:path';
 import { BridgeNetwork } from '../netns/bridge-network.js';
 import { netnsSupport } from '../netns/commands.js';
 import { destroyNetnsResources, killNamespaceProcesses } from '../netns/resources.js';
+import { CA_CERT_FILE } from '../server/cluster-keys.js';
 import { LocalCluster, serverToml } from '../server/local-cluster.js';
 import type { RuntimeStatus } from '../server/runtime.js';
 import { CloudP2PError, ExitCode, UsageError, errorMessage } from '../util/errors.js';
 import { packagePath } from '../util/package-info.js';
 import { UserHostClient, type HostConfig, type UserHostStatus } from './control.js';
 import { databaseFor, type LabDatabase } from './database.js';
+import { initLabKeys, installServerKeys, installUserHostCa } from './keys.js';
 import { isRunning, killRecorded, spawnInNamespace, type ProcessRecord } from './processes.js';
 import {
   readState,
@@ -182,6 +184,7 @@ export class Lab {
       await BridgeNetwork.create(networkSpec(topology));
       for (const host of topology.hosts)
         mkdirSync(lab.hostDir(host), { recursive: true, mode: 0o711 });
+      await lab.installKeys();
       lab.writeConfigs(options.images);
       for (const host of cloudHosts(topology)) {
         await lab.startCloudHost(host, host.index === 1);
@@ -233,6 +236,18 @@ export class Lab {
       if (processes) host.processes = processes;
       s.hosts[name] = host;
     });
+  }
+
+  /** `cloudp2p cluster init` once; each cloud host gets its own keys, each user host the CA. */
+  private async installKeys(): Promise<void> {
+    const clouds = cloudHosts(this.topology);
+    const keysDir = await initLabKeys(
+      CLI,
+      this.state.dir,
+      clouds.map((h) => h.index),
+    );
+    for (const host of clouds) installServerKeys(keysDir, this.hostDir(host), host.index);
+    for (const host of userHosts(this.topology)) installUserHostCa(keysDir, this.hostDir(host));
   }
 
   private writeConfigs(images: LabStartOptions['images']): void {
@@ -290,7 +305,8 @@ export class Lab {
       'agents',
       [process.execPath, CLI, 'lab', 'user-host', dir],
       join(dir, 'user-host.log'),
-      { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      // The agents trust the cloud's CA (they have no config of their own in the lab).
+      { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', CLOUDP2P_CLOUD_CA: join(dir, CA_CERT_FILE) },
     );
     await this.setHost(host.name, 'up', [runner]);
   }

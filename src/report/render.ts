@@ -8,6 +8,7 @@ import { barChart, histogram, lineChart, type EventLine } from '../util/charts.j
 import { analyze, readRunDir, type Analysis } from './analyze.js';
 import { isSharingRun, type SharingAnalysis } from './sharing-analyze.js';
 import { writeSharingReport } from './sharing-render.js';
+import { fmt, movingAverage, table } from './markdown.js';
 
 export interface ReportFiles {
   markdown: string;
@@ -180,28 +181,6 @@ export function renderCharts(a: Analysis, latencies: readonly number[]): Record<
 }
 
 /** Centered moving average over `window` points (shorter at the ends). */
-export function movingAverage(
-  points: readonly { x: number; y: number }[],
-  window: number,
-): { x: number; y: number }[] {
-  const half = Math.floor(window / 2);
-  return points.map((p, i) => {
-    const slice = points.slice(Math.max(0, i - half), Math.min(points.length, i + half + 1));
-    return { x: p.x, y: Math.round((slice.reduce((n, q) => n + q.y, 0) / slice.length) * 10) / 10 };
-  });
-}
-
-function fmt(v: number | null | undefined, digits = 0): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
-  return v.toFixed(digits);
-}
-
-function table(head: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]): string =>
-    `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(head), `| ${head.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
-}
-
 export function renderMarkdown(a: Analysis, charts: string[]): string {
   const t = a.totals;
   const l = a.latency_ms;

@@ -8,6 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, histogram, lineChart, PALETTE, type EventLine } from '../util/charts.js';
+import { fmt, movingAverage, table } from './markdown.js';
 import type { ReportFiles } from './render.js';
 import {
   OP_GROUPS,
@@ -84,7 +85,7 @@ export function renderSharingCharts(
     series: [
       ...Object.keys(OP_GROUPS).map((group, i) => ({
         name: group,
-        points: average(
+        points: movingAverage(
           a.series.map((b) => ({ x: b.t_s, y: b.groups[group] ?? 0 })),
           smooth,
         ),
@@ -93,7 +94,7 @@ export function renderSharingCharts(
       })),
       {
         name: 'failed',
-        points: average(
+        points: movingAverage(
           a.series.map((b) => ({ x: b.t_s, y: b.failed })),
           smooth,
         ),
@@ -172,26 +173,6 @@ export function renderSharingCharts(
       events,
     });
   return charts;
-}
-
-function average(points: { x: number; y: number }[], window: number): { x: number; y: number }[] {
-  if (window <= 1) return points;
-  const half = Math.floor(window / 2);
-  return points.map((p, i) => {
-    const slice = points.slice(Math.max(0, i - half), Math.min(points.length, i + half + 1));
-    return { x: p.x, y: Math.round((slice.reduce((n, q) => n + q.y, 0) / slice.length) * 10) / 10 };
-  });
-}
-
-function fmt(v: number | null | undefined, digits = 0): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '-';
-  return v.toFixed(digits);
-}
-
-function table(head: string[], rows: (string | number)[][]): string {
-  const line = (cells: (string | number)[]): string =>
-    `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(head), `| ${head.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
 }
 
 export function renderSharingMarkdown(a: SharingAnalysis, charts: string[]): string {

@@ -159,11 +159,15 @@ export class P2PNode {
     );
     this.track(session);
     session.whenReady().then(
-      () =>
+      () => {
+        // The session may close between its handshake and this callback; `peer` then throws,
+        // and a throw here would be an unhandled rejection that ends the whole process.
+        if (!session.isReady) return;
         this.options.logger.debug('peer connected', {
           peer: session.peer.username,
           remote: session.remote,
-        }),
+        });
+      },
       () => undefined,
     );
   }

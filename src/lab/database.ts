@@ -6,6 +6,7 @@
  * on it).
  */
 import { join } from 'node:path';
+import { CloudP2PError, ExitCode } from '../util/errors.js';
 import type { ProcessRecord } from './processes.js';
 import type { LabHost, LabTopology } from './topology.js';
 
@@ -38,5 +39,9 @@ export function databaseFor(
   _topology: LabTopology,
 ): LabDatabase {
   if (kind === 'sqlite') return sqliteDatabase(dir);
-  throw new Error('the Galera directory is not wired into the lab yet');
+  throw new CloudP2PError(
+    'lab_unsupported',
+    'the lab cannot run Galera nodes yet (--directory galera); use --directory sqlite',
+    ExitCode.usage,
+  );
 }

@@ -1,20 +1,15 @@
 /**
- * What a {@link ServerNode} hands to its runtime: messages to send, events to act on or log,
- * and hard state to persist. Drained with `node.drain()` after every input (Ready-style).
+ * What happened inside a {@link ServerNode}, for observers only: logs, metrics, the
+ * dashboard's timeline, the simulator's trace and checks. Nothing here is needed for
+ * correctness: what the runtime must *do* is a Command (./commands.ts).
  */
-import type { HardState } from './epoch.js';
-import type { Assignment, ClientId, LeaderReason, Message, ServerId, TaskId } from './messages.js';
+import type { Assignment, ClientId, LeaderReason, ServerId, TaskId } from './messages.js';
 
 /** Who sent a message, as the runtime knows it from the connection. */
 export type Source = { kind: 'server'; id: ServerId } | { kind: 'client'; id: ClientId };
 
 /** Where a message goes: a server by id, or the connection a client id last used. */
 export type Destination = Source;
-
-export interface Outgoing {
-  to: Destination;
-  message: Message;
-}
 
 /** How a finished task turned out, reported by the runtime through `taskFinished`. */
 export interface TaskOutcome {
@@ -58,24 +53,7 @@ export type NodeEvent =
       from_server: ServerId;
       assignment: Assignment;
     }
-  /**
-   * Run this task: the runtime queues it for a worker, calls `taskStarted` when a worker
-   * picks it and `taskFinished` with the outcome. The payload bytes are those attached to
-   * the TaskRequest that produced this event (discard the bytes of a TaskRequest that did
-   * not produce one: it was a duplicate, busy or misrouted).
-   */
-  | {
-      type: 'executeTask';
-      client_id: ClientId;
-      task_id: TaskId;
-      assignment: Assignment;
-      size_bytes: number;
-    }
-  /** Drop this task if it has not started (its client already has a result). */
-  | { type: 'cancelTask'; client_id: ClientId; task_id: TaskId }
-  /** The result bytes of this task are no longer needed (acknowledged or evicted). */
-  | { type: 'releaseResult'; client_id: ClientId; task_id: TaskId }
-  /** Failure simulation: this server ignores all communication until `until_ms`. */
+  /** Failure simulation: this server ignores all communication until `until_ms` (see the `silence` command). */
   | { type: 'silenceStarted'; until_ms: number; duration_ms: number }
   /** Failure simulation: the silence is over; the server rejoins and resyncs. */
   | { type: 'silenceEnded' }
@@ -89,13 +67,3 @@ export type NodeEvent =
   | { type: 'handover'; to: ServerId }
   /** An input was invalid or from an unknown sender; it was ignored and counted. */
   | { type: 'messageRejected'; from: Source; reason: string };
-
-/** One batch of outputs (see ServerNode.drain). */
-export interface Ready {
-  /** Messages to send, one entry per destination (broadcasts are already expanded). */
-  messages: Outgoing[];
-  /** Events, in the order they happened. */
-  events: NodeEvent[];
-  /** Persist this before sending `messages` (null: unchanged). */
-  hard_state: HardState | null;
-}

@@ -2,8 +2,9 @@
  * ServerNode: everything one cloud server decides, as a sans-IO state machine.
  *
  * Inputs: `receive` (a message), `tick` (time passed), `setLocalLoad`, `taskStarted`,
- * `taskFinished`, `setFailureSimulation`, `shutdown`. Outputs: `drain()` returns messages,
- * events and hard state; `nextDeadline_ms()` says when to call `tick` next. The node never
+ * `taskFinished`, `setFailureSimulation`, `shutdown`. Outputs: `drain()` returns commands
+ * (send, persist hard state, run or cancel a task, release a result, silence) and events
+ * (for observers); `nextDeadline_ms()` says when to call `tick` next. The node never
  * reads a clock, never sleeps and never touches a socket, so the simulator can run whole
  * clusters of it in virtual time and the runtime only moves bytes.
  *
@@ -17,7 +18,8 @@ import {
   type ServerNodeConfigInput,
 } from './config.js';
 import type { HardState } from './epoch.js';
-import type { Ready, Source, TaskOutcome } from './events.js';
+import type { Ready } from './commands.js';
+import type { Source, TaskOutcome } from './events.js';
 import type {
   ClientId,
   HistoryEntry,
@@ -110,14 +112,26 @@ export class ServerNode {
     this.input(now_ms, (n) => setLocalLoad(n, load));
   }
 
-  /** A worker picked the task up (after an `executeTask` event). */
+  /** A worker picked the task up (after an `executeTask` command). */
   taskStarted(client_id: ClientId, task_id: TaskId, now_ms: number): void {
     this.input(now_ms, (n) => tasks.taskStarted(n, client_id, task_id));
   }
 
-  /** The task finished; the runtime keeps the result bytes until `releaseResult`. */
-  taskFinished(client_id: ClientId, task_id: TaskId, outcome: TaskOutcome, now_ms: number): void {
-    this.input(now_ms, (n) => tasks.taskFinished(n, client_id, task_id, outcome));
+  /**
+   * The task finished. True: keep the result bytes until `releaseResult`. False: the node no
+   * longer knows the task (cancelled, or reported twice); discard them.
+   */
+  taskFinished(
+    client_id: ClientId,
+    task_id: TaskId,
+    outcome: TaskOutcome,
+    now_ms: number,
+  ): boolean {
+    let taken = false;
+    this.input(now_ms, (n) => {
+      taken = tasks.taskFinished(n, client_id, task_id, outcome);
+    });
+    return taken;
   }
 
   /** Turns the built-in failure simulation on or off at run time (config gives the default). */

@@ -627,7 +627,7 @@ export function describeEvent(observer: number, event: NodeEvent): EntryDraft | 
         text: `${me} hands leadership to server ${event.to} (lower load)`,
       };
     default:
-      // Per-task bookkeeping (assigned, execute, cancel, release) and rejected messages
+      // Per-task bookkeeping (assigned) and rejected messages
       // come at task rate: the snapshots' counters and rates cover them.
       return null;
   }

@@ -1,23 +1,24 @@
 /**
  * The server runtime: wires one core ServerNode to real sockets, timers, worker threads and
- * the HTTP port. It decides nothing about elections or placement; it only moves inputs into
- * the node and carries out what `drain()` returns:
+ * the HTTP port. It decides nothing about elections or placement. Inputs go to the core's
+ * NodeDriver, which carries out the node's commands through the ports given here (the same
+ * driver runs in the simulator, with simulated ports):
  *
- *   socket frame ──decode──▶ node.receive ─┐
- *   timer (nextDeadline_ms) ▶ node.tick    ├─▶ node.drain() ─▶ persist hard state
- *   load sampler ──────────▶ setLocalLoad ─┘                  ─▶ send messages (peers/clients)
- *   worker pool ──────────▶ taskStarted/taskFinished          ─▶ act on events (run task, log)
- *
- * Binary task payloads never enter the core: the TaskRequest's bytes wait here until the node
- * says `executeTask`, and result bytes wait in `results` until the node says `releaseResult`.
+ *   socket frame ──decode──▶ driver.receive ─┐             ┌─▶ persist hard state (file)
+ *   timer (next deadline) ─▶ driver.tick    ├─▶ NodeDriver ┼─▶ send (peer links, client connections)
+ *   load sampler ──────────▶ setLocalLoad  ─┘   (core)     ├─▶ run / cancel tasks (worker pool)
+ *                                                          └─▶ silence, events (logs, metrics)
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { NodeEvent, Outgoing, Ready, Source } from '../core/events.js';
-import { formatEpoch } from '../core/epoch.js';
-import { taskKey, type ClientId, type TaskId } from '../core/messages.js';
+import type { Command } from '../core/commands.js';
+import { NodeDriver } from '../core/driver/node-driver.js';
+import type { TaskRunner } from '../core/driver/ports.js';
+import type { Destination, NodeEvent, Source } from '../core/events.js';
+import { formatEpoch, type HardState } from '../core/epoch.js';
+import type { Message } from '../core/messages.js';
 import { SeededRandom } from '../core/random.js';
-import { ServerNode, type NodeStatus } from '../core/server-node.js';
+import { InvariantViolation, ServerNode, type NodeStatus } from '../core/server-node.js';
 import type { DecodedMessage } from '../protocol/codec.js';
 import { createCloudCodec, errorText, type CloudMessage } from '../protocol/cloud-protocol.js';
 import { MessageLink } from '../transport/message-link.js';
@@ -67,16 +68,6 @@ export interface RuntimeOptions {
   extraHandlers?: ExtraMessageHandler[];
 }
 
-interface PendingPayload {
-  key: string;
-  bytes: Uint8Array;
-}
-
-interface RunningTask {
-  cancel: () => boolean;
-  received_at_ms: number;
-}
-
 /** The status document served at /status. */
 export interface RuntimeStatus extends Omit<NodeStatus, 'silent_until_ms'> {
   epoch_label: string;
@@ -103,23 +94,19 @@ export class ServerRuntime {
   private readonly security: ServerSecurity;
   private readonly log: Logger;
   private readonly executor: TaskExecutor;
-  private readonly node: ServerNode;
+  private readonly driver: NodeDriver;
   private readonly hardState: HardStateStore;
   private readonly codec = createCloudCodec();
   private readonly listener: MessageServer<CloudMessage>;
   private readonly http: HttpServer;
   private readonly peers = new Map<number, MessageLink<CloudMessage>>();
-  private readonly clients = new Map<ClientId, Connection<CloudMessage>>();
-  private readonly results = new Map<string, StoredResult>();
-  private readonly running = new Map<string, RunningTask>();
+  private readonly clients = new Map<string, Connection<CloudMessage>>();
   private readonly loadSampler = new SystemLoadSampler();
   private readonly extraHandlers: ExtraMessageHandler[];
   private readonly started_ms = performance.now();
-  private pendingPayload: PendingPayload | null = null;
   private timer: NodeJS.Timeout | null = null;
   private timerDeadline_ms = Infinity;
   private loadTimer: NodeJS.Timeout | null = null;
-  private silentUntil_ms: number | null = null;
   private silences = 0;
   private readonly peerHeardAt = new Map<number, number>();
   private readonly peerLinkResetAt = new Map<number, number>();
@@ -139,12 +126,25 @@ export class ServerRuntime {
     this.hardState = new HardStateStore(this.config.data_dir);
     const restored = this.hardState.load();
     if (restored.problem) this.log.warn(restored.problem);
-    this.node = new ServerNode(
+    const node = new ServerNode(
       nodeConfigFrom(this.config),
       new SeededRandom(randomInt(2 ** 31)),
       this.now(),
       restored.state,
     );
+    this.driver = new NodeDriver(node, {
+      now: () => this.now(),
+      persist: (state) => this.persist(state),
+      send: (to, message, binary, written) => this.send(to, message, binary, written),
+      runner: this.taskRunner(),
+      silence: (until_ms) => this.onSilence(until_ms),
+      settled: (deadline_ms) => this.armTimer(deadline_ms),
+      observer: {
+        command: (c) => this.logCommand(c),
+        event: (e) => this.onNodeEvent(e),
+        problem: (text, fields) => this.log.error(text, fields),
+      },
+    });
     const limits = { maxBodyBytes: this.config.limits.max_frame_bytes, maxMetaBytes: 1024 * 1024 };
     const security = options.security;
     this.security = security;
@@ -216,6 +216,10 @@ export class ServerRuntime {
     return this.config.id;
   }
 
+  private get node(): ServerNode {
+    return this.driver.node;
+  }
+
   get httpServer(): HttpServer {
     return this.http;
   }
@@ -242,7 +246,7 @@ export class ServerRuntime {
       () => this.sampleLoad(),
       Math.max(50, this.config.election.monitor_interval_ms),
     );
-    this.process();
+    this.guard('start', () => this.driver.flush());
     this.log.info('server started', {
       id: this.config.id,
       address: this.listening.address,
@@ -258,12 +262,10 @@ export class ServerRuntime {
   async stop(drain_ms = 10_000): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
-    this.log.info('shutting down', { running: this.running.size });
-    this.node.shutdown(this.now());
-    this.process();
+    this.log.info('shutting down', { running: this.driver.tasksInRunner });
+    this.guard('shutdown', () => this.driver.shutdown());
     await this.executor.close(drain_ms);
     // Give the last results and the Leave messages a moment to leave the socket buffers.
-    this.process();
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (this.timer) clearTimeout(this.timer);
     if (this.loadTimer) clearInterval(this.loadTimer);
@@ -333,7 +335,7 @@ export class ServerRuntime {
     decoded: DecodedMessage<CloudMessage>,
   ): void {
     const message = decoded.message;
-    if (this.silentUntil_ms !== null) return; // failure simulation: ignore all communication
+    if (this.driver.silentUntil_ms !== null) return; // failure simulation: ignore all communication
     const refusal = senderRefusal(connection.peer, message);
     if (refusal) {
       this.metrics.badFrames.inc({ reason: refusal.code });
@@ -381,22 +383,15 @@ export class ServerRuntime {
     if ('client_id' in message && !('from' in message)) {
       source = { kind: 'client', id: message.client_id };
       this.clients.set(message.client_id, connection);
-      if (message.type === 'TaskRequest') {
-        this.metrics.tasksReceived.inc();
-        this.pendingPayload = {
-          key: taskKey(message.client_id, message.task_id),
-          bytes: decoded.binary,
-        };
-      }
+      if (message.type === 'TaskRequest') this.metrics.tasksReceived.inc();
     } else if ('from' in message) {
       source = { kind: 'server', id: message.from };
       this.peerHeardAt.set(message.from, this.now());
     } else {
       return;
     }
-    this.node.receive(source, message, this.now());
-    this.process();
-    this.pendingPayload = null;
+    // A TaskRequest's payload waits in the driver for the executeTask it may cause.
+    this.guard('message', () => this.driver.receive(source, message, decoded.binary));
   }
 
   /**
@@ -419,17 +414,16 @@ export class ServerRuntime {
   }
 
   private sampleLoad(): void {
-    if (this.silentUntil_ms === null) this.refreshSilentPeerLinks();
+    if (this.driver.silentUntil_ms === null) this.refreshSilentPeerLinks();
     const sample = this.loadSampler.sample();
     const loadAverage =
       this.config.election.score_input === 'load_average' ? sample.load_average : null;
-    this.node.setLocalLoad(
-      {
+    this.guard('load sample', () =>
+      this.driver.setLocalLoad({
         cpu_pct: sample.cpu_pct,
         memory_used_pct: sample.memory_used_pct,
         load_average: loadAverage,
-      },
-      this.now(),
+      }),
     );
     const stats = this.executor.stats();
     this.metrics.queueLength.set(stats.queued);
@@ -445,80 +439,111 @@ export class ServerRuntime {
       if (lateness_ms > this.timerLatenessMax_ms) this.timerLatenessMax_ms = lateness_ms;
     }
     this.timerDeadline_ms = Infinity;
-    this.node.tick(now);
-    this.process();
+    this.guard('timer', () => this.driver.tick());
+  }
+
+  /**
+   * Runs an input through the driver. A broken core invariant means this server's state is
+   * wrong: it must not act on it, so it logs which invariant broke and exits; its peers treat
+   * that like any crash, and a restart begins from the persisted hard state.
+   */
+  private guard(what: string, input: () => void): void {
+    try {
+      input();
+    } catch (err) {
+      if (!(err instanceof InvariantViolation)) throw err;
+      const details = Object.fromEntries(
+        Object.entries(err.details).map(([k, v]) => [
+          k,
+          typeof v === 'object' ? JSON.stringify(v) : String(v),
+        ]),
+      );
+      this.log.error('core invariant broken; exiting', {
+        invariant: err.invariant,
+        during: what,
+        ...details,
+      });
+      process.exit(ExitCode.failure);
+    }
   }
 
   // ---------------------------------------------------------------------------------------
-  // Outputs
+  // Ports: what the driver carries out here
   // ---------------------------------------------------------------------------------------
 
-  /** Drains the node and carries out everything it produced, then re-arms the timer. */
-  private process(): void {
-    for (let rounds = 0; rounds < 100; rounds++) {
-      const ready = this.node.drain();
-      if (ready.messages.length === 0 && ready.events.length === 0 && ready.hard_state === null)
-        break;
-      this.apply(ready);
+  private persist(state: HardState): void {
+    try {
+      this.hardState.save(state);
+    } catch (err) {
+      // Without durable epochs a restart could reuse one: refuse to go on.
+      this.log.error('cannot persist hard state; exiting', { error: errorMessage(err) });
+      process.exit(1);
     }
-    this.armTimer();
   }
 
-  private apply(ready: Ready): void {
-    if (ready.hard_state) {
-      try {
-        this.hardState.save(ready.hard_state);
-      } catch (err) {
-        // Without durable epochs a restart could reuse one: refuse to go on.
-        this.log.error('cannot persist hard state; exiting', { error: errorMessage(err) });
-        process.exit(1);
-      }
-    }
-    for (const event of ready.events) this.onNodeEvent(event);
-    for (const outgoing of ready.messages) this.send(outgoing);
-  }
-
-  private send(outgoing: Outgoing): void {
-    if (this.silentUntil_ms !== null) return;
-    const { to, message } = outgoing;
+  private send(
+    to: Destination,
+    message: Message,
+    binary: Uint8Array | null,
+    written: () => void,
+  ): void {
     const epoch = 'epoch' in message ? message.epoch : 0;
     if (to.kind === 'server') {
       this.peers.get(to.id)?.send(message, { epoch });
       this.peerSentAt.set(to.id, this.now());
+      written();
       return;
     }
     const connection = this.clients.get(to.id);
-    if (!connection?.isOpen) return; // the client polls and finds its task again
-    if (message.type === 'TaskResponse') {
-      const bytes = message.ok
-        ? this.results.get(taskKey(message.client_id, message.task_id))
-        : undefined;
-      if (message.ok && !bytes) {
-        this.log.error('result bytes missing for a finished task', {
-          client: message.client_id,
-          task: message.task_id,
-        });
-        return;
-      }
-      if (!bytes) {
-        connection.send(message, { epoch, binary: EMPTY });
-        return;
-      }
-      const result = this.results.get(taskKey(message.client_id, message.task_id)) as StoredResult;
-      result.writesInFlight++;
-      const done = (): void => {
-        result.writesInFlight--;
-        this.recycleIfDone(result);
-      };
-      if (!connection.send(message, { epoch, binary: bytes.png, onWritten: done })) done();
-      return;
+    // No connection: the client polls and finds its task again.
+    if (!connection?.isOpen) return written();
+    if (binary === null) {
+      connection.send(message, { epoch });
+      return written();
     }
-    connection.send(message, { epoch });
+    if (!connection.send(message, { epoch, binary, onWritten: written })) written();
   }
 
-  private armTimer(): void {
-    if (this.stopping && this.node.currentRole === 'left' && this.running.size === 0) return;
-    const deadline = this.node.nextDeadline_ms();
+  /** The worker pool, as the driver's task runner (and the task metrics on the way). */
+  private taskRunner(): TaskRunner {
+    return {
+      run: (_task, payload, on) => {
+        const received_at_ms = this.now();
+        const job = this.executor.start(payload, () => this.guard('task start', on.started));
+        job.result.then(
+          ({ png, digest }) => {
+            this.metrics.tasksCompleted.inc();
+            this.metrics.taskDuration.observe((this.now() - received_at_ms) / 1000);
+            this.guard('task result', () => on.finished({ ok: true, bytes: png, digest }));
+          },
+          (err: unknown) => {
+            const code = (err as { code?: string }).code ?? 'error';
+            if (code === 'cancelled') return; // the driver cancelled it before it started
+            this.metrics.tasksFailed.inc({ reason: code });
+            this.guard('task result', () =>
+              on.finished({ ok: false, error: errorText(errorMessage(err)) }),
+            );
+          },
+        );
+        return { cancel: job.cancel };
+      },
+      recycle: (bytes) => this.executor.recycle?.(bytes.buffer as ArrayBuffer),
+    };
+  }
+
+  /** Failure simulation: ignore all communication until `until_ms` (null: talk again). */
+  private onSilence(until_ms: number | null): void {
+    if (until_ms === null) return;
+    this.silences++;
+    // Drop connections; the core ignores its inputs until the end anyway.
+    this.listener.dropAllConnections('failure simulation: this server is silent');
+    for (const link of this.peers.values()) link.reset('failure simulation');
+  }
+
+  /** One timer, for the core's next deadline (a later one never replaces an earlier one). */
+  private armTimer(deadline: number): void {
+    if (this.stopping && this.node.currentRole === 'left' && this.driver.tasksInRunner === 0)
+      return;
     if (this.timer && deadline >= this.timerDeadline_ms) return;
     if (this.timer) clearTimeout(this.timer);
     this.timerDeadline_ms = deadline;
@@ -536,32 +561,6 @@ export class ServerRuntime {
       for (const listener of this.eventListeners) listener(stamped);
     }
     switch (event.type) {
-      case 'executeTask':
-        this.execute(event.client_id, event.task_id);
-        break;
-      case 'cancelTask':
-        this.running.get(taskKey(event.client_id, event.task_id))?.cancel();
-        break;
-      case 'releaseResult': {
-        const key = taskKey(event.client_id, event.task_id);
-        const result = this.results.get(key);
-        this.results.delete(key);
-        if (result) {
-          result.released = true;
-          this.recycleIfDone(result);
-        }
-        break;
-      }
-      case 'silenceStarted':
-        this.silentUntil_ms = event.until_ms;
-        this.silences++;
-        // Ignore all communication: drop connections; the core ignores inputs until the end.
-        this.listener.dropAllConnections('failure simulation: this server is silent');
-        for (const link of this.peers.values()) link.reset('failure simulation');
-        break;
-      case 'silenceEnded':
-        this.silentUntil_ms = null;
-        break;
       case 'becameLeader':
         this.metrics.isLeader.set(1);
         this.metrics.leaderChanges.inc();
@@ -592,74 +591,6 @@ export class ServerRuntime {
       default:
         break;
     }
-  }
-
-  private execute(client_id: ClientId, task_id: TaskId): void {
-    const key = taskKey(client_id, task_id);
-    const payload = this.pendingPayload?.key === key ? this.pendingPayload.bytes : null;
-    this.pendingPayload = null;
-    if (!payload) {
-      // The core only asks to execute in reaction to a TaskRequest carrying the bytes.
-      this.log.error('executeTask without payload bytes', { client: client_id, task: task_id });
-      this.finish(client_id, task_id, { ok: false, error: 'internal error: payload missing' });
-      return;
-    }
-    const received_at_ms = this.now();
-    const job = this.executor.start(payload, () =>
-      this.node.taskStarted(client_id, task_id, this.now()),
-    );
-    this.running.set(key, { cancel: job.cancel, received_at_ms });
-    job.result.then(
-      ({ png, digest }) => {
-        this.results.set(key, { png, writesInFlight: 0, released: false });
-        this.metrics.tasksCompleted.inc();
-        this.metrics.taskDuration.observe((this.now() - received_at_ms) / 1000);
-        this.finish(client_id, task_id, { ok: true, png, digest });
-      },
-      (err: unknown) => {
-        const code = (err as { code?: string }).code ?? 'error';
-        if (code === 'cancelled') {
-          this.running.delete(key);
-          return;
-        }
-        this.metrics.tasksFailed.inc({ reason: code });
-        this.finish(client_id, task_id, { ok: false, error: errorMessage(err) });
-      },
-    );
-  }
-
-  private finish(
-    client_id: ClientId,
-    task_id: TaskId,
-    outcome: { ok: true; png: Uint8Array; digest: string } | { ok: false; error: string },
-  ): void {
-    this.running.delete(taskKey(client_id, task_id));
-    this.node.taskFinished(
-      client_id,
-      task_id,
-      outcome.ok
-        ? {
-            ok: true,
-            result_size_bytes: outcome.png.length,
-            result_digest: outcome.digest,
-            error: null,
-          }
-        : {
-            ok: false,
-            result_size_bytes: 0,
-            result_digest: '',
-            error: errorText(outcome.error).slice(0, 500),
-          },
-      this.now(),
-    );
-    this.process();
-  }
-
-  /** A released result whose bytes no socket still needs: its buffer can hold the next PNG. */
-  private recycleIfDone(result: StoredResult): void {
-    if (!result.released || result.writesInFlight > 0) return;
-    result.released = false; // recycle once
-    this.executor.recycle?.(result.png.buffer as ArrayBuffer);
   }
 
   private forgetClientConnection(connection: Connection<CloudMessage>): void {
@@ -731,16 +662,16 @@ export class ServerRuntime {
         this.log.debug('message rejected', { reason: event.reason });
         break;
       case 'taskAssigned':
-      case 'executeTask':
-      case 'cancelTask':
-      case 'releaseResult':
         this.log.debug(event.type, { client: event.client_id, task: event.task_id });
         break;
     }
   }
-}
 
-const EMPTY = new Uint8Array(0);
+  private logCommand(c: Command): void {
+    if (c.type === 'executeTask' || c.type === 'cancelTask' || c.type === 'releaseResult')
+      this.log.debug(c.type, { client: c.client_id, task: c.task_id });
+  }
+}
 
 function budgetsFrom(config: ServerConfig): ConnectionBudgets {
   const limits = config.limits;
@@ -779,12 +710,4 @@ function startError(err: unknown, source: string, key: string): Error {
       ExitCode.usage,
     );
   return err instanceof Error ? err : new Error(String(err));
-}
-
-/** A finished task's result, kept until the core releases it (the client acknowledged it). */
-interface StoredResult {
-  png: Uint8Array;
-  /** Sends of these bytes the socket has not finished with yet. */
-  writesInFlight: number;
-  released: boolean;
 }

@@ -1,17 +1,23 @@
 /**
  * A whole simulated cloud in one process: ServerNodes and ClientSessions from src/core,
  * a simulated network, worker pools that "run" tasks as delays, and controls to inject
- * faults. Time is virtual (ms) and every random choice comes from one seeded PRNG, so a run
- * is a pure function of its configuration: same seed, same trace.
+ * faults. Each server's commands are carried out by the core's NodeDriver, the same glue the
+ * production runtime uses, through simulated ports (network, workers, hard state). Time is
+ * virtual (ms) and every random choice comes from one seeded PRNG, so a run is a pure
+ * function of its configuration: same seed, same trace.
  */
 import { ClientSession, type ClientEvent } from '../core/client-session.js';
 import type { ClientSessionConfigInput, ServerNodeConfigInput } from '../core/config.js';
 import { formatEpoch, type HardState } from '../core/epoch.js';
+import type { Command } from '../core/commands.js';
+import { NodeDriver } from '../core/driver/node-driver.js';
+import type { DriverPorts } from '../core/driver/ports.js';
 import type { NodeEvent, Source } from '../core/events.js';
 import { ELECTION_MESSAGE_TYPES, type Message, type MessageType } from '../core/messages.js';
 import { randomInt, SeededRandom } from '../core/random.js';
 import { InvariantViolation, ServerNode } from '../core/server-node.js';
 import { EventQueue } from './event-queue.js';
+import { SimWorkers } from './workers.js';
 import { InvariantChecker } from './invariants.js';
 import { clientEndpoint, Network, serverEndpoint, type NetworkConditions } from './network.js';
 
@@ -36,21 +42,17 @@ export interface SimConfig {
 
 export type ServerStatus = 'up' | 'crashed' | 'paused';
 
-interface Worker {
-  running: Set<string>;
-  queue: string[];
-  refs: Map<string, { client_id: string; task_id: string }>;
-}
-
 export interface SimServer {
   id: number;
   status: ServerStatus;
   node: ServerNode | null;
+  /** Carries out the node's commands (the production runtime's glue). */
+  driver: NodeDriver | null;
   incarnation: number;
   hard: HardState | undefined;
   timerAt: number;
   timerToken: number;
-  worker: Worker;
+  workers: SimWorkers;
   deferred: (() => void)[];
   baseCpu: number;
   baseMem: number;
@@ -68,8 +70,14 @@ export interface SimClient {
 }
 
 type SimEvent =
-  | { kind: 'deliver'; to: number; from: Source; message: Message }
-  | { kind: 'deliverClient'; client: number; from: number; message: Message }
+  | { kind: 'deliver'; to: number; from: Source; message: Message; binary: Uint8Array | null }
+  | {
+      kind: 'deliverClient';
+      client: number;
+      from: number;
+      message: Message;
+      binary: Uint8Array | null;
+    }
   | { kind: 'serverTimer'; id: number; token: number }
   | { kind: 'clientTimer'; client: number; token: number }
   | { kind: 'taskStart'; id: number; incarnation: number; key: string }
@@ -87,6 +95,9 @@ export interface TraceLine {
   kind: TraceKind;
   text: string;
 }
+
+/** Size of every simulated result. */
+const RESULT_SIZE_BYTES = 1000;
 
 /** Deterministic stand-in for the steganography result of a task. */
 export function expectedDigest(client: string, task: string): string {
@@ -156,11 +167,12 @@ export class Simulation {
       id,
       status: 'up',
       node: null,
+      driver: null,
       incarnation: 0,
       hard: undefined,
       timerAt: Infinity,
       timerToken: 0,
-      worker: { running: new Set(), queue: [], refs: new Map() },
+      workers: this.newWorkers(id, 0),
       deferred: [],
       baseCpu: fixed?.cpu_pct ?? randomInt(this.random, 5, 60),
       baseMem: fixed?.memory_used_pct ?? randomInt(this.random, 20, 70),
@@ -170,13 +182,54 @@ export class Simulation {
   private bootServer(s: SimServer): void {
     s.incarnation++;
     s.status = 'up';
-    s.node = new ServerNode(this.serverConfig(s.id), this.serverRandom.fork(), this.now, s.hard);
-    s.worker = { running: new Set(), queue: [], refs: new Map() };
+    const node = new ServerNode(
+      this.serverConfig(s.id),
+      this.serverRandom.fork(),
+      this.now,
+      s.hard,
+    );
+    s.workers = this.newWorkers(s.id, s.incarnation);
+    s.node = node;
+    s.driver = new NodeDriver(node, this.ports(s, s.workers));
     s.deferred = [];
     s.timerAt = Infinity;
     this.checker.onServerReset(s.id);
     this.applyLoad(s);
-    this.afterServerInput(s);
+    s.driver.flush();
+  }
+
+  private newWorkers(id: number, incarnation: number): SimWorkers {
+    return new SimWorkers(this.config.server.thread_pool_size ?? 4, (key) =>
+      this.queue.push(this.now, { kind: 'taskStart', id, incarnation, key }),
+    );
+  }
+
+  /** What the driver of server `s` does in this world: the simulated network, workers, disk. */
+  private ports(s: SimServer, workers: SimWorkers): DriverPorts {
+    const self: Source = { kind: 'server', id: s.id };
+    return {
+      now: () => this.now,
+      persist: (state) => {
+        s.hard = state;
+      },
+      send: (to, message, binary, written) => {
+        this.route(self, to, message, binary);
+        written();
+      },
+      runner: workers,
+      silence: () => {}, // the core already ignores its inputs; nothing to drop here
+      settled: (next_tick_ms) => this.afterServerInput(s, next_tick_ms),
+      observer: {
+        command: (c) => this.onCommand(s, c),
+        event: (e) => this.onEvent(s, e),
+        problem: (text, fields) =>
+          this.checker.fail(
+            this.now,
+            'runtime-glue',
+            `s${s.id}: ${text} ${JSON.stringify(fields)}`,
+          ),
+      },
+    };
   }
 
   private newClient(index: number): SimClient {
@@ -264,9 +317,9 @@ export class Simulation {
   private dispatchEvent(e: SimEvent): void {
     switch (e.kind) {
       case 'deliver':
-        return this.deliverToServer(e.to, e.from, e.message);
+        return this.deliverToServer(e.to, e.from, e.message, e.binary);
       case 'deliverClient':
-        return this.deliverToClient(e.client, e.from, e.message);
+        return this.deliverToClient(e.client, e.from, e.message, e.binary);
       case 'serverTimer':
         return this.onServerTimer(e.id, e.token);
       case 'clientTimer':
@@ -282,42 +335,63 @@ export class Simulation {
     }
   }
 
-  /** Runs `fn` on the server's node now, or when it resumes if paused; drops it if crashed. */
-  private withServer(s: SimServer, fn: (node: ServerNode) => void): void {
-    if (s.status === 'crashed' || s.node === null) return;
+  /**
+   * Runs `fn` on the server's driver now, or when it resumes if paused; drops it if crashed.
+   * The driver hands the input to the node and carries out what it produced.
+   */
+  private withServer(s: SimServer, fn: (driver: NodeDriver) => void): void {
+    if (s.status === 'crashed' || s.driver === null) return;
     if (s.status === 'paused') {
       s.deferred.push(() => this.withServer(s, fn));
       return;
     }
-    fn(s.node);
-    this.afterServerInput(s);
+    fn(s.driver);
   }
 
-  private deliverToServer(id: number, from: Source, message: Message): void {
+  private deliverToServer(
+    id: number,
+    from: Source,
+    message: Message,
+    binary: Uint8Array | null,
+  ): void {
     const s = this.server(id);
     this.hash(1, this.now, id, typeCode(message.type));
     if (s.status === 'crashed') return;
     if (this.config.trace)
       this.log('deliver', `${sourceName(from)} -> s${id} ${describe(message)}`);
-    this.withServer(s, (node) => node.receive(from, message, this.now));
+    this.withServer(s, (driver) => driver.receive(from, message, binary ?? undefined));
   }
 
-  private deliverToClient(index: number, from: number, message: Message): void {
+  private deliverToClient(
+    index: number,
+    from: number,
+    message: Message,
+    binary: Uint8Array | null,
+  ): void {
     const c = this.clients[index];
     if (c === undefined) return;
     this.hash(2, this.now, index, typeCode(message.type));
     if (this.config.trace) this.log('deliver', `s${from} -> ${c.id} ${describe(message)}`);
+    if (message.type === 'TaskResponse' && message.ok) {
+      // The runtime glue must attach the result bytes to every successful TaskResponse.
+      const got = binary?.length ?? 0;
+      if (got !== message.result_size_bytes)
+        this.checker.fail(
+          this.now,
+          'result-bytes',
+          `${c.id}/${message.task_id} from s${from}: ${got} bytes, ${message.result_size_bytes} announced`,
+        );
+    }
     c.session.receive(from, message, this.now);
     this.afterClientInput(index);
   }
 
   private onServerTimer(id: number, token: number): void {
     const s = this.server(id);
-    if (token !== s.timerToken || s.status !== 'up' || s.node === null) return;
+    if (token !== s.timerToken || s.status !== 'up' || s.driver === null) return;
     s.timerAt = Infinity;
     this.hash(3, this.now, id);
-    s.node.tick(this.now);
-    this.afterServerInput(s);
+    s.driver.tick();
   }
 
   private onClientTimer(index: number, token: number): void {
@@ -328,16 +402,12 @@ export class Simulation {
     this.afterClientInput(index);
   }
 
-  private afterServerInput(s: SimServer): void {
+  /** The driver of `s` carried out everything its node produced: check, and arm the timer. */
+  private afterServerInput(s: SimServer, next: number): void {
     const node = s.node;
     if (node === null || s.status !== 'up') return;
-    const ready = node.drain();
-    if (ready.hard_state !== null) s.hard = ready.hard_state;
-    for (const out of ready.messages) this.route({ kind: 'server', id: s.id }, out.to, out.message);
-    for (const e of ready.events) this.onEvent(s, e);
     node.checkDeepInvariants();
     this.checker.onEpochObserved(this.now, s.id, node.epoch);
-    const next = node.nextDeadline_ms();
     if (next < s.timerAt) {
       s.timerAt = next;
       s.timerToken++;
@@ -350,7 +420,15 @@ export class Simulation {
     if (c === undefined) return;
     const ready = c.session.drain();
     for (const out of ready.messages) {
-      this.route({ kind: 'client', id: c.id }, { kind: 'server', id: out.to }, out.message);
+      // A real client attaches the task's payload to every TaskRequest.
+      const payload =
+        out.message.type === 'TaskRequest' ? new Uint8Array(out.message.size_bytes) : null;
+      this.route(
+        { kind: 'client', id: c.id },
+        { kind: 'server', id: out.to },
+        out.message,
+        payload,
+      );
     }
     for (const e of ready.events) this.onClientEvent(c, e);
     const next = c.session.nextDeadline_ms();
@@ -361,7 +439,7 @@ export class Simulation {
     }
   }
 
-  private route(from: Source, to: Source, message: Message): void {
+  private route(from: Source, to: Source, message: Message, binary: Uint8Array | null): void {
     this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1);
     const payload: Message = this.config.serialize
       ? (JSON.parse(JSON.stringify(message)) as Message)
@@ -374,7 +452,7 @@ export class Simulation {
     }
     for (const t of arrivals) {
       if (to.kind === 'server') {
-        this.queue.push(t, { kind: 'deliver', to: to.id, from, message: payload });
+        this.queue.push(t, { kind: 'deliver', to: to.id, from, message: payload, binary });
       } else {
         const index = this.clients.findIndex((c) => c.id === to.id);
         if (index < 0 || from.kind !== 'server') continue;
@@ -383,6 +461,7 @@ export class Simulation {
           client: index,
           from: from.id,
           message: payload,
+          binary,
         });
       }
     }
@@ -392,21 +471,19 @@ export class Simulation {
   // Node events: workers, checks, trace
   // ------------------------------------------------------------------------------------
 
+  /** A command the driver of `s` is about to carry out (only traced here). */
+  private onCommand(s: SimServer, c: Command): void {
+    if (this.config.trace && c.type === 'cancelTask') {
+      this.log(
+        'event',
+        `s${s.id} drops queued ${c.client_id}/${c.task_id} (its client already has the result)`,
+      );
+    }
+  }
+
   private onEvent(s: SimServer, e: NodeEvent): void {
     for (const listener of this.nodeEventListeners) listener(s, e);
     switch (e.type) {
-      case 'executeTask': {
-        const key = `${e.client_id}/${e.task_id}`;
-        s.worker.refs.set(key, { client_id: e.client_id, task_id: e.task_id });
-        s.worker.queue.push(key);
-        this.startWorkers(s);
-        break;
-      }
-      case 'cancelTask': {
-        const key = `${e.client_id}/${e.task_id}`;
-        s.worker.queue = s.worker.queue.filter((k) => k !== key);
-        break;
-      }
       case 'becameLeader':
         this.checker.onBecameLeader(this.now, s.id, s.incarnation, e.epoch);
         break;
@@ -420,27 +497,15 @@ export class Simulation {
       default:
         break;
     }
-    if (this.config.trace && e.type !== 'executeTask' && e.type !== 'releaseResult') {
-      this.log('event', `s${s.id} ${describeEvent(e)}`);
-    }
-  }
-
-  private startWorkers(s: SimServer): void {
-    const pool = this.config.server.thread_pool_size ?? 4;
-    while (s.worker.running.size < pool && s.worker.queue.length > 0) {
-      const key = s.worker.queue.shift();
-      if (key === undefined) break;
-      s.worker.running.add(key);
-      this.queue.push(this.now, { kind: 'taskStart', id: s.id, incarnation: s.incarnation, key });
-    }
+    if (this.config.trace) this.log('event', `s${s.id} ${describeEvent(e)}`);
   }
 
   private onTaskStart(id: number, incarnation: number, key: string): void {
     const s = this.server(id);
     if (s.incarnation !== incarnation) return;
-    const ref = s.worker.refs.get(key);
-    if (ref === undefined) return;
-    this.withServer(s, (node) => node.taskStarted(ref.client_id, ref.task_id, this.now));
+    const job = s.workers.job(key);
+    if (job === undefined) return;
+    this.withServer(s, () => job.on.started());
     const exec = randomInt(this.random, this.config.exec_min_ms, this.config.exec_max_ms);
     this.queue.push(this.now + exec, { kind: 'taskDone', id, incarnation, key });
   }
@@ -452,21 +517,13 @@ export class Simulation {
       s.deferred.push(() => this.onTaskDone(id, incarnation, key));
       return;
     }
-    const ref = s.worker.refs.get(key);
-    s.worker.running.delete(key);
-    s.worker.refs.delete(key);
-    if (ref !== undefined) {
-      const digest = expectedDigest(ref.client_id, ref.task_id);
-      this.withServer(s, (node) =>
-        node.taskFinished(
-          ref.client_id,
-          ref.task_id,
-          { ok: true, result_size_bytes: 1000, result_digest: digest, error: null },
-          this.now,
-        ),
-      );
+    const job = s.workers.finish(key);
+    if (job !== undefined) {
+      const digest = expectedDigest(job.ref.client_id, job.ref.task_id);
+      const bytes = new Uint8Array(RESULT_SIZE_BYTES);
+      this.withServer(s, () => job.on.finished({ ok: true, bytes, digest }));
     }
-    this.startWorkers(s);
+    s.workers.startWorkers();
   }
 
   private onClientEvent(c: SimClient, e: ClientEvent): void {
@@ -509,11 +566,11 @@ export class Simulation {
   // ------------------------------------------------------------------------------------
 
   private applyLoad(s: SimServer): void {
-    const busy = s.worker.running.size * 10;
+    const busy = s.workers.running.size * 10;
     const noise = this.config.fixed_loads === undefined ? randomInt(this.random, -5, 5) : 0;
     const cpu = Math.max(0, Math.min(100, s.baseCpu + busy + noise));
     const load = { cpu_pct: cpu, memory_used_pct: s.baseMem };
-    this.withServer(s, (node) => node.setLocalLoad(load, this.now));
+    this.withServer(s, (driver) => driver.setLocalLoad(load));
   }
 
   private onLoadTick(id: number): void {
@@ -542,8 +599,9 @@ export class Simulation {
     this.log('fault', `crash s${id}`);
     s.status = 'crashed';
     s.node = null;
+    s.driver = null;
     s.deferred = [];
-    s.worker = { running: new Set(), queue: [], refs: new Map() };
+    s.workers = this.newWorkers(id, s.incarnation);
     this.checker.onServerReset(id);
     this.hash(10, this.now, id);
     this.notifyFault('crash', id);
@@ -576,10 +634,7 @@ export class Simulation {
     s.timerAt = Infinity;
     const deferred = s.deferred;
     s.deferred = [];
-    if (s.node !== null) {
-      s.node.tick(this.now);
-      this.afterServerInput(s);
-    }
+    s.driver?.tick();
     for (const fn of deferred) fn();
     this.notifyFault('resume', id);
   }
@@ -611,7 +666,7 @@ export class Simulation {
 
   setFailureSimulation(enabled: boolean): void {
     for (const s of this.servers)
-      this.withServer(s, (node) => node.setFailureSimulation(enabled, this.now));
+      this.withServer(s, (driver) => driver.setFailureSimulation(enabled));
   }
 
   // ------------------------------------------------------------------------------------
@@ -666,11 +721,16 @@ export class Simulation {
     return out;
   }
 
-  /** Every server's history and local task tables are empty (all work acknowledged). */
+  /**
+   * Every server's history and local task tables are empty (all work acknowledged), and its
+   * runtime glue holds no result bytes. (A worker may still be running a task whose client
+   * got the result elsewhere: its result is discarded when it comes.)
+   */
   quiescent(): boolean {
     for (const s of this.servers) {
       const node = s.node;
       if (node === null) continue;
+      if (s.driver !== null && s.driver.resultsHeld > 0) return false;
       const st = node.status(this.now);
       if (st.history.size > 0) return false;
       if (
@@ -768,12 +828,8 @@ export function describeEvent(e: NodeEvent): string {
       return `stalled for ${e.stalled_ms}ms`;
     case 'handover':
       return `hands leadership to s${e.to}`;
-    case 'cancelTask':
-      return `drops queued ${e.client_id}/${e.task_id} (its client already has the result)`;
     case 'messageRejected':
       return `rejected message: ${e.reason}`;
-    default:
-      return e.type;
   }
 }
 

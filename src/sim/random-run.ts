@@ -424,7 +424,7 @@ function settle(
       .filter((s) => s.node !== null)
       .map((s) => {
         const st = s.node?.status(sim.now);
-        return `s${s.id} history=${st?.history.size} cached=${st?.tasks.cached_results} pending=${st?.tasks.pending_removals} queued=${st?.tasks.queued} running=${st?.tasks.running}`;
+        return `s${s.id} history=${st?.history.size} cached=${st?.tasks.cached_results} pending=${st?.tasks.pending_removals} queued=${st?.tasks.queued} running=${st?.tasks.running} held_results=${s.driver?.resultsHeld} in_workers=${s.driver?.tasksInRunner}`;
       });
     sim.checker.fail(
       sim.now,

@@ -8,7 +8,7 @@ import type { FailureSimulationMessage, ServerId } from '../messages.js';
 import { pick, randomInt } from '../random.js';
 import { resetReplication } from './history-follower.js';
 import { becomeLeaderless, listenBeforeElecting, stepDown } from './leadership.js';
-import { broadcast, emit } from './send.js';
+import { broadcast, command, emit } from './send.js';
 import { silenceGuard_ms, type NodeState } from './state.js';
 
 /** Follower: our leader announced a silence (maybe ours). */
@@ -60,11 +60,13 @@ function goSilent(n: NodeState, duration_ms: number): void {
   n.claimAt = null;
   n.electionAt = null;
   n.silentUntil = n.now + duration_ms;
+  command(n, { type: 'silence', until_ms: n.silentUntil, duration_ms });
   emit(n, { type: 'silenceStarted', until_ms: n.silentUntil, duration_ms });
 }
 
 /** The silence is over: forget what we believed, listen for the leader, resync. */
 export function endSilence(n: NodeState): void {
+  command(n, { type: 'endSilence' });
   n.silentUntil = null;
   n.role = 'follower';
   resetReplication(n);

@@ -12,7 +12,7 @@ import {
   type TaskId,
   type TaskRequestMessage,
 } from '../messages.js';
-import { emit, toClient } from './send.js';
+import { command, toClient } from './send.js';
 import type { LocalTask, NodeState } from './state.js';
 
 export function onTaskRequest(n: NodeState, m: TaskRequestMessage): void {
@@ -40,7 +40,7 @@ export function onTaskRequest(n: NodeState, m: TaskRequestMessage): void {
   };
   n.localTasks.set(key, task);
   n.queued++;
-  emit(n, {
+  command(n, {
     type: 'executeTask',
     client_id: m.client_id,
     task_id: m.task_id,
@@ -87,23 +87,27 @@ export function taskStarted(n: NodeState, client_id: ClientId, task_id: TaskId):
   n.running++;
 }
 
-/** The task finished: send the result (unless the client already has one) and cache it. */
+/**
+ * The task finished: send the result (unless the client already has one) and cache it.
+ * False if we no longer know the task (cancelled, or a duplicate report): the runtime can
+ * discard the result bytes at once.
+ */
 export function taskFinished(
   n: NodeState,
   client_id: ClientId,
   task_id: TaskId,
   outcome: TaskOutcome,
-): void {
+): boolean {
   const key = taskKey(client_id, task_id);
   const task = n.localTasks.get(key);
-  if (task === undefined || task.state === 'done') return;
+  if (task === undefined || task.state === 'done') return false;
   if (task.state === 'running') n.running--;
   else n.queued--;
   n.counters.tasks_executed++;
   if (task.acked) {
     n.localTasks.delete(key);
-    emit(n, { type: 'releaseResult', client_id, task_id });
-    return;
+    command(n, { type: 'releaseResult', client_id, task_id });
+    return true;
   }
   task.state = 'done';
   task.outcome = sanitizeOutcome(outcome);
@@ -112,6 +116,7 @@ export function taskFinished(
   n.done++;
   sendResult(n, task);
   evictResults(n);
+  return true;
 }
 
 function sendResult(n: NodeState, task: LocalTask): void {
@@ -144,7 +149,7 @@ export function dropLocalTask(n: NodeState, key: string, task: LocalTask): void 
   n.localTasks.delete(key);
   if (task.state === 'done') {
     n.done--;
-    emit(n, { type: 'releaseResult', ...task.ref });
+    command(n, { type: 'releaseResult', ...task.ref });
   }
 }
 
@@ -152,7 +157,7 @@ export function dropLocalTask(n: NodeState, key: string, task: LocalTask): void 
 export function cancelQueued(n: NodeState, key: string, task: LocalTask): void {
   n.localTasks.delete(key);
   n.queued--;
-  emit(n, { type: 'cancelTask', ...task.ref });
+  command(n, { type: 'cancelTask', ...task.ref });
 }
 
 /** Unacknowledged results go out again, less and less often, until the history TTL. */

@@ -1,23 +1,23 @@
 /**
- * What a node produced since the last `drain()`: messages, events and whether the hard state
- * changed. Filled by ./send.ts, emptied by `ServerNode.drain()`.
+ * What a node produced since the last `drain()`: commands, events, and whether the hard
+ * state changed. Filled by ./send.ts, emptied by `ServerNode.drain()`.
  */
+import type { Command, Ready } from '../commands.js';
 import type { HardState } from '../epoch.js';
-import type { NodeEvent, Outgoing, Ready } from '../events.js';
+import type { NodeEvent } from '../events.js';
 
 export class Outbox {
-  messages: Outgoing[] = [];
+  commands: Command[] = [];
   events: NodeEvent[] = [];
   hardStateDirty = false;
 
-  /** Everything collected so far, as one Ready; starts a new batch. */
+  /** Everything collected so far, as one Ready (hard state first); starts a new batch. */
   take(hardState: HardState): Ready {
-    const ready: Ready = {
-      messages: this.messages,
-      events: this.events,
-      hard_state: this.hardStateDirty ? hardState : null,
-    };
-    this.messages = [];
+    const commands: Command[] = this.hardStateDirty
+      ? [{ type: 'persistHardState', state: hardState }, ...this.commands]
+      : this.commands;
+    const ready: Ready = { commands, events: this.events };
+    this.commands = [];
     this.events = [];
     this.hardStateDirty = false;
     return ready;

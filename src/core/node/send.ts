@@ -1,16 +1,29 @@
-/** Putting messages and events in the outbox. A silent node sends nothing; a departed one only answers clients. */
+/**
+ * Putting commands and events in the outbox. A silent node sends nothing; a departed one
+ * only answers clients.
+ */
+import type { Command } from '../commands.js';
 import type { Destination, NodeEvent } from '../events.js';
 import type { ClientId, Message, ServerId } from '../messages.js';
 import type { NodeState } from './state.js';
 
+/** Something happened (for observers only). */
 export function emit(n: NodeState, event: NodeEvent): void {
   n.out.events.push(event);
+}
+
+/** The runtime must do this (sends go through `send`). */
+export function command(
+  n: NodeState,
+  c: Exclude<Command, { type: 'send' | 'persistHardState' }>,
+): void {
+  n.out.commands.push(c);
 }
 
 export function send(n: NodeState, to: Destination, message: Message): void {
   if (n.role === 'silent') return;
   if (n.role === 'left' && to.kind === 'server') return;
-  n.out.messages.push({ to, message });
+  n.out.commands.push({ type: 'send', to, message });
   n.counters.messages_sent++;
 }
 

@@ -3,20 +3,23 @@
  * delivers them, so each test controls exactly who hears what and when.
  */
 import type { ServerNodeConfigInput } from '../../../src/core/config.js';
-import type { NodeEvent, Outgoing, Source } from '../../../src/core/events.js';
+import type { Command } from '../../../src/core/commands.js';
+import type { Destination, NodeEvent, Source } from '../../../src/core/events.js';
 import type { Message } from '../../../src/core/messages.js';
 import { SeededRandom } from '../../../src/core/random.js';
 import { ServerNode } from '../../../src/core/server-node.js';
 
 export interface Envelope {
   from: Source;
-  to: Outgoing['to'];
+  to: Destination;
   message: Message;
 }
 
 export class Net {
   readonly nodes = new Map<number, ServerNode>();
   readonly events = new Map<number, NodeEvent[]>();
+  /** Commands other than sends, per node (executeTask, releaseResult, silence, ...). */
+  readonly commands = new Map<number, Command[]>();
   /** Messages sent and not yet delivered, in send order. */
   pending: Envelope[] = [];
   /** Messages addressed to clients (never delivered; tests inspect them). */
@@ -35,6 +38,7 @@ export class Net {
       node.setLocalLoad({ cpu_pct: id * 10, memory_used_pct: 20 }, 0);
       this.nodes.set(id, node);
       this.events.set(id, []);
+      this.commands.set(id, []);
       this.collect(id);
     }
   }
@@ -49,7 +53,11 @@ export class Net {
     this.node(id).checkDeepInvariants();
     const ready = this.node(id).drain();
     this.events.get(id)?.push(...ready.events);
-    for (const out of ready.messages) {
+    for (const out of ready.commands) {
+      if (out.type !== 'send') {
+        this.commands.get(id)?.push(out);
+        continue;
+      }
       const env = { from: { kind: 'server', id } as Source, to: out.to, message: out.message };
       if (out.to.kind === 'client') this.toClients.push(env);
       else if (!this.cut.has(`${id}>${out.to.id}`)) this.pending.push(env);
@@ -92,6 +100,10 @@ export class Net {
 
   eventsOf(id: number, type: NodeEvent['type']): NodeEvent[] {
     return (this.events.get(id) ?? []).filter((e) => e.type === type);
+  }
+
+  commandsOf(id: number, type: Command['type']): Command[] {
+    return (this.commands.get(id) ?? []).filter((c) => c.type === type);
   }
 
   /** Sends a client message to a server and returns what the server sent back to clients. */

@@ -16,7 +16,11 @@ describe('ServerNode election', () => {
     n.tick(n.nextDeadline_ms());
     const ready = n.drain();
     expect(ready.events).toContainEqual({ type: 'becameLeader', epoch: 1001, reason: 'alone' });
-    expect(ready.hard_state).toEqual({ max_term: 1, epoch: 1001 });
+    // The hard state comes first, before the Coordinator could be sent.
+    expect(ready.commands[0]).toEqual({
+      type: 'persistHardState',
+      state: { max_term: 1, epoch: 1001 },
+    });
     expect(n.currentRole).toBe('leader');
   });
 
@@ -240,7 +244,7 @@ describe('ServerNode tasks', () => {
       assignment: assignment(2),
     });
     expect(out[0]?.message).toMatchObject({ type: 'TaskAccepted', queue_position: 0 });
-    expect(net.eventsOf(2, 'executeTask')).toEqual([
+    expect(net.commandsOf(2, 'executeTask')).toEqual([
       {
         type: 'executeTask',
         client_id: 'c1',
@@ -278,10 +282,10 @@ describe('ServerNode tasks', () => {
       result_digest: 'abc',
       result_size_bytes: 99,
     });
-    expect(net.eventsOf(2, 'executeTask').length).toBe(1);
+    expect(net.commandsOf(2, 'executeTask').length).toBe(1);
     // The ack releases the result and is reported to the leader.
     net.fromClient(2, 'c1', { type: 'TaskAck', client_id: 'c1', task_id: 't1' });
-    expect(net.eventsOf(2, 'releaseResult')).toEqual([
+    expect(net.commandsOf(2, 'releaseResult')).toEqual([
       { type: 'releaseResult', client_id: 'c1', task_id: 't1' },
     ]);
     expect(

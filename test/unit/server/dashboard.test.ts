@@ -399,7 +399,14 @@ describe('dashboard timeline', () => {
     expect(
       describeEvent(1, { type: 'silenceStarted', until_ms: 0, duration_ms: 12_000 })?.text,
     ).toBe('Server 1 went silent for 12 s (failure simulation)');
-    expect(describeEvent(1, { type: 'cancelTask', client_id: 'c', task_id: 't' })).toBeNull();
+    expect(
+      describeEvent(1, {
+        type: 'taskAssigned',
+        client_id: 'c',
+        task_id: 't',
+        assignment: { server_id: 1, epoch: 1001, attempt: 1 },
+      }),
+    ).toBeNull();
   });
 
   it('merges a burst of reassignments from one server and keeps a bounded history', () => {

@@ -25,11 +25,13 @@ import {
   type Driver,
   type SqliteDialectConfig,
 } from 'kysely';
-import { createPool } from 'mysql2';
 import pg from 'pg';
-import { DirectoryError } from './errors.js';
+import { describeError, DirectoryError } from './errors.js';
+import { ER_WSREP_NOT_READY, MysqlNodes } from './mysql-nodes.js';
+
+export { describeError };
 import type { DirectoryDatabase } from './schema.js';
-import { SQLITE_MEMORY, type DirectoryTarget } from './url.js';
+import { SQLITE_MEMORY, type DirectoryTarget, type MysqlNode } from './url.js';
 
 /** Longest time SQLite's synchronous busy handler may block the event loop per statement. */
 export const SQLITE_SYNC_BUSY_WAIT_MS = 20;
@@ -65,6 +67,47 @@ export function createKysely(
   target: DirectoryTarget,
   settings: ConnectionSettings,
 ): Kysely<DirectoryDatabase> {
+  return createDirectoryDb(target, settings).db;
+}
+
+/**
+ * The Kysely instance, and for MySQL/MariaDB the node pool under it (Galera checks at open). With
+ * several nodes there is a second instance for write transactions: reads go to the first serving
+ * node in the URL's order (the local one), writes to the first serving node in sorted order, the
+ * same for every server (see `writeOrder`).
+ */
+export function createDirectoryDb(
+  target: DirectoryTarget,
+  settings: ConnectionSettings,
+): { db: Kysely<DirectoryDatabase>; mysqlNodes?: MysqlNodes; writes?: Kysely<DirectoryDatabase> } {
+  if (target.backend !== 'mysql') return { db: createSqlOrPg(target, settings) };
+  const mysqlNodes = new MysqlNodes(target.nodes, settings);
+  const db = new Kysely<DirectoryDatabase>({ dialect: new MysqlDialect({ pool: mysqlNodes }) });
+  if (target.nodes.length === 1) return { db, mysqlNodes };
+  const writeNodes = new MysqlNodes(writeOrder(target.nodes), settings);
+  const writes = new Kysely<DirectoryDatabase>({
+    dialect: new MysqlDialect({ pool: writeNodes }),
+  });
+  return { db, mysqlNodes, writes };
+}
+
+/**
+ * The order in which every server tries nodes for writes: sorted by address, so all servers that
+ * list the same nodes write through the same one. Galera lets any node take writes, but two
+ * transactions on two nodes that touch the same rows are only compared at commit, and one of them
+ * is aborted (then retried); under contention on a few hot rows (one user's queue and grants) that
+ * wastes most of the work. Through one node they wait for each other's row locks instead, as on a
+ * single server. Correctness never depends on it: while servers disagree (a node just died), the
+ * conflicts are caught at commit and retried. Measured in docs/RESULTS.md (bench:directory).
+ */
+export function writeOrder(nodes: readonly MysqlNode[]): MysqlNode[] {
+  return [...nodes].sort((a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0));
+}
+
+function createSqlOrPg(
+  target: Exclude<DirectoryTarget, { backend: 'mysql' }>,
+  settings: ConnectionSettings,
+): Kysely<DirectoryDatabase> {
   switch (target.backend) {
     case 'sqlite':
       return new Kysely({
@@ -73,26 +116,6 @@ export function createKysely(
     case 'postgres':
       return new Kysely({
         dialect: new PostgresDialect({ pool: createPostgresPool(target.url, settings) }),
-      });
-    case 'mysql':
-      return new Kysely({
-        dialect: new MysqlDialect({
-          pool: createMysqlPool(target.url, settings),
-          onCreateConnection: async (connection) => {
-            // Strict mode: an over-long value is an error, never silently truncated. READ
-            // COMMITTED: a read after taking a row lock sees the latest commits (MySQL's default
-            // REPEATABLE READ would show the snapshot from the transaction's first read).
-            // Constant statements; the only number is computed here, never taken from input.
-            const lockWaitSeconds = Math.max(1, Math.ceil(settings.operation_timeout_ms / 1000));
-            for (const statement of [
-              "set session sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ONLY_FULL_GROUP_BY'",
-              'set session transaction isolation level read committed',
-              `set session innodb_lock_wait_timeout = ${lockWaitSeconds}`,
-            ]) {
-              await connection.executeQuery(CompiledQuery.raw(statement));
-            }
-          },
-        }),
       });
   }
 }
@@ -155,26 +178,6 @@ function createPostgresPool(url: string, settings: ConnectionSettings): pg.Pool 
   return pool;
 }
 
-function createMysqlPool(url: string, settings: ConnectionSettings) {
-  const pool = createPool({
-    uri: url,
-    connectionLimit: settings.pool_size,
-    connectTimeout: settings.connect_timeout_ms,
-    waitForConnections: true,
-    queueLimit: 10_000,
-    enableKeepAlive: true,
-    idleTimeout: 30_000,
-    charset: 'UTF8MB4_BIN',
-    supportBigNumbers: true,
-  });
-  pool.on('connection', (connection) => {
-    connection.on('error', (err) =>
-      settings.on_warning(`directory: MySQL connection lost: ${describeError(err)}`),
-    );
-  });
-  return pool;
-}
-
 // ---- Error classification ---------------------------------------------------------------------
 
 interface DriverError {
@@ -186,12 +189,6 @@ interface DriverError {
 
 function fields(err: unknown): DriverError {
   return typeof err === 'object' && err !== null ? (err as DriverError) : {};
-}
-
-export function describeError(err: unknown): string {
-  const { code, message } = fields(err);
-  const text = typeof message === 'string' && message !== '' ? message : String(err);
-  return typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text;
 }
 
 const PG_TRANSIENT = new Set(['40001', '40P01', '55P03']);
@@ -206,6 +203,8 @@ const MYSQL_UNAVAILABLE = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'POOL_CLOSED',
+  // Ours (mysql-nodes.ts): no node of the URL serves.
+  'DIRECTORY_NO_NODE',
 ]);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
@@ -232,8 +231,10 @@ export function isTransientError(err: unknown): boolean {
 
 /** The database cannot be reached or refuses us: configuration or outage, not our data. */
 export function isUnavailableError(err: unknown): boolean {
-  const { code, fatal, message } = fields(err);
+  const { code, errno, fatal, message } = fields(err);
   if (fatal === true) return true;
+  // Galera: "WSREP has not yet prepared node for application use" (not primary, not synced).
+  if (errno === ER_WSREP_NOT_READY) return true;
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code) || MYSQL_UNAVAILABLE.has(code)) return true;
     if (code === 'SQLITE_CANTOPEN' || code.startsWith('SQLITE_IOERR') || code === 'SQLITE_FULL')

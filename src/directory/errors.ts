@@ -63,3 +63,13 @@ export function conflict(message: string): DirectoryError {
 export function limitExceeded(message: string): DirectoryError {
   return new DirectoryError('limit_exceeded', message);
 }
+
+/** A driver error in one line: its message and, when the message lacks it, its code. */
+export function describeError(err: unknown): string {
+  const { code, message } = (typeof err === 'object' && err !== null ? err : {}) as {
+    code?: unknown;
+    message?: unknown;
+  };
+  const text = typeof message === 'string' && message !== '' ? message : String(err);
+  return typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text;
+}

@@ -8,7 +8,7 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { DirectoryBackend } from './store.js';
 
 /** The newest migration this build knows; a database with a newer one is refused. */
-export const LATEST_MIGRATION = '0003_grant_views';
+export const LATEST_MIGRATION = '0004_user_lock_seq';
 
 export function migrationProvider(backend: DirectoryBackend): MigrationProvider {
   return {
@@ -16,6 +16,7 @@ export function migrationProvider(backend: DirectoryBackend): MigrationProvider 
       '0001_initial': initialMigration(backend),
       '0002_request_nonces': requestNoncesMigration(backend),
       '0003_grant_views': grantViewsMigration(),
+      '0004_user_lock_seq': userLockSeqMigration(),
     }),
   };
 }
@@ -310,6 +311,27 @@ function grantViewsMigration(): Migration {
     },
     async down(db: Kysely<unknown>): Promise<void> {
       await db.schema.alterTable('dir_grants').dropColumn('views_used').execute();
+    },
+  };
+}
+
+/**
+ * 0004: a counter on each user row that write transactions bump on MariaDB Galera instead of only
+ * locking the row (SELECT … FOR UPDATE). Galera's row locks are local to one node, so two
+ * transactions on two nodes that only lock the same user would both commit; bumping the counter
+ * writes the row, so the second to commit fails certification (a deadlock error) and is retried,
+ * seeing the first one's changes. Unused elsewhere.
+ */
+function userLockSeqMigration(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .alterTable('dir_users')
+        .addColumn('lock_seq', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('dir_users').dropColumn('lock_seq').execute();
     },
   };
 }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger } from '../util/log.js';
 import {
   configureSqlite,
-  createKysely,
+  createDirectoryDb,
   describeError,
   isTransientError,
   isUnavailableError,
@@ -17,6 +17,7 @@ import {
 import { DirectoryError, invalidArgument } from './errors.js';
 import { DEFAULT_LIMITS, LIMIT_RANGES, type DirectoryLimits } from './limits.js';
 import { LATEST_MIGRATION, migrationProvider } from './migrations.js';
+import type { MysqlNodes } from './mysql-nodes.js';
 import { MIGRATION_LOCK_TABLE, MIGRATION_TABLE, type DirectoryDatabase } from './schema.js';
 import { SqlDirectoryStore } from './sql-store.js';
 import type { DirectoryStore } from './store.js';
@@ -61,8 +62,16 @@ export async function openDirectory(
   if (typeof clock !== 'function')
     throw invalidArgument('clock must be a function returning milliseconds');
 
-  const db = createKysely(target, settings);
+  const { db, mysqlNodes, writes } = createDirectoryDb(target, settings);
   try {
+    if (mysqlNodes) {
+      await withDeadline(
+        checkNodes(mysqlNodes, target),
+        settings.connect_timeout_ms,
+        () =>
+          `cannot reach the directory database ${target.description} within ${settings.connect_timeout_ms} ms`,
+      );
+    }
     await withDeadline(
       connectProbe(db, target, settings),
       settings.connect_timeout_ms,
@@ -70,7 +79,9 @@ export async function openDirectory(
         `cannot reach the directory database ${target.description} within ${settings.connect_timeout_ms} ms`,
     );
     await withDeadline(
-      migrate(db, target, settings.busy_timeout_ms),
+      // Kysely's MySQL migration lock (GET_LOCK) holds on one node only: migrating through the
+      // write node, the same for every server, makes concurrent opens exclude each other.
+      migrate(writes ?? db, target, settings.busy_timeout_ms),
       migration_timeout_ms,
       () =>
         `applying the directory schema to ${target.description} took over ${migration_timeout_ms} ms (another server may hold the migration lock)`,
@@ -78,17 +89,46 @@ export async function openDirectory(
   } catch (err) {
     // Do not wait for a pool that may be stuck connecting; just let it go.
     void db.destroy().catch(() => undefined);
+    void writes?.destroy().catch(() => undefined);
     throw err;
   }
   return new SqlDirectoryStore({
     db,
+    ...(writes ? { write_db: writes } : {}),
     backend: target.backend,
     description: target.description,
     clock,
     limits,
     operation_timeout_ms: settings.operation_timeout_ms,
     busy_timeout_ms: settings.busy_timeout_ms,
+    galera: mysqlNodes?.galera ?? false,
   });
+}
+
+/**
+ * Before serving from a MySQL/MariaDB URL: a node of another Galera cluster, or a plain server in
+ * a multi-node URL, is a configuration error; no serving node at all is an outage (the message
+ * says each node's problem and, when the majority is lost, the recovery command).
+ */
+async function checkNodes(nodes: MysqlNodes, target: DirectoryTarget): Promise<void> {
+  const reports = await nodes.survey();
+  const misconfigured = reports.filter(
+    (r) => r.kind === 'foreign_cluster' || r.kind === 'not_galera',
+  );
+  if (misconfigured.length > 0) {
+    throw new DirectoryError(
+      'directory_bad_url',
+      `directory url ${target.description}: ${misconfigured.map((r) => `node ${r.label}: ${r.problem}`).join('; ')}`,
+    );
+  }
+  if (reports.every((r) => r.problem !== undefined)) {
+    const err = nodes.noServingNode();
+    throw new DirectoryError(
+      'directory_unavailable',
+      `cannot open the directory database ${target.description}: ${err.message}`,
+      { cause: err },
+    );
+  }
 }
 
 async function connectProbe(

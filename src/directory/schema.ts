@@ -29,6 +29,8 @@ export interface UsersTable {
   username: Col<string>;
   public_key: Col<Uint8Array>;
   created_at_ms: Col<number>;
+  /** Bumped by write transactions on Galera (migration 0004); has a default. */
+  lock_seq: ColumnType<unknown, number | undefined, number>;
 }
 
 export interface ChallengesTable {

@@ -7,11 +7,15 @@
  * Concurrency: every write is one transaction. Writes that check a per-user limit or a state
  * transition first lock the rows of the users involved (SELECT … FOR UPDATE, in sorted id order
  * so two transactions never wait on each other in a cycle); on SQLite, BEGIN IMMEDIATE already
- * serialises writers. Lock conflicts the database resolves by aborting one side (SQLite busy,
- * deadlock, serialization failure) are retried with backoff for up to `busy_timeout_ms`. Each call
- * is bounded by `operation_timeout_ms`.
+ * serialises writers. On MariaDB Galera row locks hold on one node only, so there the lock also
+ * writes the user row (bumps `lock_seq`): two transactions through two nodes that lock the same
+ * user conflict at commit, and Galera aborts one with a deadlock error. Lock conflicts the database
+ * resolves by aborting one side (SQLite busy, deadlock, Galera certification failure, serialization
+ * failure) are retried, the whole transaction, with jittered backoff for up to `busy_timeout_ms`.
+ * Each call is bounded by `operation_timeout_ms`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'kysely';
 import { describeError, isTransientError, isUnavailableError } from '../dialects.js';
 import { DirectoryError } from '../errors.js';
 import { FIELD_LIMITS, type DirectoryLimits } from '../limits.js';
@@ -22,15 +26,21 @@ import type { Db, LockedUsers } from './queries.js';
 
 export interface StoreContext {
   db: Db;
+  /** Write transactions go here when set (several Galera nodes: the agreed write node). */
+  write_db?: Db;
   backend: DirectoryBackend;
   description: string;
   clock: () => number;
   limits: DirectoryLimits;
   operation_timeout_ms: number;
   busy_timeout_ms: number;
+  /** The database is a MariaDB Galera node: row locks must also write the row (see above). */
+  galera: boolean;
 }
 
 const RECONNECT_RETRIES = 2;
+const BACKOFF_CAP_MS = 20;
+const GALERA_BACKOFF_CAP_MS = 200;
 
 export class SqlRunner {
   readonly backend: DirectoryBackend;
@@ -60,13 +70,15 @@ export class SqlRunner {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.db.destroy();
+    await Promise.all([this.db.destroy(), this.ctx.write_db?.destroy()]);
   }
 
   /**
-   * After a database restart the pool may still hold dead connections. A call that fails on one
-   * is retried (twice) when that is safe: reads always, writes only when the transaction never
-   * began. A connection lost during a write leaves its outcome unknown: the caller must know.
+   * After a database restart (or with a Galera node gone) the pool may still hold dead
+   * connections. A call that fails on one is retried (twice; the pool moves on to another node)
+   * when that is safe: reads always, writes when COMMIT was never sent — a transaction the server
+   * did not get a COMMIT for is rolled back. A connection lost during COMMIT leaves the outcome
+   * unknown: the caller is told so.
    */
   read<T>(operation: string, body: (db: Db) => Promise<T>): Promise<T> {
     return this.run(operation, () => body(this.db), { idempotent: true });
@@ -76,14 +88,15 @@ export class SqlRunner {
     return this.run(
       operation,
       async () => {
-        let began = false;
+        let committing = false;
         try {
-          return await this.db.transaction().execute((trx) => {
-            began = true;
-            return body(trx);
+          return await (this.ctx.write_db ?? this.db).transaction().execute(async (trx) => {
+            const result = await body(trx);
+            committing = true;
+            return result;
           });
         } catch (err) {
-          throw began ? err : new NotBegun(err);
+          throw committing ? err : new NotCommitted(err);
         }
       },
       { idempotent: false },
@@ -94,6 +107,14 @@ export class SqlRunner {
   async lockUsers(trx: Db, ids: readonly UserId[]): Promise<LockedUsers> {
     const found: LockedUsers = new Map();
     for (const id of [...new Set(ids)].sort()) {
+      if (this.ctx.galera) {
+        // Takes the row lock like FOR UPDATE, and makes the lock part of the write set.
+        await trx
+          .updateTable('dir_users')
+          .set({ lock_seq: sql<number>`lock_seq + 1` })
+          .where('user_id', '=', id)
+          .execute();
+      }
       const row = await trx
         .selectFrom('dir_users')
         .select(['user_id', 'username'])
@@ -135,8 +156,8 @@ export class SqlRunner {
         try {
           return await attempt();
         } catch (caught) {
-          const safe = idempotent || caught instanceof NotBegun;
-          const err = caught instanceof NotBegun ? caught.cause : caught;
+          const safe = idempotent || caught instanceof NotCommitted;
+          const err = caught instanceof NotCommitted ? caught.cause : caught;
           if (abandoned) throw err;
           if (safe && isUnavailableError(err) && reconnects < RECONNECT_RETRIES) {
             reconnects++;
@@ -146,7 +167,10 @@ export class SqlRunner {
           const elapsed = performance.now() - started;
           if (!isTransientError(err) || elapsed >= this.ctx.busy_timeout_ms) throw err;
           // Exponential backoff with jitter, so competing processes do not retry in lockstep.
-          await sleep(Math.min(2 ** tries, 20) * (0.5 + Math.random()));
+          // Galera aborts the loser of a conflict only at commit, after a cluster round trip, so
+          // under contention its retries must spread out further than a local lock queue's.
+          const cap_ms = this.ctx.galera ? GALERA_BACKOFF_CAP_MS : BACKOFF_CAP_MS;
+          await sleep(Math.min(2 ** tries, cap_ms) * (0.5 + Math.random()));
         }
       }
     })();
@@ -178,7 +202,9 @@ export class SqlRunner {
     if (isTransientError(err)) {
       return new DirectoryError(
         'directory_unavailable',
-        `the directory database stayed locked by other writers for over ${this.ctx.busy_timeout_ms} ms (cannot ${operation}): ${describeError(err)}`,
+        this.ctx.galera
+          ? `the directory's writes kept conflicting with concurrent writes (row locks or Galera certification conflicts) for over ${this.ctx.busy_timeout_ms} ms (cannot ${operation}): ${describeError(err)}`
+          : `the directory database stayed locked by other writers for over ${this.ctx.busy_timeout_ms} ms (cannot ${operation}): ${describeError(err)}`,
         { cause: err },
       );
     }
@@ -199,9 +225,9 @@ export class SqlRunner {
   }
 }
 
-/** The write failed before its transaction began, so nothing was changed: safe to retry. */
-class NotBegun extends Error {
+/** The write failed before COMMIT was sent, so nothing was changed: safe to retry. */
+class NotCommitted extends Error {
   constructor(override readonly cause: unknown) {
-    super('the transaction did not begin');
+    super('the transaction was not committed');
   }
 }

@@ -3,18 +3,24 @@
  * schema or a fresh MySQL/MariaDB database per test, so runs never see each other's rows.
  *
  * PostgreSQL and MariaDB are used when CLOUDP2P_TEST_POSTGRES_URL / CLOUDP2P_TEST_MYSQL_URL are
- * set (the user needs the right to create schemas / databases named cloudp2p_test_*). Without
- * them those suites are skipped with a message, unless CLOUDP2P_REQUIRE_ALL_DATABASES=1 (CI),
- * which turns a missing URL into a failure.
+ * set (the user needs the right to create schemas / databases named cloudp2p_test_*); Galera when
+ * CLOUDP2P_TEST_GALERA=1 (the suite starts its own cluster). Without them those suites are skipped
+ * with a message, unless CLOUDP2P_REQUIRE_ALL_DATABASES=1 (CI), which turns a missing one into a
+ * failure.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
-import { createKysely } from '../../../src/directory/dialects.js';
+import { createKysely, writeOrder } from '../../../src/directory/dialects.js';
+import {
+  startLocalGaleraCluster,
+  type LocalGaleraCluster,
+} from '../../../src/directory/galera/cluster.js';
+import { galeraProgramsMissing } from '../../../src/directory/galera/node.js';
 import { openDirectory, type OpenDirectoryOptions } from '../../../src/directory/open.js';
 import type { DirectoryDatabase } from '../../../src/directory/schema.js';
 import type { DirectoryStore } from '../../../src/directory/store.js';
@@ -31,13 +37,18 @@ export class ManualClock {
 /** One fresh, empty database. */
 export interface FreshDatabase {
   url: string;
+  /**
+   * The same database reached through other preferred nodes (Galera: server k prefers node k);
+   * stores opened by the harness take them in turn, as the servers of a cloud would.
+   */
+  urls?: string[];
   drop(): Promise<void>;
   /** Server-side kill of every connection to this database (as a database restart would). */
   killConnections?(): Promise<number>;
 }
 
 export interface BackendUnderTest {
-  name: 'sqlite' | 'postgres' | 'mysql';
+  name: 'sqlite' | 'postgres' | 'mysql' | 'galera';
   /** Undefined when the backend can run; otherwise why not and how to enable it. */
   unavailable?: string;
   fresh(): Promise<FreshDatabase>;
@@ -48,6 +59,7 @@ export interface DirectoryHarness {
   url: string;
   clock: ManualClock;
   store: DirectoryStore;
+  /** Another server's store (on Galera each one prefers another node for its reads). */
   open(options?: OpenDirectoryOptions): Promise<DirectoryStore>;
   /** Kills every connection to the database from the server side; undefined for SQLite. */
   killConnections?: () => Promise<number>;
@@ -65,7 +77,9 @@ export function harnessFactory(backend: BackendUnderTest): HarnessFactory {
     const opened: DirectoryStore[] = [];
     const raws: Kysely<DirectoryDatabase>[] = [];
     const open = async (more: OpenDirectoryOptions = {}) => {
-      const store = await openDirectory(database.url, { clock: clock.read, ...options, ...more });
+      const urls = database.urls ?? [database.url];
+      const url = urls[opened.length % urls.length] as string;
+      const store = await openDirectory(url, { clock: clock.read, ...options, ...more });
       opened.push(store);
       return store;
     };
@@ -77,7 +91,12 @@ export function harnessFactory(backend: BackendUnderTest): HarnessFactory {
       open,
       ...(database.killConnections ? { killConnections: database.killConnections } : {}),
       raw: () => {
-        const raw = createKysely(parseDirectoryUrl(database.url), {
+        // Through the node the stores write to (Galera: the agreed write node), so that its row
+        // locks and its autocommit changes are the ones the stores' transactions meet.
+        const target = parseDirectoryUrl(database.url);
+        const rawTarget =
+          target.backend === 'mysql' ? { ...target, nodes: writeOrder(target.nodes) } : target;
+        const raw = createKysely(rawTarget, {
           connect_timeout_ms: 5000,
           operation_timeout_ms: 5000,
           busy_timeout_ms: 5000,
@@ -174,16 +193,7 @@ export function mysqlBackend(env = process.env): BackendUnderTest {
       url.pathname = `/${database}`;
       return {
         url: url.toString(),
-        killConnections: () =>
-          withMysql(base, async (c) => {
-            const [rows] = await c.query(
-              'select id from information_schema.processlist where db = ? and id <> connection_id()',
-              [database],
-            );
-            const ids = (rows as { id: number }[]).map((row) => row.id);
-            for (const id of ids) await c.query(`kill connection ${Number(id)}`);
-            return ids.length;
-          }),
+        killConnections: () => withMysql(base, (c) => killDatabaseConnections(c, database)),
         drop: async () => {
           await withMysql(base, (c) => c.query(`drop database if exists ${database}`));
         },
@@ -212,6 +222,146 @@ async function withMysql<T>(
   } finally {
     await connection.end();
   }
+}
+
+const GALERA_ACCOUNT = { user: 'cloudp2p', password: 'cloudp2p-test' };
+
+export interface GaleraBackend extends BackendUnderTest {
+  /** The cluster the suite runs on, started on first use (three nodes on loopback). */
+  cluster(): Promise<LocalGaleraCluster>;
+  /** Stops the cluster and deletes its folders. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A three-node MariaDB Galera cluster on loopback (free ports), started once per test file, with
+ * a fresh database per test. Needs CLOUDP2P_TEST_GALERA=1 and the Debian packages galera-4,
+ * mariadb-server and rsync; as root, mariadbd runs as the `mysql` user.
+ */
+export function galeraBackend(env = process.env): GaleraBackend {
+  let started: Promise<LocalGaleraCluster> | undefined;
+  const cluster = () => {
+    started ??= (async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-galera-'));
+      chmodSync(dir, 0o755); // the mysql user must reach the nodes' folders
+      return startLocalGaleraCluster({
+        dir,
+        size: 3,
+        account: GALERA_ACCOUNT,
+        cluster_name: 'cloudp2p_test',
+        // Notice a killed node in about 3 s instead of 5-15 s (loopback: no real network delays).
+        provider_options: {
+          'evs.suspect_timeout': 'PT3S',
+          'evs.inactive_timeout': 'PT6S',
+          'evs.install_timeout': 'PT6S',
+        },
+      });
+    })();
+    return started;
+  };
+  return {
+    name: 'galera',
+    unavailable: galeraUnavailable(env),
+    cluster,
+    stop: async () => {
+      if (started) await (await started).stop({ remove: true });
+    },
+    fresh: async () => {
+      const nodes = await cluster();
+      const database = `cloudp2p_test_${randomBytes(6).toString('hex')}`;
+      await withServingNode(nodes, (c) =>
+        c.query(`create database ${database} character set utf8mb4 collate utf8mb4_bin`),
+      );
+      await databaseOnEveryNode(nodes, database);
+      // Server k prefers node k, as each cloud machine's server prefers its local node.
+      const rotations = nodes.nodes.map((_, k) =>
+        nodes.url(database, [...nodes.nodes.slice(k), ...nodes.nodes.slice(0, k)]),
+      );
+      return {
+        url: rotations[0] as string,
+        urls: rotations,
+        killConnections: async () => {
+          let killed = 0;
+          for (const node of nodes.nodes) {
+            if (!node.running()) continue;
+            killed += await node
+              .withConnection((c) => killDatabaseConnections(c, database))
+              .catch(() => 0);
+          }
+          return killed;
+        },
+        drop: async () => {
+          await withServingNode(nodes, (c) => c.query(`drop database if exists ${database}`));
+        },
+      };
+    },
+  };
+}
+
+function galeraUnavailable(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.CLOUDP2P_TEST_GALERA !== '1') {
+    return (
+      'CLOUDP2P_TEST_GALERA is not set. To run it: install the Debian packages galera-4, ' +
+      'mariadb-server and rsync, and set CLOUDP2P_TEST_GALERA=1; the suite starts its own ' +
+      'three-node cluster on loopback (as root, mariadbd runs as the mysql user). .ci/run does both.'
+    );
+  }
+  const missing = galeraProgramsMissing();
+  return missing ? `CLOUDP2P_TEST_GALERA=1 but ${missing}` : undefined;
+}
+
+/**
+ * Waits until every running node has applied the CREATE DATABASE (a causal read on each), so the
+ * stores' first connections do not find it missing on a node that is a moment behind.
+ */
+async function databaseOnEveryNode(cluster: LocalGaleraCluster, database: string): Promise<void> {
+  await Promise.all(
+    cluster.nodes
+      .filter((node) => node.running())
+      .map(
+        (node) =>
+          node
+            .withConnection(async (c) => {
+              await c.query('set session wsrep_sync_wait = 1');
+              await c.query(
+                'select schema_name from information_schema.schemata where schema_name = ?',
+                [database],
+              );
+            })
+            .catch(() => undefined), // a node that is down or joining is skipped by the stores
+      ),
+  );
+}
+
+/** Runs SQL with the cluster's account on the first node that answers. */
+async function withServingNode<T>(
+  cluster: LocalGaleraCluster,
+  body: (c: Awaited<ReturnType<typeof createConnection>>) => Promise<T>,
+): Promise<T> {
+  let last: unknown;
+  for (const node of cluster.nodes) {
+    if (!node.running()) continue;
+    try {
+      return await node.withConnection(body);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last ?? new Error('no Galera node is running');
+}
+
+/** Server-side kill of every other connection to `database` on one MySQL/MariaDB server. */
+async function killDatabaseConnections(
+  c: Awaited<ReturnType<typeof createConnection>>,
+  database: string,
+): Promise<number> {
+  const [rows] = await c.query(
+    'select id from information_schema.processlist where db = ? and id <> connection_id()',
+    [database],
+  );
+  const ids = (rows as { id: number }[]).map((row) => row.id);
+  for (const id of ids) await c.query(`kill connection ${Number(id)}`);
+  return ids.length;
 }
 
 /** What to do when a backend cannot run: skip with a message, or fail in CI. */

@@ -68,6 +68,17 @@ describe('openDirectory failures', () => {
     expect(String(err)).not.toContain('secret');
   });
 
+  it('names every node of an unreachable node list, without the password', async () => {
+    const { err } = await openError('mysql://u:secret@127.0.0.1:1,127.0.0.1:2/db', {
+      connect_timeout_ms: 2000,
+    });
+    expectCode(err, 'directory_unavailable');
+    expect(String(err)).toMatch(/no node of the directory's Galera cluster serves/);
+    expect(String(err)).toMatch(/127\.0\.0\.1:1: cannot connect \(.*ECONNREFUSED/);
+    expect(String(err)).toMatch(/127\.0\.0\.1:2: cannot connect \(.*ECONNREFUSED/);
+    expect(String(err)).not.toContain('secret');
+  });
+
   it('refuses a file that is not a SQLite database', async () => {
     const path = join(dir, 'not-a-db.db');
     writeFileSync(path, 'hello, I am a text file, not a database'.repeat(100));
@@ -116,6 +127,21 @@ describe('openDirectory failures', () => {
   );
 
   const mysqlUrl = process.env.CLOUDP2P_TEST_MYSQL_URL;
+  it.runIf(mysqlUrl !== undefined)(
+    'refuses a plain MariaDB in a URL that names several nodes (only Galera nodes may be listed)',
+    async () => {
+      const url = new URL(mysqlUrl ?? '');
+      const port = url.port || '3306';
+      // The same plain server twice, under two names: neither is a Galera node.
+      const twoNodes = `mysql://${url.username}:${url.password}@127.0.0.1:${port},localhost:${port}${url.pathname}`;
+      const { err } = await openError(twoNodes);
+      expectCode(err, 'directory_bad_url');
+      expect(String(err)).toMatch(
+        /node 127\.0\.0\.1:\d+: it is not a Galera node \(wsrep_on=OFF\)/,
+      );
+    },
+  );
+
   it.runIf(mysqlUrl !== undefined)(
     'reports wrong MySQL credentials without the password',
     async () => {

@@ -27,6 +27,31 @@ describe('parseDirectoryUrl', () => {
     });
   });
 
+  it('reads a Galera node list in order, each node with the same user, database and options', () => {
+    const target = parseDirectoryUrl(
+      'mysql://u:s3cret@10.0.0.1:3306,10.0.0.2,[fd00::3]:3307/cloudp2p?connectTimeout=5000',
+    );
+    expect(target.backend).toBe('mysql');
+    if (target.backend !== 'mysql') return;
+    expect(target.nodes.map((n) => n.label)).toEqual([
+      '10.0.0.1:3306',
+      '10.0.0.2:3306',
+      '[fd00::3]:3307',
+    ]);
+    expect(target.nodes[1]).toMatchObject({
+      host: '10.0.0.2',
+      port: 3306,
+      url: 'mysql://u:s3cret@10.0.0.2/cloudp2p?connectTimeout=5000',
+    });
+    expect(target.nodes[2]?.host).toBe('fd00::3');
+    expect(target.description).toBe(
+      'mysql://u:***@10.0.0.1:3306,10.0.0.2,[fd00::3]:3307/cloudp2p?connectTimeout=5000',
+    );
+    expect(parseDirectoryUrl('mysql://u:p@db/cloud')).toMatchObject({
+      nodes: [{ host: 'db', port: 3306, label: 'db:3306' }],
+    });
+  });
+
   it('never shows a password', () => {
     const target = parseDirectoryUrl('postgres://user:s3cret@db:5432/cloud');
     expect(target.description).toBe('postgres://user:***@db:5432/cloud');
@@ -48,6 +73,26 @@ describe('parseDirectoryUrl', () => {
     ['mysql://db/a/b', /must name one database/],
     ['postgres://db:0/x', /port 0/],
     ['sqlite:a\nb', /control characters/],
+    [
+      'mysql://u:p@10.0.0.1:3306,,10.0.0.2:3306/cloud',
+      /node 2 of .* is empty: list nodes as host:port/,
+    ],
+    ['mysql://u:p@10.0.0.1:3306,/cloud', /node 2 of .* is empty/],
+    [
+      'mysql://u:p@10.0.0.1:3306;10.0.0.2:3306/cloud',
+      /is "10.0.0.1:3306;10.0.0.2:3306"; a node is host:port/,
+    ],
+    ['mysql://u:p@10.0.0.1:70000,10.0.0.2/cloud', /node 1 of .* a port 1-65535/],
+    ['mysql://u:p@a:1,a:1/cloud', /names node a:1 twice/],
+    ['mysql://u:p@a,b,c', /must name one database/],
+    [
+      `mysql://u:p@${Array.from({ length: 17 }, (_, i) => `h${i}`).join(',')}/cloud`,
+      /17 nodes; at most 16/,
+    ],
+    [
+      'postgres://u:p@a:5432,b:5432/cloud',
+      /PostgreSQL URLs name one host \(the pg driver has no multi-host URLs\)/,
+    ],
     [42, /non-empty string/],
   ])('refuses %j with a message saying what is allowed', (url, message) => {
     let caught: unknown;

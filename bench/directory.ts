@@ -1,10 +1,12 @@
 /**
- * `npm run bench:directory`: directory operations per second on SQLite vs PostgreSQL vs
- * MariaDB/MySQL, the same workload in one run, side by side.
+ * `npm run bench:directory`: directory operations per second and p99 latency on SQLite vs
+ * PostgreSQL vs one MariaDB vs a three-node MariaDB Galera cluster, the same workload in one run,
+ * side by side.
  *
  * Each backend gets a fresh database (SQLite file in tmp; PostgreSQL schema / MySQL database
- * from CLOUDP2P_TEST_POSTGRES_URL / CLOUDP2P_TEST_MYSQL_URL — a backend without its URL is
- * skipped with a message). One process, one DirectoryStore per backend, as one server would
+ * from CLOUDP2P_TEST_POSTGRES_URL / CLOUDP2P_TEST_MYSQL_URL; Galera: with CLOUDP2P_TEST_GALERA=1
+ * the bench starts three nodes on loopback, as the test suite does — a backend that cannot run
+ * is skipped with a message). One process, one DirectoryStore per backend, as one server would
  * use it; operations are issued by BENCH_CONCURRENCY workers at once (default "1,8": one
  * sequential client, then 8 concurrent requests in flight). Workload, in order:
  *   register        registerUser
@@ -15,16 +17,23 @@
  *   take updates    takeUpdates + ackUpdates of everything queued for one user
  * Sizes scale with BENCH_SCALE (default 1: 200 users, 2000 heartbeats, 300 lists, 600
  * requests, 2000 grant updates, 200 takes).
+ *
+ * Galera also gets a contention round: three servers (one store preferring each node) change
+ * the grants of the same 10 owners at once, with the writes routed through one node (what the
+ * store does) and, for comparison, each server writing through its own node (single-node URLs).
  */
 import os from 'node:os';
 import { sql } from 'kysely';
 import { openDirectory } from '../src/directory/index.js';
 import type { DirectoryStore, UserRecord } from '../src/directory/index.js';
+import { quantileSorted } from '../src/util/stats.js';
 import {
+  galeraBackend,
   mysqlBackend,
   postgresBackend,
   sqliteBackend,
   type BackendUnderTest,
+  type GaleraBackend,
 } from '../test/integration/directory/harness.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -43,22 +52,36 @@ const OPERATIONS = [
   'take updates',
 ] as const;
 type Operation = (typeof OPERATIONS)[number];
-type Rates = Record<Operation, number>;
+interface Measured {
+  per_second: number;
+  p99_ms: number;
+}
+type Rates = Record<Operation, Measured>;
 
-/** Runs `count` operations with `concurrency` in flight; returns operations per second. */
+/** Runs `count` operations with `concurrency` in flight; returns their rate and p99 latency. */
 async function measure(
   count: number,
   concurrency: number,
   op: (i: number) => Promise<unknown>,
-): Promise<number> {
+): Promise<Measured> {
   let next = 0;
+  const latencies: number[] = [];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < count) await op(next++);
+      while (next < count) {
+        const i = next++;
+        const t0 = performance.now();
+        await op(i);
+        latencies.push(performance.now() - t0);
+      }
     }),
   );
-  return count / ((performance.now() - started) / 1000);
+  latencies.sort((a, b) => a - b);
+  return {
+    per_second: count / ((performance.now() - started) / 1000),
+    p99_ms: quantileSorted(latencies, 0.99),
+  };
 }
 
 async function workload(store: DirectoryStore, concurrency: number): Promise<Rates> {
@@ -146,8 +169,81 @@ async function serverVersion(store: DirectoryStore, url: string): Promise<string
   }
 }
 
+/**
+ * Three servers (one store preferring each node) change grants of the same few owners at once:
+ * the grant changes per second, and how many failed after their retry budget.
+ */
+async function contention(
+  urls: readonly string[],
+): Promise<{ per_second: number; p99_ms: number; failed: number }> {
+  const stores = await Promise.all(urls.map((url) => openDirectory(url, { pool_size: 10 })));
+  try {
+    const owners: UserRecord[] = [];
+    for (let i = 0; i < 11; i++) {
+      owners.push(
+        await (stores[0] as DirectoryStore).registerUser({
+          username: `hot${i}`,
+          public_key: new Uint8Array(32).fill(i),
+        }),
+      );
+    }
+    const count = Math.round(600 * SCALE);
+    let failed = 0;
+    const measured = await measure(count, 24, async (i) => {
+      const owner = owners[i % 10] as UserRecord;
+      const viewer = owners[10] as UserRecord;
+      await (stores[i % stores.length] as DirectoryStore)
+        .setGrant(owner.user_id, {
+          owner_id: owner.user_id,
+          image_id: `img-${i % 7}`,
+          viewer_id: viewer.user_id,
+          quota: 1 + i,
+        })
+        .catch(() => failed++);
+    });
+    return { ...measured, failed };
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+}
+
+async function galeraContention(galera: GaleraBackend): Promise<void> {
+  const cluster = await galera.cluster();
+  console.log('\nGalera contention: 3 servers, 24 grant changes in flight on 10 owners');
+  const rows = [['writes', 'grant changes/s', 'p99 ms', 'failed']];
+  for (const [label, urlsOf] of [
+    [
+      'through one node (the store)',
+      (db: string) =>
+        cluster.nodes.map((_, k) =>
+          cluster.url(db, [...cluster.nodes.slice(k), ...cluster.nodes.slice(0, k)]),
+        ),
+    ],
+    [
+      'each server through its own node',
+      (db: string) => cluster.nodes.map((node) => cluster.url(db, [node])),
+    ],
+  ] as const) {
+    const database = await galera.fresh();
+    const db = database.url.slice(database.url.lastIndexOf('/') + 1);
+    try {
+      const result = await contention(urlsOf(db));
+      rows.push([
+        label,
+        result.per_second.toFixed(0),
+        result.p99_ms.toFixed(1),
+        String(result.failed),
+      ]);
+    } finally {
+      await database.drop();
+    }
+  }
+  printTable(rows);
+}
+
 async function main(): Promise<void> {
-  const backends: BackendUnderTest[] = [sqliteBackend(), postgresBackend(), mysqlBackend()];
+  const galera = galeraBackend();
+  const backends: BackendUnderTest[] = [sqliteBackend(), postgresBackend(), mysqlBackend(), galera];
   console.log(
     `bench:directory — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}; ` +
       `scale ${SCALE}; databases on this machine (loopback)`,
@@ -175,10 +271,11 @@ async function main(): Promise<void> {
   }
   const names = [...results.keys()];
   for (const concurrency of CONCURRENCY) {
+    const get = (name: string, op: Operation) => results.get(name)?.get(concurrency)?.[op];
     console.log(`\noperations per second, ${concurrency} in flight`);
     const header = ['operation', ...names, ...names.slice(1).map((n) => `${n}/sqlite`)];
     const rows = OPERATIONS.map((op) => {
-      const rate = (name: string) => results.get(name)?.get(concurrency)?.[op] ?? Number.NaN;
+      const rate = (name: string) => get(name, op)?.per_second ?? Number.NaN;
       const base = rate('sqlite');
       return [
         op,
@@ -187,6 +284,21 @@ async function main(): Promise<void> {
       ];
     });
     printTable([header, ...rows]);
+    console.log(`\np99 latency in ms, ${concurrency} in flight`);
+    printTable([
+      ['operation', ...names],
+      ...OPERATIONS.map((op) => [
+        op,
+        ...names.map((n) => (get(n, op)?.p99_ms ?? Number.NaN).toFixed(1)),
+      ]),
+    ]);
+  }
+  if (!galera.unavailable) {
+    try {
+      await galeraContention(galera);
+    } finally {
+      await galera.stop();
+    }
   }
 }
 

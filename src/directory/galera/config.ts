@@ -85,6 +85,8 @@ export function nodePaths(dir: string) {
     recover_log: join(dir, 'recover.log'),
     install_log: join(dir, 'install.log'),
     init_sql: join(dir, 'init.sql'),
+    /** The node's own temporary folder (not a /tmp shared with other nodes). */
+    tmp: join(dir, 'tmp'),
     grastate: join(dir, 'data', 'grastate.dat'),
   };
 }
@@ -170,6 +172,7 @@ export function renderMyCnf(config: GaleraNodeConfig, runAsUser: string | undefi
     socket: paths.socket,
     'pid-file': paths.pid,
     'log-error': paths.error_log,
+    tmpdir: paths.tmp,
     'bind-address': host,
     port: ports.sql,
     ...(runAsUser ? { user: runAsUser } : {}),

@@ -121,6 +121,7 @@ export class GaleraNode {
     }
     const runAs = this.runAsUser();
     writeFileSync(this.paths.config, renderMyCnf(this.config, runAs));
+    this.giveFolderToRunAsUser(); // mariadbd writes its error log and temp files here
     await runToCompletion(
       programs.install_db,
       [
@@ -340,6 +341,7 @@ export class GaleraNode {
 
   private prepareFolder(): void {
     mkdirSync(this.paths.data, { recursive: true });
+    mkdirSync(this.paths.tmp, { recursive: true });
     const runAs = this.runAsUser();
     if (runAs) requireReachable(this.config.dir, runAs);
   }
@@ -471,7 +473,10 @@ function runToCompletion(
       if (code === 0) return resolve();
       let tail = '';
       try {
-        tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-10).join('\n');
+        // The lines that say what went wrong, else the end of the log.
+        const lines = readFileSync(logPath, 'utf8').trimEnd().split('\n');
+        const errors = lines.filter((line) => /\b(ERROR|error:|errno|Can't)\b/i.test(line));
+        tail = (errors.length > 0 ? errors : lines).slice(-10).join('\n');
       } catch {
         // No log.
       }

@@ -27,7 +27,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { describeError, DirectoryError } from './errors.js';
-import { ER_WSREP_NOT_READY, MysqlNodes } from './mysql-nodes.js';
+import { ER_WSREP_NOT_READY, MysqlNodes, NodeSkipTally } from './mysql-nodes.js';
 
 export { describeError };
 import type { DirectoryDatabase } from './schema.js';
@@ -79,16 +79,22 @@ export function createKysely(
 export function createDirectoryDb(
   target: DirectoryTarget,
   settings: ConnectionSettings,
-): { db: Kysely<DirectoryDatabase>; mysqlNodes?: MysqlNodes; writes?: Kysely<DirectoryDatabase> } {
+): {
+  db: Kysely<DirectoryDatabase>;
+  mysqlNodes?: MysqlNodes;
+  writes?: Kysely<DirectoryDatabase>;
+  writeNodes?: MysqlNodes;
+} {
   if (target.backend !== 'mysql') return { db: createSqlOrPg(target, settings) };
-  const mysqlNodes = new MysqlNodes(target.nodes, settings);
+  const tally = new NodeSkipTally();
+  const mysqlNodes = new MysqlNodes(target.nodes, settings, tally);
   const db = new Kysely<DirectoryDatabase>({ dialect: new MysqlDialect({ pool: mysqlNodes }) });
   if (target.nodes.length === 1) return { db, mysqlNodes };
-  const writeNodes = new MysqlNodes(writeOrder(target.nodes), settings);
+  const writeNodes = new MysqlNodes(writeOrder(target.nodes), settings, tally);
   const writes = new Kysely<DirectoryDatabase>({
     dialect: new MysqlDialect({ pool: writeNodes }),
   });
-  return { db, mysqlNodes, writes };
+  return { db, mysqlNodes, writes, writeNodes };
 }
 
 /**

@@ -66,6 +66,25 @@ interface NodeEntry {
   excluded: boolean;
 }
 
+/**
+ * Counts nodes going out of use across the pools of one store (reads and writes each have one):
+ * a node both pools skip is one skip, counted when the first pool skips it.
+ */
+export class NodeSkipTally {
+  skips = 0;
+  private readonly skippedBy = new Map<string, number>();
+
+  skipped(label: string): void {
+    const pools = this.skippedBy.get(label) ?? 0;
+    if (pools === 0) this.skips++;
+    this.skippedBy.set(label, pools + 1);
+  }
+
+  restored(label: string): void {
+    this.skippedBy.set(label, Math.max(0, (this.skippedBy.get(label) ?? 0) - 1));
+  }
+}
+
 /** No node of the URL can take the call; the message lists each node and why. */
 export class NoServingNodeError extends Error {
   readonly code = 'DIRECTORY_NO_NODE';
@@ -88,6 +107,8 @@ export class MysqlNodes implements MysqlPool {
   constructor(
     nodes: readonly MysqlNode[],
     private readonly settings: MysqlNodesSettings,
+    /** Shared by the pools of one store (stats()). */
+    readonly tally: NodeSkipTally = new NodeSkipTally(),
   ) {
     const connectTimeout =
       nodes.length > 1
@@ -291,6 +312,7 @@ export class MysqlNodes implements MysqlPool {
     entry.kind = kind;
     if (!first) return;
     entry.epoch++;
+    this.tally.skipped(entry.node.label);
     if (this.multiNode || entry.excluded) {
       this.settings.on_warning(
         `directory: skipping node ${entry.node.label}: ${problem}${this.multiNode ? '; using the other nodes' : ''}`,
@@ -306,6 +328,7 @@ export class MysqlNodes implements MysqlPool {
     entry.probe_delay_ms = PROBE_FIRST_MS;
     clearTimeout(entry.probe);
     entry.probe = undefined;
+    this.tally.restored(entry.node.label);
     if (this.multiNode)
       this.settings.on_warning(`directory: node ${entry.node.label} serves again`);
   }

@@ -62,7 +62,7 @@ export async function openDirectory(
   if (typeof clock !== 'function')
     throw invalidArgument('clock must be a function returning milliseconds');
 
-  const { db, mysqlNodes, writes } = createDirectoryDb(target, settings);
+  const { db, mysqlNodes, writes, writeNodes } = createDirectoryDb(target, settings);
   try {
     if (mysqlNodes) {
       await withDeadline(
@@ -102,6 +102,7 @@ export async function openDirectory(
     operation_timeout_ms: settings.operation_timeout_ms,
     busy_timeout_ms: settings.busy_timeout_ms,
     galera: mysqlNodes?.galera ?? false,
+    ...(mysqlNodes ? { node_pools: writeNodes ? [mysqlNodes, writeNodes] : [mysqlNodes] } : {}),
   });
 }
 

@@ -16,6 +16,7 @@ import type {
   AccessGrant,
   AnsweredRequest,
   DirectoryBackend,
+  DirectoryStats,
   DirectoryStore,
   GrantKey,
   HeartbeatResult,
@@ -170,6 +171,9 @@ export class SqlDirectoryStore implements DirectoryStore {
     return updates.sweep(this.run);
   }
 
+  stats(): DirectoryStats {
+    return this.run.stats();
+  }
   close(): Promise<void> {
     return this.run.close();
   }

@@ -187,6 +187,30 @@ export interface SweepResult {
   requests_deleted: number;
 }
 
+/**
+ * What the store went through since it was opened (read-only counters, for /metrics and the lab
+ * report). Zeros where a backend has nothing to count: SQLite and PostgreSQL have no node list.
+ */
+export interface DirectoryStats {
+  /** Whole calls retried, by why: a lock conflict the database settled by aborting one side
+   * (SQLite busy, deadlock, Galera certification conflict), or a connection lost / a node gone. */
+  retries: { lock_conflict: number; node_unavailable: number };
+  /** Times a database node of the URL stopped being used (unreachable, error 1047, not Synced,
+   * another cluster); it is counted once however many of the store's pools noticed it. */
+  node_skips: number;
+  /** Each MySQL/MariaDB node of the URL, in the URL's order (empty for SQLite and PostgreSQL). */
+  nodes: DirectoryNodeStats[];
+}
+
+export interface DirectoryNodeStats {
+  /** host:port as in the URL. */
+  label: string;
+  /** Whether the store uses the node now. */
+  serving: boolean;
+  /** Why it is not used (undefined while it serves). */
+  problem: string | undefined;
+}
+
 export interface DirectoryStore {
   readonly backend: DirectoryBackend;
   /** The URL it was opened with, password removed: safe to log. */
@@ -389,6 +413,9 @@ export interface DirectoryStore {
    * run it, at any rate.
    */
   sweep(): Promise<SweepResult>;
+
+  /** Retries and node health since the store was opened; cheap, never fails (also after close). */
+  stats(): DirectoryStats;
 
   /** Closes the connections. Later calls raise `directory_closed`. Idempotent. */
   close(): Promise<void>;

@@ -3,6 +3,7 @@
  * several servers in one process (tests) never mix their numbers.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DirectoryStats } from '../directory/store.js';
 
 export class ServerMetrics {
   readonly registry = new Registry();
@@ -116,6 +117,44 @@ export class ServerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'cloudp2p_process_' });
+  }
+
+  /**
+   * Exports the directory store's own counters (store.stats(), read at every scrape):
+   * cloudp2p_directory_retries_total{reason}, cloudp2p_directory_node_skips_total and
+   * cloudp2p_directory_node_serving{node}. Call once, when the server has a directory.
+   */
+  watchDirectory(stats: () => DirectoryStats): void {
+    new Counter({
+      name: 'cloudp2p_directory_retries_total',
+      help: 'Directory calls retried whole, by reason: lock_conflict (deadlock, Galera certification conflict, SQLite busy) or node_unavailable (connection lost, node gone).',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const { retries } = stats();
+        this.reset();
+        for (const [reason, count] of Object.entries(retries)) this.inc({ reason }, count);
+      },
+    });
+    new Counter({
+      name: 'cloudp2p_directory_node_skips_total',
+      help: 'Times a database node of the directory URL stopped being used (unreachable, error 1047, not Synced, another cluster).',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(stats().node_skips);
+      },
+    });
+    new Gauge({
+      name: 'cloudp2p_directory_node_serving',
+      help: 'Per MySQL/MariaDB (Galera) node of the directory URL: 1 while this server uses it, 0 while it is skipped.',
+      labelNames: ['node'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const node of stats().nodes) this.set({ node: node.label }, node.serving ? 1 : 0);
+      },
+    });
   }
 
   text(): Promise<string> {

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { dashboardPeersFromConfig, registerDashboardRoutes } from '../../server/dashboard.js';
-import { openDirectory } from '../../directory/index.js';
+import { openDirectory, type DirectoryStore } from '../../directory/index.js';
 import { DirectoryService } from '../../server/directory-service.js';
 import { createEncryptExecutor } from '../../server/encrypt-executor.js';
 import { lookup } from 'node:dns/promises';
@@ -47,6 +47,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   });
   const extraHandlers = [];
   let directory: DirectoryService | null = null;
+  let directoryStore: DirectoryStore | undefined;
   if (config.directory.url) {
     const store = await openDirectory(config.directory.url, {
       on_warning: (message) => logger.warn(message),
@@ -57,6 +58,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
       logger: logger.child('directory'),
     });
     directory.startSweeping();
+    directoryStore = store;
     extraHandlers.push(directory);
     logger.info('directory of service ready', { store: store.description });
   } else {
@@ -64,6 +66,7 @@ export async function runServer(options: ServerCommandOptions): Promise<void> {
   }
   const runtime = new ServerRuntime({ config, logger, executor, extraHandlers, security });
   directory?.onAnswered((op, outcome) => runtime.metrics.directoryRequests.inc({ op, outcome }));
+  if (directoryStore) runtime.metrics.watchDirectory(directoryStore.stats.bind(directoryStore));
   const dashboard = registerDashboardRoutes(runtime, {
     peers: dashboardPeersFromConfig(config),
     logger,

@@ -20,7 +20,8 @@ import { describeError, isTransientError, isUnavailableError } from '../dialects
 import { DirectoryError } from '../errors.js';
 import { FIELD_LIMITS, type DirectoryLimits } from '../limits.js';
 import { RowReader } from '../rows.js';
-import type { DirectoryBackend, UserId } from '../store.js';
+import type { MysqlNodes } from '../mysql-nodes.js';
+import type { DirectoryBackend, DirectoryStats, UserId } from '../store.js';
 import * as v from '../validate.js';
 import type { Db, LockedUsers } from './queries.js';
 
@@ -36,6 +37,8 @@ export interface StoreContext {
   busy_timeout_ms: number;
   /** The database is a MariaDB Galera node: row locks must also write the row (see above). */
   galera: boolean;
+  /** MySQL/MariaDB: the node pools under db (first) and write_db, for stats(). */
+  node_pools?: readonly MysqlNodes[];
 }
 
 const RECONNECT_RETRIES = 2;
@@ -48,6 +51,7 @@ export class SqlRunner {
   readonly limits: DirectoryLimits;
   private readonly db: Db;
   private closed = false;
+  private readonly retries = { lock_conflict: 0, node_unavailable: 0 };
 
   constructor(private readonly ctx: StoreContext) {
     this.backend = ctx.backend;
@@ -65,6 +69,22 @@ export class SqlRunner {
       );
     }
     return now;
+  }
+
+  stats(): DirectoryStats {
+    const pools = this.ctx.node_pools ?? [];
+    const reports = pools.map((pool) => pool.reports());
+    return {
+      retries: { ...this.retries },
+      node_skips: pools[0]?.tally.skips ?? 0,
+      // A node serves when no pool has skipped it; the problem is the first one a pool saw.
+      nodes: (reports[0] ?? []).map(({ label }) => {
+        const problem = reports
+          .map((list) => list.find((r) => r.label === label)?.problem)
+          .find((p) => p !== undefined);
+        return { label, serving: problem === undefined, problem };
+      }),
+    };
   }
 
   async close(): Promise<void> {
@@ -161,6 +181,7 @@ export class SqlRunner {
           if (abandoned) throw err;
           if (safe && isUnavailableError(err) && reconnects < RECONNECT_RETRIES) {
             reconnects++;
+            this.retries.node_unavailable++;
             await sleep(50 * reconnects);
             continue;
           }
@@ -170,6 +191,7 @@ export class SqlRunner {
           // Galera aborts the loser of a conflict only at commit, after a cluster round trip, so
           // under contention its retries must spread out further than a local lock queue's.
           const cap_ms = this.ctx.galera ? GALERA_BACKOFF_CAP_MS : BACKOFF_CAP_MS;
+          this.retries.lock_conflict++;
           await sleep(Math.min(2 ** tries, cap_ms) * (0.5 + Math.random()));
         }
       }

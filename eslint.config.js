@@ -1,7 +1,71 @@
-// ESLint flat config: typescript-eslint's recommended rules on every TypeScript file.
+// ESLint flat config: typescript-eslint's recommended rules on every TypeScript file, and the
+// floors between the folders of src/ (the layer table in docs/ARCHITECTURE.md is this table).
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Which src/ folders each folder may import from (besides itself and npm packages). A folder
+ * not listed as a key (cli) may import everything; no folder may import cli.
+ */
+const LAYERS = {
+  util: [],
+  core: ['util'],
+  protocol: ['core', 'util'],
+  identity: ['util'],
+  stego: ['util'],
+  directory: ['util'],
+  http: ['util'],
+  transport: ['protocol', 'identity', 'util'],
+  client: ['core', 'protocol', 'transport', 'identity', 'stego', 'util'],
+  server: [
+    'core',
+    'protocol',
+    'transport',
+    'identity',
+    'stego',
+    'directory',
+    'http',
+    'client',
+    'util',
+  ],
+  peer: ['client', 'directory', 'http', 'identity', 'protocol', 'stego', 'transport', 'util'],
+  sim: ['core', 'util'],
+  stress: ['client', 'server', 'transport', 'netns', 'util'],
+  report: ['stress', 'lab', 'util'],
+  netns: ['util'],
+  lab: ['client', 'directory', 'identity', 'peer', 'protocol', 'server', 'stress', 'netns', 'util'],
+  web: ['protocol'],
+};
+/** Single files a folder may import although their folder is above it (pure, import-free). */
+const SHARED_FILES = {
+  '*': ['transport/endpoint.js'],
+  web: ['peer/api-types.js', 'peer/ui-types.js'],
+};
+const FOLDERS = ['cli', ...Object.keys(LAYERS)];
+
+/** One block per folder and depth: from there a relative import reaches src/ by exactly `depth` '../'. */
+function layerBlocks() {
+  const blocks = [];
+  for (const [folder, allowed] of Object.entries(LAYERS)) {
+    const forbidden = FOLDERS.filter((other) => other !== folder && !allowed.includes(other));
+    const shared = [...SHARED_FILES['*'], ...(SHARED_FILES[folder] ?? [])];
+    const except = shared.map((file) => `(?!${file.replaceAll('.', '\\.')}$)`).join('');
+    const message =
+      `docs/ARCHITECTURE.md: src/${folder}/ may import ` +
+      `${allowed.join(', ') || 'no other folder'} (and ${shared.join(', ')}).`;
+    for (let depth = 1; depth <= 4; depth++) {
+      const regex = `^(\\.\\./){${depth}}${except}(${forbidden.join('|')})/`;
+      blocks.push({
+        files: [`src/${folder}/${'*/'.repeat(depth - 1)}*.{ts,tsx}`],
+        rules: {
+          '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
+        },
+      });
+    }
+  }
+  return blocks;
+}
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'runs/', 'test-artifacts/'] },
@@ -67,4 +131,5 @@ export default tseslint.config(
       ],
     },
   },
+  ...layerBlocks(),
 );

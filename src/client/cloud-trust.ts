@@ -24,7 +24,6 @@ import { CloudP2PError, ExitCode } from '../util/errors.js';
 import { packagePath } from '../util/package-info.js';
 
 /** Where the local cloud of `npm start` keeps its keys. */
-export const LOCAL_KEYS_DIR = packagePath('.cloudp2p', 'keys');
 export const LOCAL_CA_PATH = packagePath('.cloudp2p', 'keys', 'ca.crt');
 
 export interface CloudTrustInput {

@@ -302,18 +302,6 @@ export class DirectoryClient {
     return this.call('ack_updates', { update_ids }) as Promise<{ acknowledged: number }>;
   }
 
-  /** Every page of a paged listing, up to `maxItems`. */
-  async all<T>(fetch: (page: PageRequest) => Promise<Page<T>>, maxItems = 5000): Promise<T[]> {
-    const items: T[] = [];
-    let cursor: string | null = null;
-    do {
-      const next: Page<T> = await fetch(cursor === null ? {} : { cursor });
-      items.push(...next.items);
-      cursor = next.next_cursor;
-    } while (cursor !== null && items.length < maxItems);
-    return items;
-  }
-
   // ---- Transport ---------------------------------------------------------------------------
 
   /** Sends one request, signing it when the op acts for the user; fails over between servers. */

@@ -15,10 +15,16 @@ export const MAX_VIEWERS = 256;
 export const MAX_VIEW_COUNT = 1_000_000;
 export const MAX_USERNAME_LENGTH = 32;
 export const MAX_IMAGE_ID_LENGTH = 64;
-/** Usernames: 1-32 characters, letters, digits, '.', '_' or '-', starting with a letter or digit. */
-export const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
-/** Image ids: 1-64 characters, letters, digits, '.', '_', ':' or '-', starting with a letter or digit. */
-export const IMAGE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+/** Usernames in a container (format v1; broader than protocol/ids.ts on purpose). */
+export const USERNAME_PATTERN = new RegExp(
+  `^[A-Za-z0-9][A-Za-z0-9._-]{0,${MAX_USERNAME_LENGTH - 1}}$`,
+);
+export const USERNAME_RULE = `use 1-${MAX_USERNAME_LENGTH} letters, digits, '.', '_' or '-', starting with a letter or digit`;
+/** Image ids in a container (format v1). */
+export const IMAGE_ID_PATTERN = new RegExp(
+  `^[A-Za-z0-9][A-Za-z0-9._:-]{0,${MAX_IMAGE_ID_LENGTH - 1}}$`,
+);
+export const IMAGE_ID_RULE = `use 1-${MAX_IMAGE_ID_LENGTH} letters, digits, '.', '_', ':' or '-', starting with a letter or digit`;
 
 /** Seed-text mode: longest text accepted, and the sanity bound when extracting. */
 export const MAX_SEED_TEXT_BYTES = 16 * 1024 * 1024;

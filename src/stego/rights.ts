@@ -6,7 +6,14 @@
 import { ByteReader, ByteWriter } from './bytes.js';
 import { corruptedPayload as corrupted, invalidPayload as invalid } from './errors.js';
 import { imageSectionDigest } from './image-section.js';
-import { IMAGE_ID_PATTERN, MAX_VIEW_COUNT, MAX_VIEWERS, USERNAME_PATTERN } from './limits.js';
+import {
+  IMAGE_ID_PATTERN,
+  IMAGE_ID_RULE,
+  MAX_VIEW_COUNT,
+  MAX_VIEWERS,
+  USERNAME_PATTERN,
+  USERNAME_RULE,
+} from './limits.js';
 import type {
   AccessRights,
   ContainerPayload,
@@ -20,9 +27,7 @@ const RIGHTS_SIGNATURE_DOMAIN = new TextEncoder().encode('cloudp2p rights v1\0')
 
 export function validateUsername(username: unknown, what: string): string {
   if (typeof username !== 'string' || !USERNAME_PATTERN.test(username)) {
-    throw invalid(
-      `${what} ${JSON.stringify(username)} is not a valid username: use 1-32 letters, digits, '.', '_' or '-', starting with a letter or digit`,
-    );
+    throw invalid(`${what} ${JSON.stringify(username)} is not a valid username: ${USERNAME_RULE}`);
   }
   return username;
 }
@@ -43,9 +48,7 @@ export function validateCount(value: unknown, what: string): number {
 export function canonicalRights(rights: AccessRights): AccessRights {
   const owner = validateUsername(rights.owner, 'owner');
   if (typeof rights.imageId !== 'string' || !IMAGE_ID_PATTERN.test(rights.imageId)) {
-    throw invalid(
-      `image id ${JSON.stringify(rights.imageId)} is not valid: use 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit`,
-    );
+    throw invalid(`image id ${JSON.stringify(rights.imageId)} is not valid: ${IMAGE_ID_RULE}`);
   }
   if (!Array.isArray(rights.viewers) || rights.viewers.length > MAX_VIEWERS) {
     throw invalid(`at most ${MAX_VIEWERS} viewers are allowed, got ${rights.viewers?.length}`);

@@ -239,13 +239,6 @@ export function grantBadge(g: GrantView): Badge {
   };
 }
 
-export function requestSummary(r: RequestView, me: string): string {
-  const views = r.kind === 'more_views' ? plural(r.views, 'more view') : plural(r.views, 'view');
-  return r.owner === me
-    ? `${r.requester} asks for ${views} of ${r.image_id}`
-    : `You asked ${r.owner} for ${views} of ${r.image_id}`;
-}
-
 const REASONS: Record<ViewReason, string> = {
   ok: 'One view was used.',
   own_image: 'Your own image: you can open it as often as you like.',

@@ -6,19 +6,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, histogram, lineChart, type EventLine } from '../util/charts.js';
 import { analyze, readRunDir, type Analysis } from './analyze.js';
-import { isSharingRun, type SharingAnalysis } from './sharing-analyze.js';
+import { isSharingRun } from './sharing-analyze.js';
 import { writeSharingReport } from './sharing-render.js';
 import { fmt, movingAverage, table } from './markdown.js';
+import type { ReportFiles } from './report-files.js';
 
-export interface ReportFiles {
-  markdown: string;
-  json: string;
-  charts: string[];
-  analysis: Analysis | SharingAnalysis;
-  /** The headline, one line, for a terminal. */
-  headline: string;
-  checks: { name: string; pass: boolean; detail: string }[];
-}
+export type { ReportFiles } from './report-files.js';
 
 const EVENT_COLORS: Record<string, string> = {
   kill: '#D55E00',

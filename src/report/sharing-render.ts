@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, histogram, lineChart, PALETTE, type EventLine } from '../util/charts.js';
 import { fmt, movingAverage, table } from './markdown.js';
-import type { ReportFiles } from './render.js';
+import type { ReportFiles } from './report-files.js';
 import {
   OP_GROUPS,
   analyzeSharing,

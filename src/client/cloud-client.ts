@@ -33,6 +33,7 @@ import {
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { clientIdOf, newClientCredentials, resolveCloudTrust } from './cloud-trust.js';
+import { allImmediate, cloudUnreachable, type DialFailure } from './unreachable.js';
 
 export interface CloudClientOptions {
   /**
@@ -396,6 +397,7 @@ async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
   const deadline = performance.now() + (options.connectTimeout_ms ?? 10_000);
   const problems = new Map<string, string>();
   while (performance.now() < deadline) {
+    const failures: DialFailure[] = [];
     const attempts = options.servers.map(async (endpoint) => {
       const link = new MessageLink<CloudMessage>(
         {
@@ -406,6 +408,7 @@ async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
           limits: { maxBodyBytes: 1024 * 1024, maxMetaBytes: 1024 * 1024 },
           security: options.security(undefined),
           connectTimeout_ms: 1000,
+          failRequestsWhenUnreachable: true,
         },
         { onMessage: () => undefined },
       );
@@ -417,6 +420,7 @@ async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
         throw new Error(`answered Hello with ${reply.message.type}`);
       } catch (err) {
         problems.set(`${endpoint.host}:${endpoint.port}`, errorMessage(err));
+        failures.push({ endpoint: `${endpoint.host}:${endpoint.port}`, error: err });
         throw err;
       } finally {
         link.close();
@@ -425,6 +429,8 @@ async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
     try {
       return await Promise.any(attempts);
     } catch {
+      // Nothing listens at any address: waiting will not change that, say so now.
+      if (allImmediate(failures)) throw cloudUnreachable('cloud_unreachable', failures);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

@@ -19,6 +19,7 @@ import {
 } from '../protocol/directory-protocol.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { resolveCloudTrust } from '../client/cloud-trust.js';
+import { allImmediate, cloudUnreachable, type DialFailure } from '../client/unreachable.js';
 import { MessageLink } from '../transport/message-link.js';
 import { toErrorCode } from '../util/error-codes.js';
 import { INSECURE_PLAINTEXT, type ClientSecurity, type CloudTrust } from '../transport/tls.js';
@@ -150,6 +151,7 @@ export class DirectoryClient {
             security,
             connectTimeout_ms: 1000,
             maxBackoff_ms: 1000,
+            failRequestsWhenUnreachable: true,
           },
           { onMessage: () => undefined },
         ),
@@ -307,6 +309,7 @@ export class DirectoryClient {
   /** Sends one request, signing it when the op acts for the user; fails over between servers. */
   async call(op: DirectoryOp, args: Record<string, unknown>): Promise<unknown> {
     const problems: string[] = [];
+    const dialFailures: DialFailure[] = [];
     for (let attempt = 0; attempt < this.links.length; attempt++) {
       const index = (this.preferred + attempt) % this.links.length;
       const link = this.links[index] as MessageLink<CloudMessage>;
@@ -318,6 +321,7 @@ export class DirectoryClient {
         reply = await link.request({ type: 'DirectoryRequest', op, args, auth }, this.timeout_ms);
       } catch (err) {
         problems.push(`${link.endpoint}: ${errorMessage(err)}`);
+        dialFailures.push({ endpoint: link.endpoint, error: err });
         continue;
       }
       const message = reply.message;
@@ -337,6 +341,8 @@ export class DirectoryClient {
       }
       problems.push(`${link.endpoint}: answered with ${message.type}`);
     }
+    if (dialFailures.length === this.links.length && allImmediate(dialFailures))
+      throw cloudUnreachable('directory_unreachable', dialFailures);
     throw new CloudP2PError(
       'directory_unreachable',
       `no cloud server answered the directory request (${op}): ${problems.join('; ')}`,

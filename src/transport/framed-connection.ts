@@ -180,23 +180,54 @@ export class FramedConnection {
   }
 }
 
+/**
+ * A connection attempt that failed, with the socket's error code when there was one. Refused,
+ * unknown-host and unreachable failures are known at once (`immediate`): a client can say so
+ * instead of waiting out its reply timeout.
+ */
+export class DialError extends Error {
+  readonly immediate: boolean;
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'DialError';
+    this.immediate = code !== undefined && IMMEDIATE_DIAL_FAILURES.has(code);
+  }
+}
+
+const IMMEDIATE_DIAL_FAILURES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+]);
+
 /** Opens a TCP connection with a connect timeout; rejects with a clear message. */
 export function dial(host: string, port: number, timeout_ms: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host, port });
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(new Error(`connecting to ${host}:${port} timed out after ${timeout_ms} ms`));
+      reject(
+        new DialError(
+          `connecting to ${host}:${port} timed out after ${timeout_ms} ms`,
+          'ETIMEDOUT',
+        ),
+      );
     }, timeout_ms);
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
       resolve(socket);
     });
-    socket.once('error', (err) => {
+    socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       socket.destroy();
-      reject(new Error(`cannot connect to ${host}:${port}: ${err.message}`));
+      reject(new DialError(`cannot connect to ${host}:${port}: ${err.message}`, err.code));
     });
   });
 }

@@ -8,7 +8,7 @@
 import type { Socket } from 'node:net';
 import { isDecodeFailure, type DecodedMessage, type MessageCodec } from '../protocol/codec.js';
 import type { FrameLimits } from '../protocol/frame.js';
-import { FramedConnection, dial, type CloseReason } from './framed-connection.js';
+import { DialError, FramedConnection, dial, type CloseReason } from './framed-connection.js';
 import { dialTls, type ClientSecurity } from './tls.js';
 
 export interface MessageLinkOptions<M extends { type: string }> {
@@ -27,6 +27,12 @@ export interface MessageLinkOptions<M extends { type: string }> {
   maxQueuedMessages?: number;
   /** Largest total bytes kept while disconnected. */
   maxQueuedBytes?: number;
+  /**
+   * Fail waiting requests as soon as a connection attempt fails in a way known at once
+   * (refused, unknown host, unreachable: DialError.immediate) instead of at their timeout.
+   * For clients that tell a person; servers keep waiting for a peer to come back.
+   */
+  failRequestsWhenUnreachable?: boolean;
 }
 
 export interface MessageLinkHandlers<M> {
@@ -93,6 +99,12 @@ export class MessageLink<M extends { type: string }> {
         this.connecting = false;
         this.lastConnectError = err.message;
         this.handlers.onDisconnect?.({ kind: 'connect_failed', message: err.message });
+        if (this.options.failRequestsWhenUnreachable && err instanceof DialError && err.immediate) {
+          // The caller is told it failed: nothing of it may be sent later.
+          this.queue = [];
+          this.queuedBytes = 0;
+          this.failPending(err);
+        }
         this.scheduleRetry();
       },
     );

@@ -31,6 +31,7 @@ import {
   serverCertificateIdentity,
   validityProblem,
 } from '../identity/certificates.js';
+import { DialError } from './framed-connection.js';
 
 export const INSECURE_PLAINTEXT = 'insecure-plaintext-for-benchmark';
 
@@ -180,12 +181,12 @@ export function dialTls(
   return new Promise((resolve, reject) => {
     const endpoint = `${host}:${port}`;
     let settled = false;
-    const fail = (message: string): void => {
+    const fail = (message: string, code?: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      reject(new Error(message));
+      reject(new DialError(message, code));
     };
     const pinned = security.trust.kind === 'fingerprint';
     const socket = tlsConnect({
@@ -204,7 +205,7 @@ export function dialTls(
       },
     });
     const timer = setTimeout(
-      () => fail(`connecting to ${endpoint} timed out after ${timeout_ms} ms`),
+      () => fail(`connecting to ${endpoint} timed out after ${timeout_ms} ms`, 'ETIMEDOUT'),
       timeout_ms,
     );
     socket.once('secureConnect', () => {
@@ -228,6 +229,7 @@ export function dialTls(
         proof
           ? `${endpoint} is not the cloud: ${err.message}`
           : `cannot connect to ${endpoint}: ${err.message}`,
+        err.code,
       );
     });
   });

@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 /**
- * The `cloudp2p` command. Each subcommand lives in ./commands and registers itself
- * on the program; this file only wires them up and turns errors into exit codes.
+ * The `cloudp2p` command. Each subcommand lives in ./commands and registers itself on the
+ * program; only the one being run is imported (./commands/index.ts). This file wires them up
+ * and turns errors into exit codes.
  */
 import { Command, CommanderError } from 'commander';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 import { readPackageVersion } from '../util/package-info.js';
-import { registerAllCommands } from './commands/index.js';
+import { registerCommands } from './commands/index.js';
 
-export function buildProgram(): Command {
+/** The program for `argv`: the command it names is loaded in full, the others by name only. */
+export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command();
   program
     .name('cloudp2p')
@@ -18,13 +20,13 @@ export function buildProgram(): Command {
     .version(readPackageVersion())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerAllCommands(program);
+  await registerCommands(program, argv);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv, { from: 'user' });
     // A command that finished but failed in part (a load run with failed requests, an
     // interrupted stress run) sets process.exitCode itself: keep it.

@@ -7,18 +7,15 @@ import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { CloudClient, type TaskProgress } from '../../client/cloud-client.js';
-import { loadClientConfig, readServerAddresses } from '../../client/config.js';
+import { loadClientConfig } from '../../client/config.js';
 import { buildTaskPayload, verifyResult } from '../../client/payload.js';
-import type { Endpoint } from '../../transport/endpoint.js';
 import { checkHiddenImage } from '../../stego/index.js';
 import type { AccessRights, ViewerGrant } from '../../stego/index.js';
-import { parseTomlText } from '../../util/config-reader.js';
 import { UsageError } from '../../util/errors.js';
 import { resolveCloudTrust } from '../../client/cloud-trust.js';
 import { collectViewer, parsePositiveNumber, readInputFile } from '../options.js';
 import { checkOutputFile, writeOutputFile } from '../output-file.js';
-
-export const DEFAULT_SERVERS = '127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003';
+import { DEFAULT_SERVERS, resolveServers } from '../servers.js';
 
 interface EncryptOptions {
   cloudCa?: string;
@@ -31,36 +28,6 @@ interface EncryptOptions {
   message?: string;
   deadline: number;
   json?: boolean;
-}
-
-/** Server addresses from --servers, else --config, else CLOUDP2P_SERVERS, else the local cloud. */
-export function resolveServers(options: { servers?: string; config?: string }): {
-  servers: Endpoint[];
-  clusterId: number;
-} {
-  if (options.servers !== undefined)
-    return { servers: parseServerList(options.servers, '--servers'), clusterId: 1 };
-  if (options.config !== undefined) {
-    const config = loadClientConfig(options.config);
-    return { servers: config.servers, clusterId: config.cluster_id };
-  }
-  const fromEnv = process.env.CLOUDP2P_SERVERS;
-  return {
-    servers: parseServerList(
-      fromEnv ?? DEFAULT_SERVERS,
-      fromEnv ? 'CLOUDP2P_SERVERS' : 'default servers',
-    ),
-    clusterId: 1,
-  };
-}
-
-function parseServerList(text: string, where: string): Endpoint[] {
-  const items = text
-    .split(',')
-    .map((item) => item.trim())
-    .filter(Boolean);
-  const table = parseTomlText(`server_addresses = ${JSON.stringify(items)}`, where);
-  return readServerAddresses(table);
 }
 
 function describe(event: TaskProgress): string | null {

@@ -10,12 +10,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { processAlive, resolveDataDir, type DataDir } from '../../peer/data-dir.js';
-import { PeerUiHost, readUiHostInfo, requestSignInUrl } from '../../peer/ui-host.js';
-import { TICKET_TTL_MS } from '../../peer/ui-routes.js';
 import { PEER_USERNAME_PATTERN } from '../../protocol/peer-protocol.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
-import { resolveServers } from './encrypt.js';
 
 interface UiOptions {
   dataDir?: string;
@@ -59,14 +56,21 @@ function openInBrowser(url: string): boolean {
   }
 }
 
-function showLink(url: string, who: string, open: boolean): void {
-  const minutes = Math.round(TICKET_TTL_MS / 60_000);
+function showLink(url: string, who: string, open: boolean, ticketTtl_ms: number): void {
+  const minutes = Math.round(ticketTtl_ms / 60_000);
   say(`cloudp2p peer app${who}: open this link (it works once, within ${minutes} minutes):`);
   say(`  ${url}`);
   if (open && openInBrowser(url)) say('  (asked your browser to open it)');
 }
 
 async function runUi(options: UiOptions): Promise<void> {
+  // The page's host is most of the agent: imported only when this command runs.
+  const [{ PeerUiHost, readUiHostInfo, requestSignInUrl }, { TICKET_TTL_MS }, { resolveServers }] =
+    await Promise.all([
+      import('../../peer/ui-host.js'),
+      import('../../peer/ui-routes.js'),
+      import('../servers.js'),
+    ]);
   const dataDir = dataDirFor(options);
   if (dataDir) {
     // Already running for this user: a fresh link to it, nothing new started.
@@ -77,7 +81,12 @@ async function runUi(options: UiOptions): Promise<void> {
       const token = host?.token ?? agent?.token ?? '';
       const link = await requestSignInUrl({ port: running.port, token });
       if (link) {
-        showLink(link.url, ` (already running, pid ${host?.pid ?? agent?.pid})`, options.open);
+        showLink(
+          link.url,
+          ` (already running, pid ${host?.pid ?? agent?.pid})`,
+          options.open,
+          TICKET_TTL_MS,
+        );
         return;
       }
       if (!host)
@@ -114,13 +123,18 @@ async function runUi(options: UiOptions): Promise<void> {
   const { url } = await host.listen();
   process.once('SIGINT', () => void host.quit('Ctrl-C'));
   process.once('SIGTERM', () => void host.quit('SIGTERM'));
-  showLink(host.signInUrl().url, identity ? ` for ${identity.username}` : '', options.open);
+  showLink(
+    host.signInUrl().url,
+    identity ? ` for ${identity.username}` : '',
+    options.open,
+    TICKET_TTL_MS,
+  );
   say(`  (page address ${url}; \`cloudp2p peer ui\` again prints a new link; Ctrl-C stops)`);
   await done;
   say('stopped');
 }
 
-/** Adds `peer ui` to the `peer` command (src/cli/commands/peer.ts). */
+/** Adds `peer ui` to the `peer` command (src/cli/commands/peer/index.ts). */
 export function registerPeerUiCommand(peer: Command): void {
   peer
     .command('ui')

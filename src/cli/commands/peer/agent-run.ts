@@ -1,0 +1,200 @@
+/**
+ * Running the user's agent: `peer start` (foreground), `peer login` (background), `peer logout`,
+ * and `peer register`. Imported only when one of these runs: it needs the whole agent.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { PeerAgent } from '../../../peer/agent.js';
+import { findRunningAgent } from '../../../peer/api-client.js';
+import { PeerApiServer } from '../../../peer/api-server.js';
+import { resolveDataDir } from '../../../peer/data-dir.js';
+import { CloudP2PError, ExitCode } from '../../../util/errors.js';
+import { createLogger } from '../../../util/log.js';
+import { packagePath } from '../../../util/package-info.js';
+import { logLinesSince, logSize } from './log-tail.js';
+import { resolveServers, serversOverride } from '../../servers.js';
+import { count } from '../../words.js';
+import { describeGrant, describeRequest } from './describe.js';
+import { openOneShotAgent, output, say, type GlobalOptions } from './session.js';
+
+export interface StartOptions extends GlobalOptions {
+  listen: string;
+  advertise?: string;
+  apiPort: number;
+}
+
+export async function runStart(options: StartOptions): Promise<void> {
+  const dataDir = resolveDataDir(options);
+  const identity = dataDir.readIdentity();
+  const servers = serversOverride(options);
+  const logger = createLogger(`peer/${identity.username}`);
+  const agent = PeerAgent.open({
+    dataDir,
+    mode: 'running',
+    listenHost: options.listen,
+    ...(options.advertise ? { advertiseHost: options.advertise } : {}),
+    ...(servers ? { servers } : {}),
+    logger,
+  });
+  await agent.start();
+  let finish: () => void = () => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  let stopping = false;
+  const api = new PeerApiServer({
+    agent,
+    logger,
+    port: options.apiPort,
+    page: true,
+    onShutdown: () => void shutdown('asked to stop (peer logout)'),
+  });
+  const shutdown = async (why: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say(`${why}: signing out and stopping`);
+    await api.close();
+    await agent.stop(why);
+    finish();
+  };
+  process.once('SIGINT', () => void shutdown('Ctrl-C'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  let endpoint;
+  try {
+    endpoint = await api.listen();
+  } catch (err) {
+    await agent.stop('API failed');
+    throw err;
+  }
+  const p2p = agent.p2pAddress;
+  dataDir.writeAgentInfo({
+    pid: process.pid,
+    api: { host: endpoint.host, port: endpoint.port },
+    token: endpoint.token,
+    p2p,
+    started_at_ms: Date.now(),
+  });
+  say(`${identity.username} is online (user id ${identity.user_id})`);
+  say(`  peers reach this agent at ${options.advertise ?? options.listen}:${p2p?.port ?? '?'}`);
+  say(
+    `  local API: http://${endpoint.host}:${endpoint.port}/api (token in ${dataDir.agentInfoPath})`,
+  );
+  say('  Ctrl-C signs out and stops');
+  agent.events.on((event) => {
+    switch (event.type) {
+      case 'request-received':
+        say(
+          `request: ${describeRequest(event.request)}  (cloudp2p peer accept ${event.request.request_id})`,
+        );
+        break;
+      case 'request-answered':
+        say(`your request ${event.request.request_id} was ${event.request.status}`);
+        break;
+      case 'image-received':
+        say(`received ${event.owner}/${event.image_id}: ${count(event.views_left, 'view')}`);
+        break;
+      case 'rights-changed':
+        say(
+          `${event.owner}/${event.image_id} now allows ${event.revoked ? 'no views (revoked)' : count(event.views_left, 'more view')}`,
+        );
+        break;
+      case 'grant-changed':
+        say(`grant: ${describeGrant(event.grant)}`);
+        break;
+      case 'status':
+        say(event.online ? 'directory reachable: online' : 'directory unreachable: retrying');
+        break;
+      default:
+        break;
+    }
+  });
+  await done;
+}
+
+/** `peer login`: starts the agent in the background and waits until it is online. */
+export async function runLogin(options: StartOptions): Promise<void> {
+  const dataDir = resolveDataDir(options);
+  const identity = dataDir.readIdentity();
+  if (await findRunningAgent(dataDir)) {
+    say(`${identity.username} is already signed in (an agent runs for ${dataDir.root})`);
+    return;
+  }
+  const logPath = dataDir.agentLogPath;
+  const args = [
+    packagePath('dist', 'cli', 'main.js'),
+    'peer',
+    '--data-dir',
+    dataDir.root,
+    'start',
+    '--listen',
+    options.listen,
+    '--api-port',
+    String(options.apiPort),
+  ];
+  if (options.advertise) args.push('--advertise', options.advertise);
+  if (options.servers) args.splice(4, 0, '--servers', options.servers);
+  const log = openSync(logPath, 'a');
+  const logStart = logSize(logPath); // earlier runs' lines stay in the file: show only this one's
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (exited !== undefined) break;
+    const running = await findRunningAgent(dataDir);
+    if (running) {
+      child.unref();
+      const status = await running.status();
+      say(
+        `${identity.username} signed in; the agent runs in the background (pid ${child.pid}), peers reach it on port ${status.p2p?.port ?? '?'}`,
+      );
+      say(`  log: ${logPath}   stop it with: cloudp2p peer logout`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (exited === undefined) child.kill('SIGTERM');
+  const tail = logLinesSince(logPath, logStart, 5).join('\n  ');
+  throw new CloudP2PError(
+    'login_failed',
+    `the agent did not come online${tail ? `:\n  ${tail}` : ''}`,
+    ExitCode.unavailable,
+  );
+}
+
+export async function runLogout(options: GlobalOptions): Promise<void> {
+  const dataDir = resolveDataDir(options);
+  const identity = dataDir.readIdentity();
+  const running = await findRunningAgent(dataDir);
+  if (running) {
+    await running.shutdown();
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && dataDir.readAgentInfo())
+      await new Promise((r) => setTimeout(r, 100));
+    say(`${identity.username} signed out; the agent stopped`);
+    return;
+  }
+  // No agent: still tell the directory (e.g. after a crash, before the presence TTL).
+  const agent = await openOneShotAgent(options, dataDir, identity.username);
+  try {
+    await agent.signOut();
+  } finally {
+    await agent.stop();
+  }
+  say(`${identity.username} signed out (no agent was running)`);
+}
+
+export async function runRegister(username: string, options: GlobalOptions): Promise<void> {
+  const dataDir =
+    options.dataDir || process.env.CLOUDP2P_HOME
+      ? resolveDataDir(options)
+      : resolveDataDir({ user: username });
+  const { servers, clusterId } = resolveServers(
+    options.servers === undefined ? {} : { servers: options.servers },
+  );
+  const user = await PeerAgent.register({ dataDir, username, servers, clusterId });
+  output(options, user, () => {
+    say(`registered ${user.username}: user id ${user.user_id}`);
+    say(`  key and settings in ${user.data_dir} (keep identity.json private)`);
+    say(`  next: cloudp2p peer login${options.dataDir ? ` --data-dir ${options.dataDir}` : ''}`);
+  });
+}

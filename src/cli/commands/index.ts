@@ -83,7 +83,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'lab',
-    term: 'lab [options] [command]',
+    term: 'lab [options]',
     description:
       'the six-host lab on one Linux machine (root): start, show, kill, cut, heal, revive, campaign, down',
     load: async () => (await import('./lab.js')).registerLabCommand,

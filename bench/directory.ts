@@ -176,7 +176,11 @@ async function serverVersion(store: DirectoryStore, url: string): Promise<string
 async function contention(
   urls: readonly string[],
 ): Promise<{ per_second: number; p99_ms: number; failed: number }> {
-  const stores = await Promise.all(urls.map((url) => openDirectory(url, { pool_size: 10 })));
+  // One after the other: the first open migrates the fresh database. (Opened at once through
+  // three different nodes, the migrations would race: Kysely's GET_LOCK holds on one node only,
+  // which is why servers must list the same nodes, docs/DIRECTORY.md.)
+  const stores: DirectoryStore[] = [];
+  for (const url of urls) stores.push(await openDirectory(url, { pool_size: 10 }));
   try {
     const owners: UserRecord[] = [];
     for (let i = 0; i < 11; i++) {

@@ -14,8 +14,33 @@
 /** Server ids must be in 1..EPOCH_ID_SPACE-1 so they fit in the low digits of an epoch. */
 export const EPOCH_ID_SPACE = 1000;
 
-/** Largest term we accept, so that every epoch stays an exact JavaScript integer. */
-export const MAX_TERM = 1_000_000_000_000;
+/**
+ * Largest term we accept, so that every epoch stays an exact JavaScript integer
+ * (9e12 * 1000 + 999 < 2^53). Terms are bounded by the wall clock in milliseconds (below),
+ * so this lasts until the year 2255.
+ */
+export const MAX_TERM = 9_000_000_000_000;
+
+/**
+ * Terms are bounded by the wall clock (docs/ELECTION.md, "Bounded terms"): one term per
+ * millisecond since 1970 is the most the cloud can ever use up, whatever its members send.
+ *
+ * - A term from a peer (an epoch's term or a `max_term`) more than PEER_TERM_LEAD_MAX above
+ *   our clock is refused whole: a buggy or compromised member cannot push us further ahead.
+ * - We mint a term at most OWN_TERM_LEAD_MAX above our clock (else the claim waits for the
+ *   clock), which leaves room above the peer ceiling so a member pushing us to that ceiling
+ *   can never block our own claims.
+ * - A server with no hard state starts its highest term at OWN_TERM_LEAD_MAX above its clock:
+ *   above every term it could have minted before (all at most that far above its clock then),
+ *   so losing every hard-state file never makes a server reuse an epoch.
+ */
+export const PEER_TERM_LEAD_MAX = 1_000;
+export const OWN_TERM_LEAD_MAX = 2_000;
+
+/** The term a wall-clock time stands for: one term per millisecond. */
+export function clockTerm(wall_ms: number): number {
+  return Math.floor(wall_ms);
+}
 
 /** The epoch that server `leaderId` claims for `term`. */
 export function makeEpoch(term: number, leaderId: number): number {

@@ -54,15 +54,20 @@ export class ServerNode {
    * @param random   randomness for jitter and failure-simulation picks
    * @param now_ms   the runtime's monotonic clock now
    * @param restored hard state saved by a previous run of this server, if any
+   * @param wall_clock_ms the wall-clock time (ms since 1970) at `now_ms`: terms are then
+   *   bounded by it, and a server with no hard state starts its terms above its clock
+   *   (docs/ELECTION.md, "Bounded terms"); without it `now_ms` stands in and there is no floor
    */
   constructor(
     config: ServerNodeConfigInput | ServerNodeConfig,
     random: RandomSource,
     now_ms: number,
     restored?: HardState,
+    wall_clock_ms?: number,
   ) {
     this.config = resolveServerNodeConfig(config);
     this.n = new NodeState(this.config, random, now_ms);
+    if (wall_clock_ms !== undefined) this.n.wallClockOffset_ms = wall_clock_ms - now_ms;
     startNode(this.n, restored);
   }
 

@@ -131,6 +131,7 @@ export class ServerRuntime {
       new SeededRandom(randomInt(2 ** 31)),
       this.now(),
       restored.state,
+      Date.now(),
     );
     this.driver = new NodeDriver(node, {
       now: () => this.now(),

@@ -3,6 +3,7 @@
  * (as etcd-io/raft's Step handles terms before calling stepLeader / stepFollower /
  * stepCandidate). Returns false when the message is settled here:
  *
+ * - (before these, termsWithinReach refuses a term beyond our clock's ceiling;)
  * - announcements (Coordinator, leader Heartbeat) must carry an epoch their sender minted;
  * - a sender behind us gets StaleEpoch (rate-limited) and its message is dropped;
  * - a newer epoch is adopted: a leader steps down, and everyone follows the new leader if the
@@ -10,11 +11,28 @@
  * - Election, Alive and Nominate only raise our highest term (the election itself compares
  *   scores, not epochs), and a Handover counts only in our own epoch.
  */
-import { epochLeader } from '../epoch.js';
+import { epochLeader, epochTerm, PEER_TERM_LEAD_MAX } from '../epoch.js';
 import type { ServerMessage } from '../messages.js';
-import { noteTerm, rejectInvalid, replyStale } from './epochs.js';
+import { noteTerm, peerTermCeiling, rejectInvalid, replyStale } from './epochs.js';
 import { adoptNewerEpoch } from './leadership.js';
 import type { NodeState } from './state.js';
+
+/**
+ * Runs first, before a server message can move any term: a term (its epoch's, or its
+ * `max_term`) beyond our clock's ceiling is refused whole and nothing of it is adopted, so a
+ * buggy member can never push the cloud's terms ahead of the clock (docs/ELECTION.md).
+ */
+export function termsWithinReach(n: NodeState, m: ServerMessage): boolean {
+  const term = Math.max(epochTerm(m.epoch), 'max_term' in m ? m.max_term : 0);
+  const ceiling = peerTermCeiling(n);
+  if (term <= ceiling) return true;
+  rejectInvalid(
+    n,
+    m,
+    `term ${term} is beyond ${ceiling} (our clock + ${PEER_TERM_LEAD_MAX} ms); terms grow with the clock`,
+  );
+  return false;
+}
 
 export function checkEpoch(n: NodeState, m: ServerMessage): boolean {
   switch (m.type) {

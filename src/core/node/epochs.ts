@@ -6,10 +6,44 @@
  * restarted server never reuses an epoch and its epoch never goes backwards.
  */
 import { invariant } from '../assert.js';
-import { epochTerm, formatEpoch, MAX_TERM, type HardState } from '../epoch.js';
+import {
+  clockTerm,
+  epochTerm,
+  formatEpoch,
+  MAX_TERM,
+  OWN_TERM_LEAD_MAX,
+  PEER_TERM_LEAD_MAX,
+  type HardState,
+} from '../epoch.js';
 import type { ServerId, ServerMessage, StaleEpochMessage } from '../messages.js';
 import { emit, sendTo } from './send.js';
 import type { NodeState } from './state.js';
+
+/**
+ * A server's terms at start: what its previous run persisted, or, with no hard state and a
+ * wall clock, a floor above every term it can ever have minted (OWN_TERM_LEAD_MAX above its
+ * clock then), saved at once so a second loss cannot undo it. Without a wall clock (the
+ * simulator, most unit tests) a server with no hard state starts at 0.
+ */
+export function startTerms(n: NodeState, restored: HardState | undefined): void {
+  if (restored !== undefined) restoreHardState(n, restored);
+  else if (n.wallClockOffset_ms !== null) noteTerm(n, ownTermCeiling(n));
+}
+
+/** The wall-clock time now (the node's own clock when the runtime gave no wall clock). */
+function wallNow(n: NodeState): number {
+  return n.now + (n.wallClockOffset_ms ?? 0);
+}
+
+/** Highest term we accept from a peer now. */
+export function peerTermCeiling(n: NodeState): number {
+  return Math.min(MAX_TERM, clockTerm(wallNow(n)) + PEER_TERM_LEAD_MAX);
+}
+
+/** Highest term we may mint now (above the peer ceiling: a push to it never blocks us). */
+export function ownTermCeiling(n: NodeState): number {
+  return Math.min(MAX_TERM, clockTerm(wallNow(n)) + OWN_TERM_LEAD_MAX);
+}
 
 /** Takes over what a previous run of this server persisted (ignoring impossible values). */
 export function restoreHardState(n: NodeState, state: HardState): void {

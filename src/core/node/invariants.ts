@@ -31,8 +31,8 @@ export function checkInvariants(n: NodeState): void {
     who,
   );
   invariant(
-    epochTerm(n.epoch) <= n.maxTerm || n.maxTerm === MAX_TERM,
-    "the epoch's term is at most the highest term seen",
+    epochTerm(n.epoch) <= n.maxTerm && n.maxTerm <= MAX_TERM,
+    "the epoch's term is at most the highest term seen, which is at most MAX_TERM",
     () => ({ ...who(), max_term: n.maxTerm }),
   );
   invariant(

@@ -5,12 +5,12 @@
  * (./failure-simulation.ts) and the election's candidacy (./election.ts).
  */
 import { invariant } from '../assert.js';
-import { epochLeader, epochTerm, formatEpoch, makeEpoch } from '../epoch.js';
+import { epochLeader, epochTerm, formatEpoch, makeEpoch, MAX_TERM } from '../epoch.js';
 import type { StepDownReason } from '../events.js';
 import type { CoordinatorMessage, HistoryInfo, LeaderReason, ServerId } from '../messages.js';
 import { randomInt } from '../random.js';
 import { answerHeardAssignmentRequests } from './assignment.js';
-import { noteTerm, setEpoch } from './epochs.js';
+import { noteTerm, ownTermCeiling, setEpoch } from './epochs.js';
 import { beginFollowerSync, resetReplication } from './history-follower.js';
 import { historyInfo } from './load.js';
 import { initMembersForLeadership } from './membership.js';
@@ -22,9 +22,17 @@ import { computeSuccessors, fallbackRank } from './successors.js';
 /** Fallback elections start at most this many slots (election_timeout / 4 each) late. */
 const MAX_FALLBACK_RANK = 8;
 
-/** Leads a new epoch: a term above every term seen, announced to every peer at once. */
+/**
+ * Leads a new epoch: a term above every term seen, announced to every peer at once. A term
+ * beyond what our clock allows (./epochs.ts ownTermCeiling) waits for the clock instead.
+ */
 export function claimLeadership(n: NodeState, reason: LeaderReason): void {
   const term = Math.max(n.maxTerm, epochTerm(n.epoch)) + 1;
+  const ceiling = ownTermCeiling(n);
+  if (term > ceiling) {
+    claimWhenClockAllows(n, term > MAX_TERM ? n.config.election_timeout_ms : term - ceiling);
+    return;
+  }
   noteTerm(n, term);
   const previousLeader = n.leaderId === null ? epochLeader(n.epoch) : null;
   const epoch = makeEpoch(term, n.id);
@@ -56,6 +64,19 @@ export function claimLeadership(n: NodeState, reason: LeaderReason): void {
   n.nextHeartbeatAt = n.now + n.config.heartbeat_interval_ms;
   reassignFromUnavailable(n);
   answerHeardAssignmentRequests(n);
+}
+
+/**
+ * Too early for the next term (only after terms were pushed near the clock's ceiling, e.g.
+ * just after a start with no hard state): leaderless, claiming as soon as the clock allows.
+ */
+function claimWhenClockAllows(n: NodeState, wait_ms: number): void {
+  if (n.role === 'leader') stepDown(n, 'newer_epoch');
+  n.role = 'follower';
+  n.leaderId = null;
+  n.election = null;
+  n.electionAt = null;
+  n.claimAt = n.now + wait_ms;
 }
 
 export function coordinatorMessage(n: NodeState, reason: LeaderReason): CoordinatorMessage {

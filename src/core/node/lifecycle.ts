@@ -1,6 +1,6 @@
 /** A server's first moments and its graceful departure. */
 import type { HardState } from '../epoch.js';
-import { restoreHardState } from './epochs.js';
+import { startTerms } from './epochs.js';
 import { becomeLeaderless, listenBeforeElecting, stepDown } from './leadership.js';
 import { cancelQueued } from './local-tasks.js';
 import { broadcast } from './send.js';
@@ -8,7 +8,7 @@ import type { NodeState } from './state.js';
 
 /** A fresh (or restarted) server first listens for an existing leader before electing. */
 export function startNode(n: NodeState, restored: HardState | undefined): void {
-  if (restored !== undefined) restoreHardState(n, restored);
+  startTerms(n, restored);
   n.nextHousekeepingAt = n.now + n.config.monitor_interval_ms;
   becomeLeaderless(n, null, []);
   if (n.config.peers.length === 0) n.electionAt = n.now;

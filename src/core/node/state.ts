@@ -120,6 +120,8 @@ export class NodeState {
   epoch = 0;
   maxTerm = 0;
   leaderId: ServerId | null = null;
+  /** Wall clock minus `now`, when the runtime gave one (terms are bounded by it; ./epochs.ts). */
+  wallClockOffset_ms: number | null = null;
 
   // --- following a leader ---
   /** When the leader last counted as alive (a rumour of it counts, to give it a chance). */

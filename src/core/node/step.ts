@@ -13,7 +13,7 @@ import {
 } from '../messages.js';
 import { onStatusQuery, onTaskAck } from './acks.js';
 import { onAssignmentRequest } from './assignment.js';
-import { checkEpoch } from './epoch-rules.js';
+import { checkEpoch, termsWithinReach } from './epoch-rules.js';
 import { noteTerm } from './epochs.js';
 import { onTaskRequest } from './local-tasks.js';
 import { touchMember } from './membership.js';
@@ -57,6 +57,7 @@ function senderProblem(n: NodeState, from: Source, m: Message): string | null {
 }
 
 function stepServerMessage(n: NodeState, m: ServerMessage): void {
+  if (!termsWithinReach(n, m)) return;
   noteTerm(n, epochTerm(m.epoch));
   if (n.role === 'leader') touchMember(n, m.from);
   if (n.role === 'left') return;

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
+import { MAX_TERM } from '../../../src/core/epoch.js';
 import type { Message } from '../../../src/core/messages.js';
 import { createCloudCodec, type CloudMessage } from '../../../src/protocol/cloud-protocol.js';
 import type { LocalCluster } from '../../../src/server/local-cluster.js';
@@ -78,8 +79,6 @@ const load = {
   capacity: 100,
 };
 const history = { seq: 1_000_000, digest: 0, size: 0 };
-/** The largest term the protocol accepts (src/protocol/cloud-message-checks.ts). */
-const MAX_TERM = 1_000_000_000_000;
 
 /** About the largest epoch the protocol allows (term * 1000 + id): the attack that exhausted the cloud. */
 export function largestEpoch(from: number): number {

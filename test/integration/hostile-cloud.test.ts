@@ -290,48 +290,55 @@ describe('a revoked server', () => {
     await rc?.cleanup();
   });
 
-  it('is refused by the others, which keep one leader and serve clients', async () => {
-    rc = await startTestCluster({ size: 3 });
-    await rc.cluster.stopAll(5000);
-    const revoked = certificateFingerprint(
-      parseCertificates(readFileSync(join(rc.dir, 'keys', 'server-3.crt'), 'utf8'), 's3')[0]!,
-    );
-    for (const id of [1, 2]) {
-      const path = join(rc.dir, `server${id}.toml`);
-      writeFileSync(
-        path,
-        readFileSync(path, 'utf8').replace(
-          `key = "keys/server-${id}.key"`,
-          `key = "keys/server-${id}.key"\nrevoked = ["${revoked}"]`,
-        ),
+  it(
+    'is refused by the others, which keep one leader and serve clients',
+    {
+      timeout: 400_000,
+    },
+    async () => {
+      rc = await startTestCluster({ size: 3 });
+      await rc.cluster.stopAll(5000);
+      const revoked = certificateFingerprint(
+        parseCertificates(readFileSync(join(rc.dir, 'keys', 'server-3.crt'), 'utf8'), 's3')[0]!,
       );
-    }
-    const cluster = LocalCluster.fromConfigs(
-      [1, 2, 3].map((id) => join(rc!.dir, `server${id}.toml`)),
-      join(rc.dir, 'logs2'),
-    );
-    restarted = cluster;
-    await cluster.startAll();
-    await cluster.waitForLeader(60_000, [1, 2]);
-    // Server 3 never becomes a member: the others refuse its links.
-    const link = attackLink(cluster, 1, memberCredentials(rc.dir, 3));
-    try {
-      await expect(link.send(forgedServerMessages(3, [1, 2]).Heartbeat!)).rejects.toThrow();
-    } finally {
-      link.close();
-    }
-    const agreed = await cluster.waitForLeader(60_000, [1, 2]);
-    expect([1, 2]).toContain(agreed.leader);
-    const s3 = await cluster.status(3, 5000);
-    expect(s3?.leader_id === 1 || s3?.leader_id === 2).toBe(false);
-    const client = await connectClient(cluster, 'after-revoke');
-    try {
-      const result = await client.encrypt('t', SAMPLE_PAYLOAD);
-      expect([1, 2]).toContain(result.serverId);
-    } finally {
-      client.close();
-    }
-  });
+      for (const id of [1, 2]) {
+        const path = join(rc.dir, `server${id}.toml`);
+        writeFileSync(
+          path,
+          readFileSync(path, 'utf8').replace(
+            `key = "keys/server-${id}.key"`,
+            `key = "keys/server-${id}.key"\nrevoked = ["${revoked}"]`,
+          ),
+        );
+      }
+      const cluster = LocalCluster.fromConfigs(
+        [1, 2, 3].map((id) => join(rc!.dir, `server${id}.toml`)),
+        join(rc.dir, 'logs2'),
+      );
+      restarted = cluster;
+      await cluster.startAll();
+      // Three processes booting at once take 45 s at a load of 35 on 2 cores: a generous cap.
+      await cluster.waitForLeader(150_000, [1, 2]);
+      // Server 3 never becomes a member: the others refuse its links.
+      const link = attackLink(cluster, 1, memberCredentials(rc.dir, 3));
+      try {
+        await expect(link.send(forgedServerMessages(3, [1, 2]).Heartbeat!)).rejects.toThrow();
+      } finally {
+        link.close();
+      }
+      const agreed = await cluster.waitForLeader(60_000, [1, 2]);
+      expect([1, 2]).toContain(agreed.leader);
+      const s3 = await cluster.status(3, 5000);
+      expect(s3?.leader_id === 1 || s3?.leader_id === 2).toBe(false);
+      const client = await connectClient(cluster, 'after-revoke');
+      try {
+        const result = await client.encrypt('t', SAMPLE_PAYLOAD);
+        expect([1, 2]).toContain(result.serverId);
+      } finally {
+        client.close();
+      }
+    },
+  );
 });
 
 /** A TLS server that presents `credentials` and says nothing: enough for a client's checks. */

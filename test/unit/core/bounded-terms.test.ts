@@ -139,7 +139,10 @@ describe('bounded terms: a peer cannot push our terms ahead of the clock', () =>
 describe('bounded terms: losing every hard-state file never reuses an epoch', () => {
   it('a server with no hard state starts above its clock and saves that at once', () => {
     const n = new ServerNode({ id: 1, peers: [2, 3] }, new SeededRandom(1), 500, undefined, WALL);
-    expect(n.drain().hard_state).toEqual({ max_term: WALL + OWN_TERM_LEAD_MAX, epoch: 0 });
+    expect(n.drain().commands[0]).toEqual({
+      type: 'persistHardState',
+      state: { max_term: WALL + OWN_TERM_LEAD_MAX, epoch: 0 },
+    });
     // With hard state, the saved terms are taken as they are (no floor needed).
     const restored = new ServerNode(
       { id: 1, peers: [2, 3] },

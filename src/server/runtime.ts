@@ -8,10 +8,12 @@
  *   timer (next deadline) ─▶ driver.tick    ├─▶ NodeDriver ┼─▶ send (peer links, client connections)
  *   load sampler ──────────▶ setLocalLoad  ─┘   (core)     ├─▶ run / cancel tasks (worker pool)
  *                                                          └─▶ silence, events (logs, metrics)
+ *
+ * Peer links and their re-dial live in ./peer-links.ts; what events become in logs and
+ * metrics in ./node-observer.ts.
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Command } from '../core/commands.js';
 import { NodeDriver } from '../core/driver/node-driver.js';
 import type { TaskRunner } from '../core/driver/ports.js';
 import type { Destination, NodeEvent, Source } from '../core/events.js';
@@ -21,13 +23,12 @@ import { SeededRandom } from '../core/random.js';
 import { InvariantViolation, ServerNode, type NodeStatus } from '../core/server-node.js';
 import type { DecodedMessage } from '../protocol/codec.js';
 import { createCloudCodec, errorText, type CloudMessage } from '../protocol/cloud-protocol.js';
-import { MessageLink } from '../transport/message-link.js';
 import {
   MessageServer,
   type Connection,
   type ConnectionBudgets,
 } from '../transport/message-server.js';
-import type { ClientSecurity, ServerSecurity } from '../transport/tls.js';
+import type { ServerSecurity } from '../transport/tls.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { nodeConfigFrom, type ServerConfig } from './config.js';
@@ -35,6 +36,8 @@ import { HardStateStore } from './hard-state-store.js';
 import { HttpServer } from '../http/http-server.js';
 import { sendJson, sendText } from '../http/respond.js';
 import { ServerMetrics } from './metrics.js';
+import { countNodeEvent, logNodeEvent, logTaskCommand } from './node-observer.js';
+import { PeerLinks } from './peer-links.js';
 import { senderRefusal } from './sender-policy.js';
 import { SystemLoadSampler } from './system-load.js';
 
@@ -99,7 +102,7 @@ export class ServerRuntime {
   private readonly codec = createCloudCodec();
   private readonly listener: MessageServer<CloudMessage>;
   private readonly http: HttpServer;
-  private readonly peers = new Map<number, MessageLink<CloudMessage>>();
+  private readonly peers: PeerLinks;
   private readonly clients = new Map<string, Connection<CloudMessage>>();
   private readonly loadSampler = new SystemLoadSampler();
   private readonly extraHandlers: ExtraMessageHandler[];
@@ -108,9 +111,6 @@ export class ServerRuntime {
   private timerDeadline_ms = Infinity;
   private loadTimer: NodeJS.Timeout | null = null;
   private silences = 0;
-  private readonly peerHeardAt = new Map<number, number>();
-  private readonly peerLinkResetAt = new Map<number, number>();
-  private readonly peerSentAt = new Map<number, number>();
   /** Worst lateness of the core's timer (heartbeats, timeouts) since start: event-loop health. */
   private timerLatenessMax_ms = 0;
   private stopping = false;
@@ -141,7 +141,7 @@ export class ServerRuntime {
       silence: (until_ms) => this.onSilence(until_ms),
       settled: (deadline_ms) => this.armTimer(deadline_ms),
       observer: {
-        command: (c) => this.logCommand(c),
+        command: (c) => logTaskCommand(this.log, c),
         event: (e) => this.onNodeEvent(e),
         problem: (text, fields) => this.log.error(text, fields),
       },
@@ -171,34 +171,14 @@ export class ServerRuntime {
         onClose: (connection) => this.forgetClientConnection(connection),
       },
     );
-    for (const peer of this.config.peers) {
-      this.peers.set(
-        peer.id,
-        new MessageLink<CloudMessage>(
-          {
-            host: peer.address.host,
-            port: peer.address.port,
-            codec: this.codec,
-            clusterId: this.config.cluster_id,
-            limits,
-            security: peerLinkSecurity(security, peer.id),
-            connectTimeout_ms: Math.max(100, this.config.election.failure_timeout_ms),
-            maxBackoff_ms: Math.max(100, this.config.election.heartbeat_interval_ms),
-            maxQueuedMessages: 256,
-          },
-          {
-            // Peers answer over their own links to us; anything arriving here is unexpected.
-            onMessage: (decoded) =>
-              this.log.debug('unexpected message on an outgoing link', {
-                peer: peer.id,
-                type: decoded.message.type,
-              }),
-            onBadMessage: (detail) =>
-              this.log.warn('peer sent an unreadable reply', { peer: peer.id, detail }),
-          },
-        ),
-      );
-    }
+    this.peers = new PeerLinks({
+      config: this.config,
+      codec: this.codec,
+      limits,
+      security,
+      log: this.log,
+      now: () => this.now(),
+    });
     this.http = new HttpServer((err) =>
       this.log.error('HTTP handler failed', { error: errorMessage(err) }),
     );
@@ -241,7 +221,7 @@ export class ServerRuntime {
       address: `${tcp.host}:${tcp.port}`,
       http: `http://${http.host}:${http.port}`,
     };
-    for (const link of this.peers.values()) link.connect();
+    this.peers.connectAll();
     this.sampleLoad();
     this.loadTimer = setInterval(
       () => this.sampleLoad(),
@@ -270,7 +250,7 @@ export class ServerRuntime {
     await new Promise((resolve) => setTimeout(resolve, 100));
     if (this.timer) clearTimeout(this.timer);
     if (this.loadTimer) clearInterval(this.loadTimer);
-    for (const link of this.peers.values()) link.close();
+    this.peers.closeAll();
     await Promise.all([this.listener.close(), this.http.close()]);
     for (const handler of this.extraHandlers) await handler.close?.();
     this.log.info('stopped');
@@ -387,7 +367,7 @@ export class ServerRuntime {
       if (message.type === 'TaskRequest') this.metrics.tasksReceived.inc();
     } else if ('from' in message) {
       source = { kind: 'server', id: message.from };
-      this.peerHeardAt.set(message.from, this.now());
+      this.peers.heardFrom(message.from);
     } else {
       return;
     }
@@ -395,27 +375,8 @@ export class ServerRuntime {
     this.guard('message', () => this.driver.receive(source, message, decoded.binary));
   }
 
-  /**
-   * A connection to a peer we keep sending to but have not heard from for a failure timeout
-   * may be stuck in TCP retransmission back-off (a partition that dropped packets): dial it
-   * afresh, at most once per failure timeout, so a healed network carries heartbeats again
-   * within a second or two. Links we are not using (follower to follower) are left alone.
-   */
-  private refreshSilentPeerLinks(): void {
-    const now = this.now();
-    const timeout_ms = this.config.election.failure_timeout_ms;
-    for (const [id, link] of this.peers) {
-      const heard = this.peerHeardAt.get(id) ?? this.started_ms;
-      const reset = this.peerLinkResetAt.get(id) ?? this.started_ms;
-      const sent = this.peerSentAt.get(id) ?? -Infinity;
-      if (now - heard < timeout_ms || now - reset < timeout_ms || now - sent > timeout_ms) continue;
-      this.peerLinkResetAt.set(id, now);
-      link.reset('no message from this peer for a failure timeout');
-    }
-  }
-
   private sampleLoad(): void {
-    if (this.driver.silentUntil_ms === null) this.refreshSilentPeerLinks();
+    if (this.driver.silentUntil_ms === null) this.peers.refreshQuiet();
     const sample = this.loadSampler.sample();
     const loadAverage =
       this.config.election.score_input === 'load_average' ? sample.load_average : null;
@@ -488,13 +449,12 @@ export class ServerRuntime {
     binary: Uint8Array | null,
     written: () => void,
   ): void {
-    const epoch = 'epoch' in message ? message.epoch : 0;
     if (to.kind === 'server') {
-      this.peers.get(to.id)?.send(message, { epoch });
-      this.peerSentAt.set(to.id, this.now());
+      this.peers.send(to.id, message);
       written();
       return;
     }
+    const epoch = 'epoch' in message ? message.epoch : 0;
     const connection = this.clients.get(to.id);
     // No connection: the client polls and finds its task again.
     if (!connection?.isOpen) return written();
@@ -538,7 +498,7 @@ export class ServerRuntime {
     this.silences++;
     // Drop connections; the core ignores its inputs until the end anyway.
     this.listener.dropAllConnections('failure simulation: this server is silent');
-    for (const link of this.peers.values()) link.reset('failure simulation');
+    this.peers.resetAll('failure simulation');
   }
 
   /** One timer, for the core's next deadline (a later one never replaces an earlier one). */
@@ -556,121 +516,18 @@ export class ServerRuntime {
   // ---------------------------------------------------------------------------------------
 
   private onNodeEvent(event: NodeEvent): void {
-    this.logEvent(event);
+    logNodeEvent(this.log, event);
     if (this.eventListeners.size > 0) {
       const stamped = { ...event, at: new Date().toISOString() };
       for (const listener of this.eventListeners) listener(stamped);
     }
-    switch (event.type) {
-      case 'becameLeader':
-        this.metrics.isLeader.set(1);
-        this.metrics.leaderChanges.inc();
-        this.metrics.epoch.set(event.epoch);
-        break;
-      case 'steppedDown':
-        this.metrics.isLeader.set(0);
-        break;
-      case 'leaderAcknowledged':
-        this.metrics.leaderChanges.inc();
-        this.metrics.epoch.set(event.epoch);
-        break;
-      case 'electionStarted':
-        this.metrics.elections.inc();
-        break;
-      case 'peerFailed':
-        this.metrics.peerFailures.inc();
-        break;
-      case 'taskAssigned':
-        this.metrics.tasksAssigned.inc();
-        break;
-      case 'taskReassigned':
-        this.metrics.tasksReassigned.inc();
-        break;
-      case 'messageRejected':
-        this.metrics.badFrames.inc({ reason: 'rejected_by_core' });
-        break;
-      default:
-        break;
-    }
+    countNodeEvent(this.metrics, event);
   }
 
   private forgetClientConnection(connection: Connection<CloudMessage>): void {
     for (const [clientId, known] of this.clients) {
       if (known === connection) this.clients.delete(clientId);
     }
-  }
-
-  private logEvent(event: NodeEvent): void {
-    const epoch = 'epoch' in event ? formatEpoch(event.epoch) : undefined;
-    switch (event.type) {
-      case 'becameLeader':
-        this.log.info('won election: now leader', { epoch, reason: event.reason });
-        break;
-      case 'steppedDown':
-        this.log.info('stepped down as leader', { epoch, reason: event.reason });
-        break;
-      case 'leaderAcknowledged':
-        this.log.info('leader acknowledged', { leader: event.leader_id, epoch });
-        break;
-      case 'leaderLost':
-        this.log.warn('leader lost', { leader: event.leader_id, epoch });
-        break;
-      case 'electionStarted':
-        this.log.info('election started', { round: event.round });
-        break;
-      case 'peerSuspected':
-        this.log.info('peer suspected', { peer: event.peer });
-        break;
-      case 'peerFailed':
-        this.log.warn('peer failed', { peer: event.peer });
-        break;
-      case 'peerRecovered':
-        this.log.info('peer recovered', { peer: event.peer });
-        break;
-      case 'peerLeft':
-        this.log.info('peer left', { peer: event.peer });
-        break;
-      case 'taskReassigned':
-        this.log.info('task reassigned', {
-          client: event.client_id,
-          task: event.task_id,
-          from: event.from_server,
-          to: event.assignment.server_id,
-        });
-        break;
-      case 'silenceStarted':
-        this.log.warn('failure simulation: going silent', { duration_ms: event.duration_ms });
-        break;
-      case 'silenceEnded':
-        this.log.info('failure simulation: silence over, rejoining');
-        break;
-      case 'failureSimulationScheduled':
-        this.log.info('failure simulation: server chosen to go silent', {
-          target: event.target,
-          duration_ms: event.duration_ms,
-        });
-        break;
-      case 'resynced':
-        this.log.info('history resynced from leader', { entries: event.entries });
-        break;
-      case 'stallDetected':
-        this.log.warn('process was stalled', { stalled_ms: event.stalled_ms });
-        break;
-      case 'handover':
-        this.log.info('handing leadership over', { to: event.to });
-        break;
-      case 'messageRejected':
-        this.log.debug('message rejected', { reason: event.reason });
-        break;
-      case 'taskAssigned':
-        this.log.debug(event.type, { client: event.client_id, task: event.task_id });
-        break;
-    }
-  }
-
-  private logCommand(c: Command): void {
-    if (c.type === 'executeTask' || c.type === 'cancelTask' || c.type === 'releaseResult')
-      this.log.debug(c.type, { client: c.client_id, task: c.task_id });
   }
 }
 
@@ -683,19 +540,6 @@ function budgetsFrom(config: ServerConfig): ConnectionBudgets {
     handshakeTimeout_ms: limits.handshake_timeout_ms,
     frameReadTimeout_ms: limits.frame_read_timeout_ms,
     maxBufferedBytes: limits.max_buffered_bytes,
-  };
-}
-
-/** A server dials a peer with its own certificate and accepts only that peer's. */
-function peerLinkSecurity(security: ServerSecurity, peerId: number): ClientSecurity {
-  if (security.kind !== 'tls') return security;
-  return {
-    kind: 'tls',
-    clusterId: security.clusterId,
-    trust: { kind: 'ca', caPem: security.trustPem },
-    credentials: security.credentials,
-    expectServerId: peerId,
-    revoked: security.revoked,
   };
 }
 

@@ -171,6 +171,9 @@ export class UserHostClient {
       const request = httpRequest(
         {
           socketPath: this.socket,
+          // A fresh connection per call: with Node's keep-alive agent a call could reuse a
+          // socket the host is just closing as idle (ECONNRESET, an operation wrongly failed).
+          agent: false,
           path,
           method,
           headers: payload

@@ -56,10 +56,10 @@ function withStartOptions(command: Command): Command {
     .addOption(
       new Option(
         '--directory <kind>',
-        'directory database: galera (one node per cloud host) or sqlite (a shared file; stop-gap)',
+        'directory database: galera (one node per cloud host, as on real machines) or sqlite (one file shared by the servers; not replicated)',
       )
         .choices(['galera', 'sqlite'])
-        .default('sqlite'),
+        .default('galera'),
     )
     .option(
       '--failure-simulation [spec]',

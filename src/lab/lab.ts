@@ -9,6 +9,7 @@
 import { mkdirSync, mkdtempSync, chmodSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { galeraProgramsMissing } from '../directory/galera/node.js';
 import { BridgeNetwork } from '../netns/bridge-network.js';
 import { netnsSupport } from '../netns/commands.js';
 import { destroyNetnsResources, killNamespaceProcesses } from '../netns/resources.js';
@@ -138,6 +139,13 @@ export class Lab {
   /** Builds the lab and starts every host; on failure everything created is removed again. */
   static async start(options: LabStartOptions): Promise<Lab> {
     await requireNetns();
+    const missing = options.directory === 'galera' ? galeraProgramsMissing() : undefined;
+    if (missing)
+      throw new CloudP2PError(
+        'lab_unsupported',
+        `the lab's Galera directory cannot run here: ${missing}; or start the lab with --directory sqlite`,
+        ExitCode.usage,
+      );
     const topology = labTopology(options.lab, options.user_hosts);
     const lab = await withLabLock(options.lab, () => {
       const existing = readState(options.lab);

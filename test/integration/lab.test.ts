@@ -109,6 +109,10 @@ maybe('the lab (network namespaces, real processes)', () => {
     expect(view.hosts.filter((h) => h.server?.leader === view.leader)).toHaveLength(3);
     expect(view.hosts[3]?.agents).toEqual({ total: 4, online: 4 });
     expect(view.hosts[0]?.server?.dashboard).toBe(`http://198.19.${lab}.11:8000/`);
+    // One Galera node per cloud host, all three in one primary component.
+    expect(view.directory).toBe('galera');
+    for (const host of view.hosts.slice(0, 3))
+      expect(host.database).toMatch(/^galera: Synced, Primary, cluster size 3,/);
   }, 60_000);
 
   it('cuts a host off with DROP rules inside its namespace, and heals it', async () => {
@@ -179,6 +183,8 @@ maybe('the lab (network namespaces, real processes)', () => {
       (await cli(['--lab', String(lab), '--json', 'show'])).stdout,
     ) as LabView;
     expect(view.hosts[1]).toMatchObject({ state: 'up', server: { leader: view.leader } });
+    // Its Galera node rejoined and caught up: Synced again, in a primary component of three.
+    expect(view.hosts[1]?.database).toMatch(/^galera: Synced, Primary, cluster size 3,/);
     // The report covers it.
     const { stdout } = await run(process.execPath, [CLI, 'report', dir], { timeout: 60_000 });
     expect(stdout).toMatch(/operations ok/);

@@ -71,6 +71,8 @@ async function runStart(options: StartOptions): Promise<void> {
     );
   say('then read it back:');
   say('  node dist/cli/main.js stego extract photo.stego.png -o photo.hidden.jpg');
+  say('share images between users with view limits (each command in another terminal):');
+  for (const line of peerWalkthrough(servers)) say(`  ${line}`);
   say('load test (seed client config):');
   say('  node dist/cli/main.js client --config config/client1.toml');
   say('');
@@ -87,6 +89,20 @@ async function runStart(options: StartOptions): Promise<void> {
       }
     }, 1000);
   });
+}
+
+/** The peer use cases, in order, for the cloud at `servers` (saved at register). */
+export function peerWalkthrough(servers: string): string[] {
+  const cli = 'node dist/cli/main.js peer';
+  return [
+    `${cli} register alice --servers ${servers} && ${cli} -u alice login`,
+    `${cli} register bob --servers ${servers} && ${cli} -u bob login`,
+    `${cli} -u alice encrypt assets/samples/photo.jpg          (prints the image id)`,
+    `${cli} -u bob peers && ${cli} -u bob request alice <image_id> --views 3`,
+    `${cli} -u alice inbox && ${cli} -u alice accept <request_id>`,
+    `${cli} -u bob view alice/<image_id> -o seen.jpg           (uses one view)`,
+    `or in a browser: ${cli} ui`,
+  ];
 }
 
 export function registerStartCommand(program: Command): void {

@@ -27,12 +27,27 @@ export class ViewerGrants {
         'that is your own image: you can view it any time',
         ExitCode.usage,
       );
-    const request = await this.ctx.directory.createRequest({
-      owner_id: owner.user_id,
-      image_id: imageId,
-      views,
-      request_id: randomUUID(),
-    });
+    const request = await this.ctx.directory
+      .createRequest({
+        owner_id: owner.user_id,
+        image_id: imageId,
+        views,
+        request_id: randomUUID(),
+      })
+      .catch((err: unknown) => {
+        // The likely slip: one's own image id under another user's name.
+        if (
+          err instanceof CloudP2PError &&
+          err.code === 'not_found' &&
+          this.ctx.db.ownImage(imageId)
+        )
+          throw new CloudP2PError(
+            'not_found',
+            `${ownerName} does not offer ${imageId}; ${imageId} is your own image (${this.ctx.me.username}/${imageId}): you can view it any time`,
+            err.exitCode,
+          );
+        throw err;
+      });
     let notified = false;
     try {
       const peer = await this.ctx.onlinePeer(owner.user_id);

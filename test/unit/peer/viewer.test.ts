@@ -56,6 +56,28 @@ async function copyFor(who: TestAgent, quota: number, imageId = IMAGE) {
 const storedCopy = (): string => bob.ctx.dataDir.receivedPath(alice.ctx.me.user_id, IMAGE);
 
 describe('the viewer side', () => {
+  it("says so when asked for one's own image under another user's name", async () => {
+    bob.ctx.db.addOwnImage({
+      image_id: 'bobs-own',
+      title: 'mine',
+      media_type: 'image/jpeg',
+      width: 1,
+      height: 1,
+      size_bytes: 1,
+      preview_width: 1,
+      preview_height: 1,
+      preview_size_bytes: 1,
+      created_at_ms: 0,
+    });
+    await expect(viewer.grants.request('alice', 'bobs-own', 1)).rejects.toThrow(
+      /alice does not offer bobs-own; bobs-own is your own image \(bob\/bobs-own\)/,
+    );
+    // Not for an id that is nobody's: the directory's own words.
+    await expect(viewer.grants.request('alice', 'nobodys', 1)).rejects.toThrow(
+      /does not offer image nobodys/,
+    );
+  });
+
   it('counts each view in the ledger and in the kept file, then shows the default image', async () => {
     const { png } = await copyFor(bob, 2);
     const first = await viewer.viewing.viewFile(png);

@@ -139,6 +139,26 @@ describe('a member cannot speak for another member', () => {
   });
 });
 
+describe('a member naming a term far ahead of the clock (a buggy member)', () => {
+  it('its own Coordinator at the largest epoch is refused whole: no server moves there', async () => {
+    await underAttack(async () => {
+      const link = attackLink(tc.cluster, 1, memberCredentials(tc.dir, 3));
+      try {
+        // Authenticated as server 3 and speaking for itself: past the sender policy, so no
+        // error reply; the core drops it (its term is beyond our clock + 1 s).
+        await link.send(forgedServerMessages(3, [1, 2]).Coordinator!).catch(() => undefined);
+      } finally {
+        link.close();
+      }
+    });
+    const statuses = await Promise.all(tc.cluster.members.map((m) => tc.cluster.status(m.id)));
+    for (const s of statuses) {
+      expect(isSaneEpoch(s?.epoch ?? 0), `epoch ${s?.epoch}`).toBe(true);
+      expect(s?.max_term).toBeLessThanOrEqual(clockTerm(Date.now()) + OWN_TERM_LEAD_MAX);
+    }
+  });
+});
+
 describe("another client's task", () => {
   it('TaskStatusQuery and TaskAck under the victim id are refused; the victim loses nothing', async () => {
     const attacker = await newClientCredentials('attacker');

@@ -370,7 +370,8 @@ export class AgentDatabase {
       this.db
         .prepare(
           `SELECT * FROM copies_out
-           WHERE copy_delivered = 0 OR rights_delivered_version < grant_version
+           WHERE (copy_delivered = 0 AND revoked = 0)
+              OR (copy_delivered = 1 AND rights_delivered_version < grant_version)
            ORDER BY updated_at_ms`,
         )
         .all() as Row[]

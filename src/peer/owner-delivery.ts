@@ -27,7 +27,9 @@ export function grantViews(db: AgentDatabase, grants: WireGrant[]): GrantView[] 
 
 export function grantView(grant: WireGrant, copy: CopyOutRow | undefined): GrantView {
   let delivery: Delivery;
-  if (!copy) delivery = grant.revoked ? 'none' : 'pending';
+  // A copy revoked before it reached the viewer is never sent: there is nothing to deliver.
+  if (!copy || (!copy.copy_delivered && grant.revoked))
+    delivery = grant.revoked ? 'none' : 'pending';
   else
     delivery =
       copy.copy_delivered &&
@@ -60,6 +62,9 @@ export class CopyDelivery {
       let address = '';
       const copy = this.ctx.db.copy(imageId, viewerId);
       if (!copy) return 'none';
+      // Revoked before the viewer had the copy: the viewer would only be refused the copy, and
+      // without it has nothing the revocation could apply to. Nothing waits for them.
+      if (!copy.copy_delivered && copy.revoked) return 'none';
       if (copy.copy_delivered && copy.rights_delivered_version >= copy.grant_version)
         return 'delivered';
       try {

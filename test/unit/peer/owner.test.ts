@@ -105,6 +105,27 @@ describe('the owner side', () => {
     await expect(asBob.request(fetch)).rejects.toMatchObject({ peerCode: 'denied' });
   });
 
+  it('sends nothing to a viewer whose grant was revoked before the copy reached them', async () => {
+    await owner.grants.setGrant(imageId, 'carol', 2);
+    expect(await owner.delivery.deliverPending()).toBe(0); // carol is offline: it waits
+    expect(await owner.grants.revoke(imageId, 'carol')).toMatchObject({
+      revoked: true,
+      delivery: 'none',
+    });
+    const viewer = new ViewerSide(carol.ctx);
+    carol.serve = (session, message) => viewer.receiving.handle(session, message);
+    await carol.goOnline();
+    alice.clock.advance(ONLINE_LIST_REUSED_MS + 1);
+    expect(await owner.delivery.deliverPending()).toBe(0);
+    expect(
+      alice.ctx.db.undeliveredCopies().filter((copy) => copy.viewer_id === carol.ctx.me.user_id),
+    ).toEqual([]);
+    expect(carol.ctx.db.received(alice.ctx.me.user_id, imageId)).toBeUndefined();
+    expect(await owner.grants.grants()).toContainEqual(
+      expect.objectContaining({ viewer: 'carol', revoked: true, delivery: 'none' }),
+    );
+  });
+
   it('answers previews from its own images only', async () => {
     const asCarol = await sessionTo(carol, alice);
     const list = await asCarol.request({ type: 'PreviewListRequest' });

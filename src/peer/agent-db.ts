@@ -8,6 +8,7 @@
  * restoring an old copy of an image file gives no views back.
  */
 import Database from 'better-sqlite3';
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -256,6 +257,7 @@ export class AgentDatabase {
     private readonly clock: () => number = Date.now,
   ) {
     try {
+      AgentDatabase.makePrivate(path);
       this.db = new Database(path);
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 5000');
@@ -273,6 +275,18 @@ export class AgentDatabase {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+
+  /**
+   * The database, its WAL and shared-memory files readable by the user only. The file is made
+   * 0600 before SQLite opens it, and SQLite gives the -wal and -shm files it creates the mode of
+   * the database file; files left by older versions (0644) are fixed here.
+   */
+  private static makePrivate(path: string): void {
+    if (path === ':memory:') return;
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+    for (const file of [path, `${path}-wal`, `${path}-shm`])
+      if (existsSync(file)) chmodSync(file, 0o600);
   }
 
   private migrate(): void {

@@ -184,7 +184,7 @@ export class PeerAgent {
     const settings = options.dataDir.readSettings();
     const servers = options.servers ?? settings?.servers ?? DEFAULT_PEER_SERVERS;
     const clusterId = options.clusterId ?? settings?.cluster_id ?? 1;
-    options.dataDir.ensure();
+    options.dataDir.securePermissions();
     return new PeerAgent(options, identity, servers, clusterId);
   }
 

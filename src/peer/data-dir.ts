@@ -1,7 +1,9 @@
 /**
  * A peer agent's data directory: where it keeps the user's key, its settings, its database and
  * the image files. Every file is written atomically (temporary file, fsync, rename), so a crash
- * never leaves half a file behind, and the private key is readable by the user only.
+ * never leaves half a file behind. Everything in it is private to the user (files 0600, folders
+ * 0700): it holds a private key, the ledger and images sealed to the user; `securePermissions`
+ * repairs what an older version left readable to others.
  *
  *   identity.json   username, user id, public key, private seed (mode 0600)
  *   config.json     cloud server addresses
@@ -20,8 +22,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   existsSync,
+  lstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -48,9 +52,21 @@ import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
 /** Largest JSON settings file we read (they are a few hundred bytes). */
 const MAX_SETTINGS_FILE_BYTES = 64 * 1024;
 
-/** Writes a file so that readers see either the old or the new content, never a mix. */
-export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 0o644): void {
-  mkdirSync(dirname(path), { recursive: true });
+/** Mode of every file the agent writes: they hold keys, the ledger, images and their copies. */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Mode of every folder the agent creates. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * Writes a file so that readers see either the old or the new content, never a mix. Private to
+ * the user by default (a decrypted image written by `peer view` is as secret as the key).
+ */
+export function writeFileAtomic(
+  path: string,
+  data: Uint8Array | string,
+  mode = PRIVATE_FILE_MODE,
+): void {
+  mkdirSync(dirname(path), { recursive: true, mode: PRIVATE_DIR_MODE });
   const temporary = `${path}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(temporary, 'wx', mode);
   try {
@@ -65,6 +81,28 @@ export function writeFileAtomic(path: string, data: Uint8Array | string, mode = 
   }
   closeSync(fd);
   renameSync(temporary, path);
+}
+
+/**
+ * Makes `root` and everything under it private to the user: folders 0700, files 0600. Symbolic
+ * links are left alone (chmod would follow them out of the folder). Folders deeper than
+ * `maxDepth` are not walked: the data directory is three levels deep.
+ */
+export function makePrivate(root: string, maxDepth = 4): void {
+  const walk = (path: string, depth: number): void => {
+    let stat;
+    try {
+      stat = lstatSync(path);
+    } catch {
+      return; // removed meanwhile
+    }
+    if (stat.isSymbolicLink()) return;
+    const wanted = stat.isDirectory() ? PRIVATE_DIR_MODE : PRIVATE_FILE_MODE;
+    if ((stat.mode & 0o777) !== wanted) chmodSync(path, wanted);
+    if (stat.isDirectory() && depth < maxDepth)
+      for (const name of readdirSync(path)) walk(join(path, name), depth + 1);
+  };
+  walk(root, 0);
 }
 
 /** Reads a file of at most `maxBytes`; a clear error names the file and the limit. */
@@ -213,9 +251,18 @@ export class DataDir {
 
   /** Creates the folders (private to the user: they hold a key and received images). */
   ensure(): void {
-    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.root, { recursive: true, mode: PRIVATE_DIR_MODE });
     for (const sub of ['images', 'copies', 'received'])
-      mkdirSync(this.path(sub), { recursive: true, mode: 0o700 });
+      mkdirSync(this.path(sub), { recursive: true, mode: PRIVATE_DIR_MODE });
+  }
+
+  /**
+   * Repairs the modes of everything in the data directory (files 0600, folders 0700): earlier
+   * versions wrote the database, its WAL, the log and settings readable by everyone.
+   */
+  securePermissions(): void {
+    this.ensure();
+    makePrivate(this.root);
   }
 
   hasIdentity(): boolean {
@@ -237,7 +284,6 @@ export class DataDir {
         null,
         2,
       )}\n`,
-      0o600,
     );
   }
 
@@ -310,7 +356,7 @@ export class DataDir {
   }
 
   writeAgentInfo(info: RunningAgentInfo): void {
-    writeFileAtomic(this.agentInfoPath, `${JSON.stringify(info, null, 2)}\n`, 0o600);
+    writeFileAtomic(this.agentInfoPath, `${JSON.stringify(info, null, 2)}\n`);
   }
 
   /** What the running agent published, or undefined (absent or unreadable: treated as none). */
@@ -353,7 +399,7 @@ export class DataDir {
     this.ensure();
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const fd = openSync(this.lockPath, 'wx', 0o600);
+        const fd = openSync(this.lockPath, 'wx', PRIVATE_FILE_MODE);
         writeSync(fd, `${process.pid}\n`);
         closeSync(fd);
         return () => {

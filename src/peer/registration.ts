@@ -36,7 +36,7 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
       ExitCode.usage,
     );
   }
-  dataDir.ensure();
+  dataDir.securePermissions();
   // An interrupted registration of this name left its key: use it (else start with a new key).
   const keys = dataDir.readPendingIdentity(username) ?? generateIdentity();
   dataDir.writePendingIdentity(username, keys);

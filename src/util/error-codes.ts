@@ -14,7 +14,17 @@ interface CodeInfo {
   http: number;
 }
 
-const { usage, failure, badInput, noPayload, corrupted, capacity, denied, unavailable } = ExitCode;
+const {
+  usage,
+  failure,
+  badInput,
+  noPayload,
+  corrupted,
+  capacity,
+  denied,
+  unavailable,
+  signatureInvalid,
+} = ExitCode;
 const e = (exit: ExitCodeValue, http: number): CodeInfo => ({ exit, http });
 
 export const ERROR_CODES = {
@@ -44,6 +54,8 @@ export const ERROR_CODES = {
   payload_invalid: e(badInput, 400),
   payload_unsupported: e(badInput, 400),
   no_payload: e(noPayload, 422),
+  /** Signed access rights that do not verify with the key they carry (`stego extract`). */
+  signature_invalid: e(signatureInvalid, 422),
   payload_corrupted: e(corrupted, 422),
   capacity_exceeded: e(capacity, 422),
   payload_sealed: e(denied, 403),

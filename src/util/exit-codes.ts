@@ -19,5 +19,7 @@ export const ExitCode = {
   denied: 7,
   /** A service could not be reached in time (cloud, peer, database). */
   unavailable: 8,
+  /** A signed record (an image's access rights) does not verify with the key it names. */
+  signatureInvalid: 9,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

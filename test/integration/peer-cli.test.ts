@@ -4,11 +4,12 @@
  * exit codes are what scripts rely on. A killed agent drops offline by the presence TTL.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataDir, processAlive } from '../../src/peer/data-dir.js';
 import { packagePath } from '../../src/util/package-info.js';
+import { modesNotPrivate } from '../helpers/file-modes.js';
 import { COVER, PHOTO, startPeerWorld, until, type PeerWorld } from './peer-fixture.js';
 
 let world: PeerWorld;
@@ -96,6 +97,11 @@ describe('cloudp2p peer (the real binary)', () => {
       await cli('alice', ['--json', 'status']),
     );
     expect(status).toMatchObject({ online: true, mode: 'running' });
+    // agent.log (written by the background agent), agent.json, the database: the user's only.
+    for (const user of ['alice', 'bob']) {
+      expect(existsSync(join(world.dir, user, 'agent.log'))).toBe(true);
+      expect(modesNotPrivate(join(world.dir, user))).toEqual([]);
+    }
   });
 
   it('encrypts with progress lines, lists peers and fetches previews (use cases 3, 4)', async () => {
@@ -142,6 +148,9 @@ describe('cloudp2p peer (the real binary)', () => {
     const view = await cli('bob', ['view', `alice/${imageId}`, '-o', 'seen.jpg']);
     expect(view.code, view.stderr).toBe(0);
     expect(readFileSync(join(world.dir, 'seen.jpg')).equals(Buffer.from(PHOTO))).toBe(true);
+    // The image written out is as secret as the copy: private to the user.
+    expect(statSync(join(world.dir, 'seen.jpg')).mode & 0o777).toBe(0o600);
+    expect(modesNotPrivate(join(world.dir, 'bob'))).toEqual([]);
     const spent = await cli('bob', ['view', `alice/${imageId}`, '-o', 'spent.png']);
     expect(spent.code).toBe(7);
     expect(spent.stderr).toMatch(/used all 1 views/);

@@ -10,6 +10,7 @@ import type { AgentEvent } from '../../src/peer/api-types.js';
 import { DataDir } from '../../src/peer/data-dir.js';
 import { packagePath } from '../../src/util/package-info.js';
 import { createLogger } from '../../src/util/log.js';
+import { modesNotPrivate } from '../helpers/file-modes.js';
 import { serversOf, startTestCluster, type TestCluster } from './helpers/cluster-fixture.js';
 
 export const PHOTO = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
@@ -142,4 +143,12 @@ export async function until<T>(
       );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Every file and folder under `username`'s data directory whose mode lets anyone but the user
+ * read, write or enter it (expected: files 0600, folders 0700), as "path mode" lines.
+ */
+export function notPrivate(world: PeerWorld, username: string): string[] {
+  return modesNotPrivate(dataDirOf(world, username).root);
 }

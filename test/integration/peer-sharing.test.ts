@@ -3,6 +3,7 @@
  * directory, and the agents of alice, bob and carol (in this process, over real TCP, with
  * their own data directories). The steps build on each other, in order.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PeerAgent } from '../../src/peer/agent.js';
@@ -15,6 +16,7 @@ import {
   agentFor,
   dataDirOf,
   eventOf,
+  notPrivate,
   openAgent,
   register,
   startPeerWorld,
@@ -50,6 +52,7 @@ describe('sharing images with view limits', () => {
     await expect(
       PeerAgent.register({ dataDir: other, username: 'alice', servers: world.servers }),
     ).rejects.toThrow(/taken|exists|conflict/i);
+    for (const user of ['alice', 'bob', 'carol']) expect(notPrivate(world, user)).toEqual([]);
   });
 
   it('2. signs in with a P2P address the others can see', async () => {
@@ -60,6 +63,8 @@ describe('sharing images with view limits', () => {
     const peers = await bob.peers();
     expect(peers.map((p) => p.username).sort()).toEqual(['alice', 'carol']);
     expect(peers.find((p) => p.username === 'alice')?.port).toBe(alice.p2pAddress?.port);
+    // agent.sqlite, its WAL and shared memory, agent.json, the lock: the user's only.
+    expect(notPrivate(world, 'bob')).toEqual([]);
   });
 
   it('3. encrypts images through the cloud and offers them', async () => {
@@ -77,6 +82,11 @@ describe('sharing images with view limits', () => {
     const own = await alice.view('alice', photoId);
     expect(own.record).toMatchObject({ verdict: 'shown', reason: 'own_image' });
     expect(same(own.image, PHOTO)).toBe(true);
+  });
+
+  it('keeps every file it wrote private to the user (0600 files, 0700 folders)', () => {
+    // Run after each kind of write below too: images, copies made, copies received, views.
+    expect(notPrivate(world, 'alice')).toEqual([]);
   });
 
   it('4. lists online users and fetches low-resolution previews from the owner', async () => {
@@ -125,6 +135,9 @@ describe('sharing images with view limits', () => {
     // The count lives inside the image file too.
     const inFile = await readCopy(readFileSync(copyPath('bob', alice, photoId)));
     expect(inFile.payload.consumedViews).toEqual([{ username: 'bob', consumed: 2 }]);
+    // Copies made (alice), copies received and rewritten by each view (bob): private.
+    expect(notPrivate(world, 'alice')).toEqual([]);
+    expect(notPrivate(world, 'bob')).toEqual([]);
   });
 
   it('7. restoring an old copy of the file gives no views back', async () => {
@@ -166,6 +179,8 @@ describe('sharing images with view limits', () => {
     const inFile = await readCopy(readFileSync(copyPath('bob', alice, photoId)));
     expect(inFile.version).toBe(2);
     expect(inFile.payload.rights.viewers).toEqual([{ username: 'bob', quota: 5 }]);
+    // A signed rights update rewrote the copy: still private.
+    expect(notPrivate(world, 'bob')).toEqual([]);
   });
 
   it('refuses a tampered image with a clear message', async () => {
@@ -180,6 +195,24 @@ describe('sharing images with view limits', () => {
     const view = await bob.view('alice', photoId);
     expect(view.record).toMatchObject({ verdict: 'default', reason: 'tampered' });
     expect(view.record.message).toMatch(/altered after alice signed it/);
+    // A signature of 64 random bytes over the genuine record (alice's key named): refused too,
+    // whether the stored copy was replaced or the file is handed to the agent.
+    const forged = await rewriteCopy(good, {
+      ...copy.payload,
+      ownerSignature: {
+        ...(copy.payload.ownerSignature as NonNullable<typeof copy.payload.ownerSignature>),
+        signature: new Uint8Array(randomBytes(64)),
+      },
+    });
+    expect((await bob.viewFile(forged)).record).toMatchObject({
+      verdict: 'default',
+      reason: 'tampered',
+    });
+    writeFileSync(path, forged);
+    expect((await bob.view('alice', photoId)).record).toMatchObject({
+      verdict: 'default',
+      reason: 'tampered',
+    });
     writeFileSync(path, good);
     expect((await bob.view('alice', photoId)).record.verdict).toBe('shown');
   });

@@ -1,7 +1,8 @@
 /**
  * `cloudp2p stego embed|extract|capacity`: the steganography engine from the command line.
  * Exit codes (src/util/errors.ts): 0 ok, 2 usage, 3 bad input, 4 no payload,
- * 5 payload corrupted, 6 does not fit. `--json` prints one JSON object for scripts.
+ * 5 payload corrupted, 6 does not fit, 9 signature invalid. `--json` prints one JSON object
+ * for scripts.
  */
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
@@ -15,6 +16,7 @@ import {
   extractImage,
   extractSeedTextImage,
   plainImage,
+  rightsSignedBytes,
   seedTextSize,
 } from '../../stego/index.js';
 import type {
@@ -23,6 +25,7 @@ import type {
   HiddenMediaType,
   ViewerGrant,
 } from '../../stego/index.js';
+import { verify } from '../../identity/keys.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
 import { printable } from '../../util/printable.js';
 import { collectViewer, parsePositiveInteger, readInputFile } from '../options.js';
@@ -179,7 +182,9 @@ function describePayload(payload: ContainerPayload): string[] {
       : `hidden image: sealed to its viewer (${payload.sealedImage.length} bytes encrypted)`,
   ];
   if (payload.ownerSignature)
-    lines.push(`rights signed by the owner, version ${payload.ownerSignature.version}`);
+    lines.push(
+      `rights signed by the key ${Buffer.from(payload.ownerSignature.publicKey).toString('hex')}, version ${payload.ownerSignature.version} (signature valid; an agent also checks that key is the owner's in the directory)`,
+    );
   if (payload.rights) {
     // Rights fields are restricted to [A-Za-z0-9._:-] by the format; only the message is free text.
     lines.push(`owner: ${payload.rights.owner}`, `image id: ${payload.rights.imageId}`);
@@ -208,6 +213,23 @@ function extensionNote(out: string, mediaType: HiddenMediaType): string | undefi
   return `note: the hidden image is a ${kind} (the bytes were written unchanged); ${out} has the extension ${extension}`;
 }
 
+/**
+ * Signed rights must verify with the key they carry, else nothing is written or described as
+ * signed: the record was altered or forged. (Whether that key is the owner's is a question for
+ * the directory, which the peer agent asks; offline, the key is printed for comparison.)
+ */
+function checkOwnerSignature(payload: ContainerPayload): void {
+  const signature = payload.ownerSignature;
+  if (!signature) return;
+  const signed = rightsSignedBytes(payload, signature.version);
+  if (!verify(signature.publicKey, signed, signature.signature))
+    throw new CloudP2PError(
+      'signature_invalid',
+      `signature invalid: the access rights${payload.rights ? ` of ${payload.rights.owner}/${payload.rights.imageId}` : ''} (version ${signature.version}) are not signed by the key they name; the image was altered or forged`,
+      ExitCode.signatureInvalid,
+    );
+}
+
 async function runExtract(file: string, options: ExtractOptions): Promise<void> {
   if (options.out) {
     const what = options.mode === 'seed-text' ? 'the text' : 'the hidden image';
@@ -228,6 +250,7 @@ async function runExtract(file: string, options: ExtractOptions): Promise<void> 
     return;
   }
   const payload = await extractImage(image, limits);
+  checkOwnerSignature(payload);
   const lines = describePayload(payload);
   if (options.out) {
     const hidden = plainImage(payload);

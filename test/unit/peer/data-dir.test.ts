@@ -1,5 +1,7 @@
 import {
+  chmodSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
@@ -11,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../../src/identity/keys.js';
+import { AgentDatabase } from '../../../src/peer/agent-db.js';
 import { DataDir, readFileLimited, writeFileAtomic } from '../../../src/peer/data-dir.js';
+import { modesNotPrivate } from '../../helpers/file-modes.js';
 
 let root: string;
 beforeEach(() => {
@@ -32,6 +36,52 @@ describe('data directory', () => {
     writeFileAtomic(path, 'replaced');
     expect(readFileSync(path, 'utf8')).toBe('replaced');
     expect(readdirSync(join(root, 'a'))).toEqual(['file.bin']);
+  });
+
+  it('writes every file private to the user, in private folders, whatever the umask', () => {
+    const before = process.umask(0o022);
+    try {
+      const dir = new DataDir(join(root, 'alice'));
+      dir.writeIdentity(identity);
+      dir.writeSettings({ servers: [{ host: '127.0.0.1', port: 8001 }], cluster_id: 1 });
+      writeFileAtomic(dir.path('received', 'owner-id', 'img.png'), new Uint8Array([1]));
+      const db = new AgentDatabase(dir.databasePath);
+      db.pinKey({ user_id: 'u', username: 'bob', public_key: new Uint8Array(32) }); // a WAL write
+      expect(existsSync(`${dir.databasePath}-wal`)).toBe(true);
+      expect(existsSync(`${dir.databasePath}-shm`)).toBe(true);
+      expect(modesNotPrivate(dir.root)).toEqual([]);
+      db.close();
+    } finally {
+      process.umask(before);
+    }
+  });
+
+  it('repairs the modes an older version left (0644 files, 0755 folders) when opened', () => {
+    const dir = new DataDir(join(root, 'bob'));
+    dir.writeIdentity(identity);
+    const db = new AgentDatabase(dir.databasePath);
+    db.pinKey({ user_id: 'u', username: 'bob', public_key: new Uint8Array(32) });
+    mkdirSync(dir.path('received', 'owner-id'), { recursive: true });
+    for (const file of ['agent.log', 'config.json', 'received/owner-id/img.png'])
+      writeFileSync(dir.path(file), 'x');
+    const walk = (path: string): void => {
+      chmodSync(path, statSync(path).isDirectory() ? 0o755 : 0o644);
+      if (statSync(path).isDirectory())
+        for (const name of readdirSync(path)) walk(join(path, name));
+    };
+    walk(dir.root);
+    const open = modesNotPrivate(dir.root);
+    expect(open).toContainEqual(`${dir.databasePath}-wal 644`);
+    expect(open.length).toBeGreaterThan(8);
+    dir.securePermissions(); // what opening an agent does
+    expect(modesNotPrivate(dir.root)).toEqual([]);
+    db.close();
+    // The database alone (its -wal and -shm too) is repaired when it is opened.
+    chmodSync(dir.databasePath, 0o644);
+    const reopened = new AgentDatabase(dir.databasePath);
+    reopened.pinKey({ user_id: 'v', username: 'carol', public_key: new Uint8Array(32) });
+    expect(modesNotPrivate(dir.root)).toEqual([]);
+    reopened.close();
   });
 
   it('reads a limited file with a clear error', () => {

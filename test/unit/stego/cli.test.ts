@@ -1,8 +1,18 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
+import { generateIdentity } from '../../../src/identity/keys.js';
+import { buildCopyContainer } from '../../../src/peer/copies.js';
+import {
+  decodeContainer,
+  embedContainer,
+  encodeContainer,
+  encodePng,
+  loadCoverSet,
+} from '../../../src/stego/index.js';
 import { ExitCode } from '../../../src/util/errors.js';
 import { packagePath } from '../../../src/util/package-info.js';
 
@@ -135,6 +145,44 @@ describe('cloudp2p stego', () => {
     expect(
       (await run('stego', 'embed', join(dir, 'missing.jpg'), '-o', join(dir, 'y.png'))).code,
     ).toBe(ExitCode.badInput);
+  });
+
+  it('verifies signed rights: a forged signature is "signature invalid" (exit 9), nothing written', async () => {
+    const owner = { username: 'alice', keys: generateIdentity() };
+    const viewer = generateIdentity();
+    const { container } = buildCopyContainer({
+      owner,
+      imageId: 'img1',
+      original: { mediaType: 'image/jpeg', bytes: new Uint8Array(await readFile(sample)) },
+      viewer: { username: 'bob', publicKey: viewer.publicKey },
+      quota: 3,
+      version: 9,
+    });
+    const covers = await loadCoverSet();
+    const stegoFile = async (name: string, bytes: Uint8Array): Promise<string> => {
+      const payload = decodeContainer(bytes);
+      const cover = covers.coverFor(bytes.length, true);
+      const path = join(dir, name);
+      await writeFile(path, encodePng(embedContainer(cover.raster, payload).raster));
+      return path;
+    };
+    const genuine = await run('stego', 'extract', await stegoFile('signed.png', container));
+    expect(genuine.code).toBe(ExitCode.ok);
+    expect(genuine.stdout).toMatch(/signature valid/);
+
+    const forged = decodeContainer(container);
+    forged.ownerSignature = {
+      ...(forged.ownerSignature as NonNullable<typeof forged.ownerSignature>),
+      signature: new Uint8Array(randomBytes(64)),
+    };
+    const forgedFile = await stegoFile('forged.png', encodeContainer(forged));
+    const out = join(dir, 'forged-hidden.bin');
+    const refused = await run('stego', 'extract', forgedFile, '-o', out);
+    expect(refused.code).toBe(ExitCode.signatureInvalid);
+    expect(refused.code).toBe(9);
+    expect(refused.stderr).toMatch(/signature invalid/);
+    expect(refused.stdout).not.toMatch(/signed/);
+    await expect(readFile(out)).rejects.toThrow(/ENOENT/);
   });
 
   it('reports capacity, and whether a file fits', async () => {

@@ -3,11 +3,11 @@
  * and `peer register`. Imported only when one of these runs: it needs the whole agent.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync } from 'node:fs';
 import { PeerAgent } from '../../../peer/agent.js';
 import { findRunningAgent } from '../../../peer/api-client.js';
 import { PeerApiServer } from '../../../peer/api-server.js';
-import { resolveDataDir } from '../../../peer/data-dir.js';
+import { PRIVATE_FILE_MODE, resolveDataDir } from '../../../peer/data-dir.js';
 import { CloudP2PError, ExitCode } from '../../../util/errors.js';
 import { createLogger } from '../../../util/log.js';
 import { packagePath } from '../../../util/package-info.js';
@@ -131,7 +131,9 @@ export async function runLogin(options: StartOptions): Promise<void> {
   ];
   if (options.advertise) args.push('--advertise', options.advertise);
   if (options.servers) args.splice(4, 0, '--servers', options.servers);
-  const log = openSync(logPath, 'a');
+  // The log names images, users and requests: private like the rest of the data directory.
+  const log = openSync(logPath, 'a', PRIVATE_FILE_MODE);
+  fchmodSync(log, PRIVATE_FILE_MODE);
   const logStart = logSize(logPath); // earlier runs' lines stay in the file: show only this one's
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
   closeSync(log);

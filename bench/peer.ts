@@ -21,6 +21,7 @@ import { PeerAgent } from '../src/peer/agent.js';
 import type { AgentEvent } from '../src/peer/api-types.js';
 import { DataDir } from '../src/peer/data-dir.js';
 import { PeerRefusal, PeerSession } from '../src/peer/p2p-session.js';
+import { p2pTransport } from '../src/peer/p2p-tls.js';
 import { LocalCluster } from '../src/server/local-cluster.js';
 import { createLogger } from '../src/util/log.js';
 import { packagePath } from '../src/util/package-info.js';
@@ -144,19 +145,21 @@ async function main(): Promise<void> {
     // Raw transfer of the last 5 MB copy: bob's own authenticated session to alice's listener.
     const target = bob.received().sort((a, b) => (b.size_bytes ?? 0) - (a.size_bytes ?? 0))[0];
     if (!target) throw new Error('no copy to transfer');
-    const session = await PeerSession.dial(
-      '127.0.0.1',
-      alice.p2pAddress?.port as number,
-      { user_id: bob.identity.user_id, username: 'bob', keys: bob.identity.keys },
-      {
+    const me = { user_id: bob.identity.user_id, username: 'bob', keys: bob.identity.keys };
+    const session = await PeerSession.dial({
+      host: '127.0.0.1',
+      port: alice.p2pAddress?.port as number,
+      me,
+      expected: {
         user_id: alice.identity.user_id,
         username: 'alice',
         public_key: alice.identity.keys.publicKey,
       },
-      async () => {
+      handler: async () => {
         throw new PeerRefusal('unsupported', 'bench');
       },
-    );
+      transport: await p2pTransport('tls', me),
+    });
     const rates: string[] = [];
     for (const mib of CHUNKS_MIB) {
       const chunk = mib * 1024 * 1024;

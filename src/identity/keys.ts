@@ -74,6 +74,11 @@ export function ed25519Public(raw: Uint8Array): KeyObject {
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
+/** The identity's private key as a KeyObject (for TLS: a certificate and key for this identity). */
+export function privateKeyObject(identity: Identity): KeyObject {
+  return ed25519Private(identity.seed);
+}
+
 function ed25519Private(seed: Uint8Array): KeyObject {
   return createPrivateKey({
     key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]),

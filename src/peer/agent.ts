@@ -44,6 +44,7 @@ import { PeerDirectory } from './directory.js';
 import { OnlinePeers } from './online-peers.js';
 import { P2PNode } from './p2p-node.js';
 import { PeerRefusal, type PeerSession, type Reply } from './p2p-session.js';
+import type { P2PTransportKind } from './p2p-tls.js';
 import { OwnerSide } from './owner.js';
 import { Presence } from './presence.js';
 import { registerUser, type Registered, type RegistrationRequest } from './registration.js';
@@ -67,6 +68,10 @@ export interface PeerAgentOptions {
   listenHost?: string;
   advertiseHost?: string;
   listenPort?: number;
+  /** The port published for the listener when something forwards to it (default: its own). */
+  advertisePort?: number;
+  /** `tls` (default); `plaintext-benchmark-only` is for `npm run bench:peer` alone. */
+  p2pTransport?: P2PTransportKind;
   heartbeat_ms?: number;
   directoryTimeout_ms?: number;
   /** An image or copy task fails only after this long without a result from the cloud. */
@@ -127,6 +132,7 @@ export class PeerAgent {
         return peer;
       },
       handler: (session, message) => this.handlePeer(session, message),
+      ...(options.p2pTransport ? { transport: options.p2pTransport } : {}),
     });
     this.onlinePeers = new OnlinePeers({
       userId: identity.user_id,
@@ -210,7 +216,7 @@ export class PeerAgent {
           `listening on ${listenHost} needs --advertise <address>: the address other users reach you at`,
         );
       const bound = await this.p2p.listen(listenHost, this.options.listenPort ?? 0);
-      await this.presence.signIn(advertise, bound.port);
+      await this.presence.signIn(advertise, this.options.advertisePort ?? bound.port);
     } catch (err) {
       await this.stop('start failed');
       throw err;

@@ -1,11 +1,13 @@
 /**
- * The agent's peer-to-peer side: a TCP listener on a port the OS picks (published in the
- * directory at sign-in) and outgoing connections to other agents. Authenticated sessions are
- * reused in both directions: if bob already connected to alice, alice's next request to bob
- * goes over that connection.
+ * The agent's peer-to-peer side: a TLS listener on a port the OS picks (published in the
+ * directory at sign-in) and outgoing TLS connections to other agents, both presenting the
+ * user's identity key (p2p-tls.ts). Authenticated sessions are reused in both directions: if bob
+ * already connected to alice, alice's next request to bob goes over that connection.
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
 import {
   DEFAULT_SESSION_LIMITS,
   PeerRefusal,
@@ -15,6 +17,12 @@ import {
   type RequestHandler,
   type SessionLimits,
 } from './p2p-session.js';
+import {
+  p2pServerOptions,
+  p2pTransport,
+  type P2PTransport,
+  type P2PTransportKind,
+} from './p2p-tls.js';
 
 export interface P2PNodeOptions {
   me: LocalPeer;
@@ -29,6 +37,8 @@ export interface P2PNodeOptions {
   /** New incoming connections accepted per second (burst: twice as many). */
   connectionsPerSecond?: number;
   sessionLimits?: Partial<SessionLimits>;
+  /** `tls` always; `plaintext-benchmark-only` exists for `npm run bench:peer` alone. */
+  transport?: P2PTransportKind;
 }
 
 export class P2PNode {
@@ -41,6 +51,7 @@ export class P2PNode {
   private closed = false;
   private connectionTokens: number;
   private lastConnection_ms = Date.now();
+  private transport: Promise<P2PTransport> | null = null;
   address: { host: string; port: number } | null = null;
 
   constructor(private readonly options: P2PNodeOptions) {
@@ -50,9 +61,42 @@ export class P2PNode {
     this.connectionTokens = (options.connectionsPerSecond ?? 20) * 2;
   }
 
+  /** This agent's transport: its TLS certificate is made once, on first use. */
+  private ownTransport(): Promise<P2PTransport> {
+    if (!this.transport) {
+      const making = p2pTransport(this.options.transport ?? 'tls', this.options.me);
+      this.transport = making;
+      making.catch(() => {
+        if (this.transport === making) this.transport = null;
+      });
+    }
+    return this.transport;
+  }
+
   /** Listens on `host` with an OS-chosen port (or `port`); resolves with the bound address. */
-  listen(host: string, port = 0): Promise<{ host: string; port: number }> {
-    const server = createServer((socket) => this.accept(socket));
+  async listen(host: string, port = 0): Promise<{ host: string; port: number }> {
+    const transport = await this.ownTransport();
+    const server =
+      transport.kind === 'tls'
+        ? createTlsServer(
+            p2pServerOptions(transport.credentials, this.limits.handshakeTimeout_ms),
+            (socket) => this.accept(socket, transport.kind),
+          )
+        : createTcpServer((socket) => this.accept(socket, transport.kind));
+    // Each handshake costs a signature (and maybe a directory lookup): a flood of new
+    // connections is cut short before TLS starts.
+    server.on('connection', (socket: Socket) => {
+      if (this.closed || !this.takeConnectionToken()) socket.destroy();
+    });
+    server.on('tlsClientError', (err: Error, socket: Socket) => {
+      // A failed or timed-out TLS handshake (plain TCP, garbage, no certificate sent in time):
+      // nothing reached the protocol; the socket is ours to close.
+      socket.destroy();
+      this.options.logger.debug('peer TLS handshake failed', {
+        remote: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+        error: errorMessage(err),
+      });
+    });
     server.maxConnections = this.maxConnections;
     this.server = server;
     return new Promise((resolve, reject) => {
@@ -80,17 +124,22 @@ export class P2PNode {
     if (open) return open;
     const inFlight = this.dialing.get(peer.user_id);
     if (inFlight) return inFlight;
-    const dialing = PeerSession.dial(
-      peer.address,
-      peer.port,
-      this.options.me,
-      peer,
-      this.options.handler,
-      this.limits,
-    ).then((session) => {
-      this.track(session);
-      return session;
-    });
+    const dialing = this.ownTransport()
+      .then((transport) =>
+        PeerSession.dial({
+          host: peer.address,
+          port: peer.port,
+          me: this.options.me,
+          expected: peer,
+          handler: this.options.handler,
+          transport,
+          limits: this.limits,
+        }),
+      )
+      .then((session) => {
+        this.track(session);
+        return session;
+      });
     this.dialing.set(peer.user_id, dialing);
     try {
       return await dialing;
@@ -132,9 +181,8 @@ export class P2PNode {
     session.onClose(() => this.sessions.delete(session));
   }
 
-  private accept(socket: Socket): void {
-    if (this.closed || !this.takeConnectionToken()) {
-      // Each handshake may cost a directory lookup: a flood of new connections is cut short.
+  private accept(socket: Socket, transport: P2PTransportKind): void {
+    if (this.closed) {
       socket.destroy();
       return;
     }
@@ -142,6 +190,7 @@ export class P2PNode {
       socket,
       {
         me: this.options.me,
+        transport,
         resolvePeer: (userId, username) => this.options.resolvePeer(userId, username),
         admit: (peer) => {
           let count = 0;

@@ -1,32 +1,34 @@
 /**
- * One authenticated connection between two agents (src/protocol/peer-protocol.ts). Either side
- * may send requests once the handshake is done: the dialer numbers its requests with odd ids,
- * the listener with even ids, and a reply echoes the id — so one TCP connection carries both
- * directions (an owner who dialed a viewer to say "your copy is ready" serves the viewer's
- * chunk requests on the same connection, even when the owner has no listener).
+ * One authenticated, encrypted connection between two agents (src/protocol/peer-protocol.ts)
+ * over TLS 1.3 (p2p-tls.ts). Either side may send requests once the handshake is done: the
+ * dialer numbers its requests with odd ids, the listener with even ids, and a reply echoes the
+ * id — so one connection carries both directions (an owner who dialed a viewer to say "your copy
+ * is ready" serves the viewer's chunk requests on the same connection, even when the owner has
+ * no listener).
+ *
+ * Who the peer is comes from the TLS handshake, never from what it writes: the certificate key
+ * it proved must be the directory's key for the user it names (the dialer checks before sending
+ * anything, the listener when PeerHello names the user).
  *
  * Everything a peer sends is bounded: frame size, messages per second, requests in progress,
  * malformed messages tolerated, time to finish the handshake, idle time.
  */
-import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { sign, verify, type Identity } from '../identity/keys.js';
+import type { Identity } from '../identity/keys.js';
 import { isDecodeFailure } from '../protocol/codec.js';
-import { fromHex, toHex } from '../protocol/directory-protocol.js';
 import type { Frame } from '../protocol/frame.js';
 import {
   P2P_CLUSTER_ID,
   PEER_LIMITS,
   PEER_REPLY_TYPES,
-  authBytes,
   createPeerCodec,
   peerErrorText,
-  welcomeBytes,
   type PeerMessage,
 } from '../protocol/peer-protocol.js';
-import { FramedConnection, dial, type CloseReason } from '../transport/framed-connection.js';
+import { FramedConnection, type CloseReason } from '../transport/framed-connection.js';
 import type { ErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage, type ExitCodeValue } from '../util/errors.js';
+import { certificateMatches, dialP2P, unreachable, type P2PTransport } from './p2p-tls.js';
 
 export interface PeerIdentity {
   user_id: string;
@@ -104,7 +106,7 @@ const FRAME_LIMITS = {
   maxMetaBytes: PEER_LIMITS.max_meta_bytes,
 };
 
-type State = 'hello' | 'resolving' | 'auth' | 'ready' | 'closed';
+type State = 'hello' | 'resolving' | 'welcome' | 'ready' | 'closed';
 
 interface Pending {
   resolve(reply: { message: PeerMessage; binary: Uint8Array }): void;
@@ -114,6 +116,8 @@ interface Pending {
 
 export interface ListenerOptions {
   me: LocalPeer;
+  /** TLS: the peer's certificate key must be the resolved user's key. */
+  transport: P2PTransport['kind'];
   /** Looks up (and pins) the key of the user a PeerHello claims to be; throws PeerRefusal. */
   resolvePeer(userId: string, username: string): Promise<PeerIdentity>;
   /** May the session become ready (e.g. per-user connection limits)? Throws PeerRefusal. */
@@ -130,8 +134,9 @@ export class PeerSession {
   private tokens: number;
   private lastRefill_ms = Date.now();
   private handshakeTimer: NodeJS.Timeout | null = null;
-  private myNonce = randomBytes(32).toString('hex');
   private peerIdentity: PeerIdentity | null = null;
+  /** Requests the listener sent right after its PeerWelcome, before the dialer took it. */
+  private early: Array<{ requestId: number; message: PeerMessage; binary: Uint8Array }> = [];
   private readyWaiters: Array<{ resolve(): void; reject(err: Error): void }> = [];
   private closeListeners: Array<(reason: string) => void> = [];
   readonly remote: string;
@@ -144,7 +149,7 @@ export class PeerSession {
     private readonly limits: SessionLimits,
     private readonly listener: ListenerOptions | null,
   ) {
-    this.state = role === 'listener' ? 'hello' : 'auth';
+    this.state = role === 'listener' ? 'hello' : 'welcome';
     this.nextRequestId = role === 'dialer' ? 1 : 2;
     this.tokens = limits.messageBurst;
     this.framed = new FramedConnection(
@@ -178,26 +183,35 @@ export class PeerSession {
     return new PeerSession(socket, 'listener', options.me, handler, limits, options);
   }
 
-  /** Connects to `expected` at host:port and authenticates both ways. */
-  static async dial(
-    host: string,
-    port: number,
-    me: LocalPeer,
-    expected: PeerIdentity,
-    handler: RequestHandler,
-    limits: SessionLimits = DEFAULT_SESSION_LIMITS,
-  ): Promise<PeerSession> {
+  /**
+   * Connects to `expected` at host:port over `transport` and authenticates both ways: the TLS
+   * certificate key must be `expected.public_key` before anything is sent.
+   */
+  static async dial(args: {
+    host: string;
+    port: number;
+    me: LocalPeer;
+    expected: PeerIdentity;
+    handler: RequestHandler;
+    transport: P2PTransport;
+    limits?: SessionLimits;
+  }): Promise<PeerSession> {
+    const { host, port, expected } = args;
+    const limits = args.limits ?? DEFAULT_SESSION_LIMITS;
     let socket: Socket;
     try {
-      socket = await dial(host, port, Math.min(limits.handshakeTimeout_ms, 5000));
+      socket = await dialP2P(host, port, args.transport, limits.handshakeTimeout_ms);
     } catch (err) {
-      throw new CloudP2PError(
-        'peer_unreachable',
-        `cannot reach ${expected.username}'s agent at ${host}:${port}: ${errorMessage(err)}`,
-        ExitCode.unavailable,
+      throw unreachable(expected.username, host, port, err);
+    }
+    if (args.transport.kind === 'tls' && !certificateMatches(socket, expected.public_key)) {
+      socket.destroy();
+      throw new PeerRefusal(
+        'wrong_key',
+        `the agent at ${host}:${port} does not hold ${expected.username}'s registered key (its TLS certificate is for another key): refused`,
       );
     }
-    const session = new PeerSession(socket, 'dialer', me, handler, limits, null);
+    const session = new PeerSession(socket, 'dialer', args.me, args.handler, limits, null);
     try {
       await session.handshakeAsDialer(expected);
     } catch (err) {
@@ -401,15 +415,15 @@ export class PeerSession {
       this.refuseAndClose(requestId, 'handshake_required', 'wait for PeerWelcome');
       return;
     }
-    if (this.state === 'auth') {
-      if (this.role !== 'listener' || message.type !== 'PeerAuth') {
+    if (this.state === 'welcome') {
+      // The listener is ready once it sent PeerWelcome and may ask at once; the dialer takes
+      // the Welcome in a moment (after this frame batch): hold a few requests until then.
+      if (this.early.length >= this.limits.maxConcurrentIncoming)
         this.refuseAndClose(requestId, 'handshake_required', 'finish the handshake first');
-        return;
-      }
-      this.checkAuth(requestId, message.signature);
+      else this.early.push({ requestId, message, binary });
       return;
     }
-    if (message.type === 'PeerHello' || message.type === 'PeerAuth') {
+    if (message.type === 'PeerHello') {
       this.onInvalid(requestId, 'already_authenticated', 'the handshake is already done');
       return;
     }
@@ -441,6 +455,13 @@ export class PeerSession {
   }
 
   // ---- Handshake ----------------------------------------------------------------------------
+  //
+  //   dialer -> listener  PeerHello   { user_id, username }   (request)
+  //   listener -> dialer  PeerWelcome { user_id, username }   (reply)
+  //
+  // TLS already proved both keys; these name the users, and each side checks the name against
+  // the key: the dialer knew whom it dialed (checked at connect), the listener looks the user
+  // up in the directory (pinned) and compares the key with the certificate's.
 
   private async answerHello(
     requestId: number,
@@ -460,35 +481,16 @@ export class PeerSession {
       return;
     }
     if (this.state !== 'resolving') return; // closed meanwhile
-    this.peerIdentity = peer;
-    this.state = 'auth';
-    const signature = sign(this.me.keys, welcomeBytes(hello.nonce, peer.user_id, this.me.user_id));
-    this.send(
-      {
-        type: 'PeerWelcome',
-        user_id: this.me.user_id,
-        username: this.me.username,
-        nonce: this.myNonce,
-        signature: toHex(signature),
-      },
-      requestId,
-    );
-  }
-
-  private checkAuth(requestId: number, signatureHex: string): void {
-    const peer = this.peerIdentity as PeerIdentity;
-    const signature = fromHex(signatureHex, 64) as Uint8Array;
-    const signed = authBytes(this.myNonce, this.me.user_id, peer.user_id);
-    if (!verify(peer.public_key, signed, signature)) {
+    if (listener.transport === 'tls' && !certificateMatches(this.framed.socket, peer.public_key)) {
       this.refuseAndClose(
         requestId,
-        'bad_signature',
-        `PeerAuth is not signed by ${peer.username}'s key over this connection's nonce`,
+        'wrong_key',
+        `this connection's TLS certificate is not ${peer.username}'s registered key: refused`,
       );
       return;
     }
     try {
-      this.listener?.admit?.(peer);
+      listener.admit?.(peer);
     } catch (err) {
       this.refuseAndClose(
         requestId,
@@ -497,15 +499,18 @@ export class PeerSession {
       );
       return;
     }
+    this.peerIdentity = peer;
     this.becomeReady();
-    this.send({ type: 'Ack' }, requestId);
+    this.send(
+      { type: 'PeerWelcome', user_id: this.me.user_id, username: this.me.username },
+      requestId,
+    );
   }
 
   private async handshakeAsDialer(expected: PeerIdentity): Promise<void> {
-    const nonce = randomBytes(32).toString('hex');
     const welcome = (
       await this.request(
-        { type: 'PeerHello', user_id: this.me.user_id, username: this.me.username, nonce },
+        { type: 'PeerHello', user_id: this.me.user_id, username: this.me.username },
         { timeout_ms: this.limits.handshakeTimeout_ms },
       )
     ).message;
@@ -516,27 +521,7 @@ export class PeerSession {
         'wrong_peer',
         `the agent at ${this.remote} is ${welcome.username} (${welcome.user_id}), not ${expected.username}`,
       );
-    const signature = fromHex(welcome.signature, 64) as Uint8Array;
-    if (
-      !verify(
-        expected.public_key,
-        welcomeBytes(nonce, this.me.user_id, expected.user_id),
-        signature,
-      )
-    )
-      throw new PeerRefusal(
-        'bad_signature',
-        `the agent at ${this.remote} claims to be ${expected.username} but cannot prove it (bad signature)`,
-      );
     this.peerIdentity = expected;
-    const auth = sign(this.me.keys, authBytes(welcome.nonce, expected.user_id, this.me.user_id));
-    const ack = (
-      await this.request(
-        { type: 'PeerAuth', signature: toHex(auth) },
-        { timeout_ms: this.limits.handshakeTimeout_ms },
-      )
-    ).message;
-    if (ack.type !== 'Ack') throw new PeerRefusal('bad_handshake', `expected Ack, got ${ack.type}`);
     this.becomeReady();
   }
 
@@ -545,6 +530,8 @@ export class PeerSession {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     this.handshakeTimer = null;
     for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
+    for (const early of this.early.splice(0))
+      this.onRequest(early.requestId, early.message, early.binary);
   }
 
   private onClosed(reason: CloseReason): void {

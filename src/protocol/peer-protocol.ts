@@ -3,19 +3,18 @@
  * frames as the cloud (src/protocol/frame.ts), with cluster id 0. Pure (no I/O); the sessions
  * that speak it are in src/peer/p2p-session.ts; docs/SHARING.md explains the flows.
  *
- * Every connection starts with mutual authentication, three messages:
+ * Connections are TLS 1.3 (src/peer/p2p-tls.ts): each agent presents a certificate of its own
+ * Ed25519 identity key, and each side checks that key against the directory's key for the user
+ * it talks to. On top of that, a two-message handshake names the users:
  *
- *   dialer -> listener  PeerHello   { user_id, username, nonce }            (request)
- *   listener -> dialer  PeerWelcome { user_id, username, nonce, signature } (reply)
- *                       signature = Ed25519(listener key, welcomeBytes(hello.nonce, dialer, listener))
- *   dialer -> listener  PeerAuth    { signature }                           (request)
- *                       signature = Ed25519(dialer key, authBytes(welcome.nonce, listener, dialer))
- *   listener -> dialer  Ack                                                 (reply)
+ *   dialer -> listener  PeerHello   { user_id, username }   (request)
+ *   listener -> dialer  PeerWelcome { user_id, username }   (reply)
  *
- * Each side proves its key over a fresh nonce chosen by the other, so a recorded signature is
- * useless on another connection; the two messages carry different labels and name both users
- * in a fixed order, so neither can be reflected back. Public keys come from the directory and
- * are pinned by each agent. Nothing else is accepted before this completes.
+ * The listener refuses a PeerHello whose user's registered key is not the TLS certificate's key;
+ * the dialer checked the listener's certificate before saying anything and refuses a Welcome
+ * naming another user. (Protocol 2: protocol 1 ran in clear TCP and proved keys by signing
+ * nonces in PeerHello/PeerWelcome/PeerAuth; code 3 stays unused.) Nothing else is accepted
+ * before this completes.
  *
  * After that both sides may send requests over the connection (request id: odd from the
  * dialer, even from the listener; a reply echoes the id). Codes:
@@ -63,20 +62,11 @@ export interface PeerHello {
   type: 'PeerHello';
   user_id: string;
   username: string;
-  /** 64 lowercase hex characters, fresh per connection. */
-  nonce: string;
 }
 export interface PeerWelcome {
   type: 'PeerWelcome';
   user_id: string;
   username: string;
-  nonce: string;
-  /** 128 lowercase hex characters. */
-  signature: string;
-}
-export interface PeerAuth {
-  type: 'PeerAuth';
-  signature: string;
 }
 export interface PreviewListRequest {
   type: 'PreviewListRequest';
@@ -163,7 +153,6 @@ export interface PeerError {
 export type PeerMessage =
   | PeerHello
   | PeerWelcome
-  | PeerAuth
   | PreviewListRequest
   | PreviewList
   | PreviewRequest
@@ -182,7 +171,6 @@ const none = { kind: 'none' } as const;
 export const PEER_MESSAGE_SPECS: readonly MessageSpec[] = [
   { code: 1, type: 'PeerHello', binary: none },
   { code: 2, type: 'PeerWelcome', binary: none },
-  { code: 3, type: 'PeerAuth', binary: none },
   { code: 16, type: 'PreviewListRequest', binary: none },
   { code: 17, type: 'PreviewList', binary: none },
   { code: 18, type: 'PreviewRequest', binary: none },
@@ -249,8 +237,6 @@ const userId = (t: string, v: Fields): string =>
   str(t, v, 'user_id', UUID_PATTERN, 'a lowercase UUID');
 const username = (t: string, v: Fields): string =>
   str(t, v, 'username', USERNAME_PATTERN, '3-32 of a-z 0-9 _ -, starting with a letter');
-const nonce = (t: string, v: Fields): string =>
-  str(t, v, 'nonce', HEX_64, '64 lowercase hex characters');
 const signature = (t: string, v: Fields): string =>
   str(t, v, 'signature', HEX_128, '128 lowercase hex characters');
 const imageId = (t: string, v: Fields): string =>
@@ -258,27 +244,20 @@ const imageId = (t: string, v: Fields): string =>
 
 const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
   PeerHello: (v) => {
-    onlyKeys('PeerHello', v, ['user_id', 'username', 'nonce']);
+    onlyKeys('PeerHello', v, ['user_id', 'username']);
     return {
       type: 'PeerHello',
       user_id: userId('PeerHello', v),
       username: username('PeerHello', v),
-      nonce: nonce('PeerHello', v),
     };
   },
   PeerWelcome: (v) => {
-    onlyKeys('PeerWelcome', v, ['user_id', 'username', 'nonce', 'signature']);
+    onlyKeys('PeerWelcome', v, ['user_id', 'username']);
     return {
       type: 'PeerWelcome',
       user_id: userId('PeerWelcome', v),
       username: username('PeerWelcome', v),
-      nonce: nonce('PeerWelcome', v),
-      signature: signature('PeerWelcome', v),
     };
-  },
-  PeerAuth: (v) => {
-    onlyKeys('PeerAuth', v, ['signature']);
-    return { type: 'PeerAuth', signature: signature('PeerAuth', v) };
   },
   PreviewListRequest: (v) => {
     onlyKeys('PreviewListRequest', v, []);
@@ -426,23 +405,4 @@ export function peerErrorText(message: string): string {
   return message.length <= PEER_LIMITS.max_error_chars
     ? message
     : `${message.slice(0, PEER_LIMITS.max_error_chars - 1)}…`;
-}
-
-// ---- What each side signs ----------------------------------------------------------------------
-
-const encoder = new TextEncoder();
-const DOMAIN = 'cloudp2p p2p v1';
-
-/** The listener signs this to prove its key over the dialer's nonce. */
-export function welcomeBytes(
-  dialerNonce: string,
-  dialerId: string,
-  listenerId: string,
-): Uint8Array {
-  return encoder.encode([DOMAIN, 'welcome', dialerNonce, dialerId, listenerId].join('\n'));
-}
-
-/** The dialer signs this to prove its key over the listener's nonce. */
-export function authBytes(listenerNonce: string, listenerId: string, dialerId: string): Uint8Array {
-  return encoder.encode([DOMAIN, 'auth', listenerNonce, listenerId, dialerId].join('\n'));
 }

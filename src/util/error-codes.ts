@@ -200,6 +200,8 @@ export const ERROR_CODES = {
   too_many_connections: e(denied, 403),
   unsupported: e(badInput, 400),
   wrong_copy: e(denied, 403),
+  /** The P2P connection's TLS certificate is not the named user's registered key. */
+  wrong_key: e(denied, 403),
   wrong_peer: e(denied, 403),
   wrong_user: e(denied, 403),
 } as const satisfies Record<string, CodeInfo>;

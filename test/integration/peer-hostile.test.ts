@@ -1,11 +1,11 @@
 /**
  * Hostile and broken input against real agents (three cloud servers, agents alice, bob and
- * carol): garbage and oversize frames at a P2P listener, impostors and replayed signatures,
+ * carol): garbage and oversize frames at a P2P listener, impostors without the key they claim,
+ * frames in clear,
  * peers asking for what is not theirs, forged or stale rights updates, a peer serving a
  * corrupted copy, and signed directory requests that act for someone else.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity, sign } from '../../src/identity/keys.js';
 import type { PeerAgent } from '../../src/peer/agent.js';
@@ -14,16 +14,11 @@ import { DirectoryClient } from '../../src/peer/directory-client.js';
 import { P2PNode } from '../../src/peer/p2p-node.js';
 import { PeerRefusal, PeerSession, type LocalPeer } from '../../src/peer/p2p-session.js';
 import { toHex } from '../../src/protocol/directory-protocol.js';
-import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+import { p2pTransport } from '../../src/peer/p2p-tls.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
-import {
-  P2P_CLUSTER_ID,
-  PEER_LIMITS,
-  authBytes,
-  createPeerCodec,
-  type PeerMessage,
-} from '../../src/protocol/peer-protocol.js';
+import { PEER_LIMITS } from '../../src/protocol/peer-protocol.js';
 import { createLogger } from '../../src/util/log.js';
+import { rawPeerClient } from '../helpers/p2p-wire.js';
 import {
   PHOTO,
   agentFor,
@@ -33,7 +28,6 @@ import {
   type PeerWorld,
 } from './peer-fixture.js';
 
-const codec = createPeerCodec();
 let world: PeerWorld;
 let alice: PeerAgent;
 let bob: PeerAgent;
@@ -66,37 +60,23 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => world?.cleanup(), 60_000);
 
-/** A raw TCP client speaking frames by hand. */
-async function raw(port: number) {
-  const socket: Socket = connect({ host: '127.0.0.1', port });
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const decoder = new FrameDecoder({ maxBodyBytes: 1 << 20, maxMetaBytes: 1 << 20 });
-  const replies: PeerMessage[] = [];
-  let closed = false;
-  socket.on('data', (chunk) => {
-    for (const frame of decoder.push(chunk)) {
-      const decoded = codec.decode(frame, P2P_CLUSTER_ID);
-      if (!('failure' in decoded)) replies.push(decoded.message);
-    }
+/** A client speaking frames by hand over TLS, as a stranger with a key of its own. */
+const raw = async (port: number) => {
+  const client = await rawPeerClient(port, { username: 'stranger', keys: generateIdentity() });
+  return { ...client, closed: client.waitClosed };
+};
+
+/** An authenticated session from `from`'s identity to `to`'s listener. */
+async function dialAs(from: PeerAgent | LocalPeer, to: PeerAgent): Promise<PeerSession> {
+  const me = 'identity' in from ? local(from) : from;
+  return PeerSession.dial({
+    host: '127.0.0.1',
+    port: portOf(to),
+    me,
+    expected: asPeer(to),
+    handler: refuseAll,
+    transport: await p2pTransport('tls', me),
   });
-  socket.on('close', () => (closed = true));
-  socket.on('error', () => undefined);
-  return {
-    socket,
-    send: (message: PeerMessage, requestId = 1) =>
-      socket.write(codec.encode(message, { clusterId: P2P_CLUSTER_ID, requestId })),
-    next: async (): Promise<PeerMessage> => {
-      for (let i = 0; i < 150 && replies.length === 0; i++)
-        await new Promise((r) => setTimeout(r, 20));
-      const reply = replies.shift();
-      if (!reply) throw new Error('no reply');
-      return reply;
-    },
-    closed: async (): Promise<boolean> => {
-      for (let i = 0; i < 150 && !closed; i++) await new Promise((r) => setTimeout(r, 20));
-      return closed;
-    },
-  };
 }
 
 describe('a P2P listener under hostile input', () => {
@@ -145,36 +125,27 @@ describe('a P2P listener under hostile input', () => {
       username: 'stranger',
       keys: generateIdentity(),
     };
-    await expect(
-      PeerSession.dial('127.0.0.1', portOf(alice), stranger, asPeer(alice), refuseAll),
-    ).rejects.toThrow(/no user/);
+    await expect(dialAs(stranger, alice)).rejects.toThrow(/no user/);
   });
 
   it('refuses a peer that claims to be bob without bob’s key (wrong user)', async () => {
     const impostor = { ...local(bob), keys: generateIdentity() };
-    await expect(
-      PeerSession.dial('127.0.0.1', portOf(alice), impostor, asPeer(alice), refuseAll),
-    ).rejects.toThrow(/not signed by bob's key/);
+    await expect(dialAs(impostor, alice)).rejects.toThrow(/not bob's registered key/);
   });
 
-  it('refuses a replayed handshake signature', async () => {
-    const first = await raw(portOf(alice));
-    first.send({ type: 'PeerHello', ...pick(local(bob)), nonce: 'c'.repeat(64) });
-    const welcome = (await first.next()) as Extract<PeerMessage, { type: 'PeerWelcome' }>;
-    const recorded = toHex(
-      sign(
-        bob.identity.keys,
-        authBytes(welcome.nonce, alice.identity.user_id, bob.identity.user_id),
-      ),
-    );
-    first.send({ type: 'PeerAuth', signature: recorded }, 3);
-    expect(await first.next()).toEqual({ type: 'Ack' });
-    first.socket.destroy();
-    const replay = await raw(portOf(alice));
-    replay.send({ type: 'PeerHello', ...pick(local(bob)), nonce: 'c'.repeat(64) });
-    await replay.next();
-    replay.send({ type: 'PeerAuth', signature: recorded }, 3);
-    expect(await replay.next()).toMatchObject({ type: 'PeerError', code: 'bad_signature' });
+  it('refuses a PeerHello naming bob on a connection that did not prove bob’s key', async () => {
+    const c = await raw(portOf(alice));
+    c.send({ type: 'PeerHello', ...pick(local(bob)) });
+    expect(await c.next()).toMatchObject({ type: 'PeerError', code: 'wrong_key' });
+    expect(await c.closed()).toBe(true);
+  });
+
+  it('reads nothing sent in clear: no TLS, no protocol', async () => {
+    const c = await rawPeerClient(portOf(bob), local(alice), { tls: false });
+    c.send({ type: 'PeerHello', ...pick(local(alice)) });
+    expect(await c.waitClosed()).toBe(true);
+    expect(c.replies).toEqual([]);
+    expect((await carol.previews('alice')).length).toBe(1); // the agents are fine
   });
 });
 
@@ -184,13 +155,7 @@ function pick(peer: LocalPeer) {
 
 describe('authenticated peers asking for what is not theirs', () => {
   it('gives carol no copy of the image granted to bob', async () => {
-    const session = await PeerSession.dial(
-      '127.0.0.1',
-      portOf(alice),
-      local(carol),
-      asPeer(alice),
-      refuseAll,
-    );
+    const session = await dialAs(carol, alice);
     await expect(
       session.request({ type: 'CopyFetch', image_id: imageId, offset: 0, length: 1024 }),
     ).rejects.toThrow(/no copy of .* for carol/);
@@ -203,13 +168,7 @@ describe('authenticated peers asking for what is not theirs', () => {
   it('refuses rights updates not signed by the owner over bob’s copy, and ignores stale ones', async () => {
     const before = bob.received().find((r) => r.image_id === imageId);
     // Carol tries to change bob's quota of alice's image: she is not the owner.
-    const asCarol = await PeerSession.dial(
-      '127.0.0.1',
-      portOf(bob),
-      local(carol),
-      asPeer(bob),
-      refuseAll,
-    );
+    const asCarol = await dialAs(carol, bob);
     const forged = {
       type: 'RightsUpdate' as const,
       image_id: imageId,
@@ -221,13 +180,7 @@ describe('authenticated peers asking for what is not theirs', () => {
     await expect(asCarol.request(forged)).rejects.toThrow(/holds no copy of carol/);
     asCarol.close('done');
     // Even over a session authenticated as alice, the update itself must carry her signature.
-    const asAlice = await PeerSession.dial(
-      '127.0.0.1',
-      portOf(bob),
-      local(alice),
-      asPeer(bob),
-      refuseAll,
-    );
+    const asAlice = await dialAs(alice, bob);
     const copy = await readCopy(
       readFileSync(
         dataDirOf(world, 'bob').path('received', alice.identity.user_id, `${imageId}.png`),

@@ -1,11 +1,11 @@
 /**
- * Peer sessions over real loopback TCP, without a directory: the handshake, both request
- * directions, and what a hostile dialer gets (impostor keys, replayed signatures, garbage,
- * oversize frames, requests before the handshake, floods).
+ * Peer sessions over real loopback TLS, without a directory: the handshake, both request
+ * directions, and what a hostile dialer or listener gets (impostor keys, no certificate, plain
+ * TCP, garbage, oversize frames, requests before the handshake, floods), and what a relay in
+ * the middle sees and can do.
  */
-import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateIdentity, sign } from '../../../src/identity/keys.js';
+import { generateIdentity } from '../../../src/identity/keys.js';
 import { P2PNode } from '../../../src/peer/p2p-node.js';
 import {
   PeerRefusal,
@@ -14,19 +14,12 @@ import {
   type PeerIdentity,
   type RequestHandler,
 } from '../../../src/peer/p2p-session.js';
-import { toHex } from '../../../src/protocol/directory-protocol.js';
-import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
+import { p2pTransport, type P2PTransport } from '../../../src/peer/p2p-tls.js';
 import { encodeFrame } from '../../../src/protocol/frame.js';
-import {
-  P2P_CLUSTER_ID,
-  PEER_LIMITS,
-  authBytes,
-  createPeerCodec,
-  type PeerMessage,
-} from '../../../src/protocol/peer-protocol.js';
+import { PEER_LIMITS } from '../../../src/protocol/peer-protocol.js';
 import { createLogger } from '../../../src/util/log.js';
+import { rawPeerClient, startRelay, type Relay } from '../../helpers/p2p-wire.js';
 
-const codec = createPeerCodec();
 const logger = createLogger('test', { level: 'error' });
 
 function user(username: string, n: number): LocalPeer {
@@ -44,6 +37,12 @@ const identities = new Map<string, PeerIdentity>(
 );
 const asPeer = (u: LocalPeer): PeerIdentity => identities.get(u.user_id) as PeerIdentity;
 
+const transports = new Map<LocalPeer, Promise<P2PTransport>>();
+const tlsOf = (me: LocalPeer): Promise<P2PTransport> => {
+  if (!transports.has(me)) transports.set(me, p2pTransport('tls', me));
+  return transports.get(me) as Promise<P2PTransport>;
+};
+
 const echo: RequestHandler = async (session, message) => {
   if (message.type === 'RequestNotice')
     return { message: { type: 'Ack', detail: `from ${session.peer.username}` } };
@@ -51,9 +50,19 @@ const echo: RequestHandler = async (session, message) => {
 };
 
 const nodes: P2PNode[] = [];
+const relays: Relay[] = [];
 afterEach(async () => {
+  for (const relay of relays.splice(0)) relay.close();
   await Promise.all(nodes.splice(0).map((n) => n.close()));
 });
+
+const rawClient = (port: number, as: LocalPeer | null = alice, tls = true) =>
+  rawPeerClient(port, as, { tls });
+const relay = async (port: number): Promise<Relay> => {
+  const started = await startRelay(port);
+  relays.push(started);
+  return started;
+};
 
 async function listener(me: LocalPeer, handler: RequestHandler = echo, limits = {}) {
   const node = new P2PNode({
@@ -73,36 +82,15 @@ async function listener(me: LocalPeer, handler: RequestHandler = echo, limits = 
   return { node, port: address.port };
 }
 
-/** A raw socket speaking frames by hand; collects decoded replies. */
-async function rawClient(port: number) {
-  const socket: Socket = connect({ host: '127.0.0.1', port });
-  await new Promise((resolve) => socket.once('connect', resolve));
-  const decoder = new FrameDecoder({ maxBodyBytes: 1 << 20, maxMetaBytes: 1 << 20 });
-  const replies: Array<{ message: PeerMessage; requestId: number }> = [];
-  let closed = false;
-  socket.on('data', (chunk) => {
-    for (const frame of decoder.push(chunk)) {
-      const decoded = codec.decode(frame, P2P_CLUSTER_ID);
-      if (!('failure' in decoded))
-        replies.push({ message: decoded.message, requestId: decoded.requestId });
-    }
+async function dial(port: number, me: LocalPeer, expected: PeerIdentity): Promise<PeerSession> {
+  return PeerSession.dial({
+    host: '127.0.0.1',
+    port,
+    me,
+    expected,
+    handler: echo,
+    transport: await tlsOf(me),
   });
-  socket.on('close', () => (closed = true));
-  socket.on('error', () => undefined);
-  const send = (message: PeerMessage, requestId = 1): void =>
-    void socket.write(codec.encode(message, { clusterId: P2P_CLUSTER_ID, requestId }));
-  const next = async (): Promise<PeerMessage> => {
-    for (let i = 0; i < 100 && replies.length === 0; i++)
-      await new Promise((r) => setTimeout(r, 20));
-    const reply = replies.shift();
-    if (!reply) throw new Error('no reply');
-    return reply.message;
-  };
-  const waitClosed = async (): Promise<boolean> => {
-    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 20));
-    return closed;
-  };
-  return { socket, send, next, waitClosed };
 }
 
 describe('peer sessions', () => {
@@ -119,7 +107,7 @@ describe('peer sessions', () => {
         },
       };
     });
-    const session = await PeerSession.dial('127.0.0.1', port, alice, asPeer(bob), echo);
+    const session = await dial(port, alice, asPeer(bob));
     expect(session.isReady).toBe(true);
     const reply = await session.request({ type: 'RequestNotice', request_id: alice.user_id });
     expect(reply.message).toEqual({ type: 'Ack', detail: 'bob heard back: from bob' });
@@ -127,74 +115,50 @@ describe('peer sessions', () => {
     session.close('done');
   });
 
-  it('refuses a listener that is not who the dialer expected', async () => {
+  it('refuses a listener whose TLS key is not the expected user’s, before saying anything', async () => {
     const { port } = await listener(mallory);
-    await expect(PeerSession.dial('127.0.0.1', port, alice, asPeer(bob), echo)).rejects.toThrow(
-      /is mallory .* not bob/,
+    await expect(dial(port, alice, asPeer(bob))).rejects.toThrow(
+      /does not hold bob's registered key/,
+    );
+    // Mallory's node announcing itself as bob, with mallory's key: the same.
+    const { port: impostor } = await listener({ ...bob, keys: mallory.keys });
+    await expect(dial(impostor, alice, asPeer(bob))).rejects.toThrow(
+      /does not hold bob's registered key/,
     );
   });
 
-  it('refuses a listener that claims an identity it cannot sign for', async () => {
-    // Mallory's node announces itself as bob but holds mallory's key.
-    const impostor = { ...bob, keys: mallory.keys };
-    const { port } = await listener(impostor);
-    await expect(PeerSession.dial('127.0.0.1', port, alice, asPeer(bob), echo)).rejects.toThrow(
-      /cannot prove it/,
-    );
+  it('refuses a listener holding the right key but naming another user', async () => {
+    const { port } = await listener({ ...mallory, keys: bob.keys });
+    await expect(dial(port, alice, asPeer(bob))).rejects.toThrow(/is mallory .* not bob/);
   });
 
   it('refuses a dialer that claims another user (wrong key), with a clear error', async () => {
     const { port } = await listener(bob);
     const impostor = { ...alice, keys: mallory.keys };
-    await expect(PeerSession.dial('127.0.0.1', port, impostor, asPeer(bob), echo)).rejects.toThrow(
-      /not signed by alice's key/,
-    );
+    await expect(dial(port, impostor, asPeer(bob))).rejects.toThrow(/not alice's registered key/);
+  });
+
+  it('refuses a dialer without a certificate, and one speaking plain TCP', async () => {
+    const { port } = await listener(bob);
+    const anonymous = await rawClient(port, null);
+    anonymous.send({ type: 'PeerHello', user_id: alice.user_id, username: 'alice' });
+    expect(await anonymous.next()).toMatchObject({ type: 'PeerError', code: 'wrong_key' });
+    expect(await anonymous.waitClosed()).toBe(true);
+    // Frames in clear never reach the protocol: the TLS handshake fails and the socket closes.
+    const plain = await rawClient(port, alice, false);
+    plain.send({ type: 'PeerHello', user_id: alice.user_id, username: 'alice' });
+    expect(await plain.waitClosed()).toBe(true);
+    expect(plain.replies).toEqual([]);
   });
 
   it('refuses an unknown user and a username that does not match the id', async () => {
     const { port } = await listener(bob);
     const stranger = user('stranger', 4);
-    await expect(PeerSession.dial('127.0.0.1', port, stranger, asPeer(bob), echo)).rejects.toThrow(
-      /no user/,
-    );
-    const c = await rawClient(port);
-    c.send({
-      type: 'PeerHello',
-      user_id: alice.user_id,
-      username: 'mallory',
-      nonce: 'a'.repeat(64),
-    });
+    await expect(dial(port, stranger, asPeer(bob))).rejects.toThrow(/no user/);
+    const c = await rawClient(port, alice);
+    c.send({ type: 'PeerHello', user_id: alice.user_id, username: 'mallory' });
     expect(await c.next()).toMatchObject({ type: 'PeerError', code: 'wrong_user' });
     expect(await c.waitClosed()).toBe(true);
-  });
-
-  it('refuses a replayed PeerAuth signature from an earlier connection', async () => {
-    const { port } = await listener(bob);
-    // First connection: alice's genuine handshake; keep the signature she sent.
-    const first = await rawClient(port);
-    first.send({
-      type: 'PeerHello',
-      user_id: alice.user_id,
-      username: 'alice',
-      nonce: 'a'.repeat(64),
-    });
-    const welcome = (await first.next()) as Extract<PeerMessage, { type: 'PeerWelcome' }>;
-    const signature = toHex(sign(alice.keys, authBytes(welcome.nonce, bob.user_id, alice.user_id)));
-    first.send({ type: 'PeerAuth', signature }, 3);
-    expect(await first.next()).toEqual({ type: 'Ack' });
-    first.socket.destroy();
-    // Second connection: an eavesdropper replays it; bob chose a new nonce, so it fails.
-    const second = await rawClient(port);
-    second.send({
-      type: 'PeerHello',
-      user_id: alice.user_id,
-      username: 'alice',
-      nonce: 'a'.repeat(64),
-    });
-    expect(await second.next()).toMatchObject({ type: 'PeerWelcome' });
-    second.send({ type: 'PeerAuth', signature }, 3);
-    expect(await second.next()).toMatchObject({ type: 'PeerError', code: 'bad_signature' });
-    expect(await second.waitClosed()).toBe(true);
   });
 
   it('answers requests before the handshake with an error and closes', async () => {
@@ -227,16 +191,18 @@ describe('peer sessions', () => {
     expect(await huge.waitClosed()).toBe(true);
   });
 
-  it('closes a connection that never finishes the handshake', async () => {
+  it('closes a connection that never finishes the handshake (TLS or PeerHello)', async () => {
     const { port } = await listener(bob, echo, { handshakeTimeout_ms: 200 });
-    const c = await rawClient(port);
-    expect(await c.next()).toMatchObject({ type: 'PeerError', code: 'handshake_timeout' });
-    expect(await c.waitClosed()).toBe(true);
+    const silent = await rawClient(port);
+    expect(await silent.next()).toMatchObject({ type: 'PeerError', code: 'handshake_timeout' });
+    expect(await silent.waitClosed()).toBe(true);
+    const noTls = await rawClient(port, alice, false);
+    expect(await noTls.waitClosed()).toBe(true);
   });
 
   it('limits the message rate and closes a flooding peer', async () => {
     const { port } = await listener(bob, echo, { messagesPerSecond: 5, messageBurst: 5 });
-    const session = await PeerSession.dial('127.0.0.1', port, alice, asPeer(bob), echo);
+    const session = await dial(port, alice, asPeer(bob));
     const results = await Promise.allSettled(
       Array.from({ length: 20 }, () =>
         session.request({ type: 'RequestNotice', request_id: alice.user_id }, { timeout_ms: 2000 }),
@@ -249,10 +215,83 @@ describe('peer sessions', () => {
 
   it('passes refusals from the handler back to the caller', async () => {
     const { port } = await listener(bob);
-    const session = await PeerSession.dial('127.0.0.1', port, alice, asPeer(bob), echo);
+    const session = await dial(port, alice, asPeer(bob));
     await expect(session.request({ type: 'PreviewListRequest' })).rejects.toThrow(
       /PreviewListRequest is not served here/,
     );
     session.close('done');
+  });
+});
+
+describe('a relay between two agents', () => {
+  const SECRET_TITLE = 'Holiday at the secret beach';
+  const preview = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(3000, 'P')]);
+  const serving: RequestHandler = async (_session, message) => {
+    if (message.type === 'PreviewListRequest')
+      return {
+        message: {
+          type: 'PreviewList',
+          images: [
+            {
+              image_id: 'isecret1',
+              title: SECRET_TITLE,
+              width: 10,
+              height: 10,
+              preview_size_bytes: preview.length,
+            },
+          ],
+        },
+      };
+    if (message.type === 'PreviewRequest')
+      return {
+        message: {
+          type: 'Preview',
+          image_id: message.image_id,
+          media_type: 'image/jpeg',
+          width: 10,
+          height: 10,
+          size_bytes: preview.length,
+        },
+        binary: preview,
+      };
+    return echo(_session, message, new Uint8Array());
+  };
+
+  it('sees no names, titles, ids or preview bytes', async () => {
+    const { port } = await listener(bob, serving);
+    const middle = await relay(port);
+    const session = await dial(middle.port, alice, asPeer(bob));
+    const list = await session.request({ type: 'PreviewListRequest' });
+    expect(list.message).toMatchObject({ images: [{ title: SECRET_TITLE }] });
+    const got = await session.request({ type: 'PreviewRequest', image_id: 'isecret1' });
+    expect(Buffer.from(got.binary).equals(preview)).toBe(true);
+    await session.request({ type: 'RequestNotice', request_id: alice.user_id });
+    session.close('done');
+    const seen = middle.bytes();
+    expect(seen.length).toBeGreaterThan(preview.length);
+    for (const plaintext of [
+      SECRET_TITLE,
+      'isecret1',
+      'PreviewList',
+      'RequestNotice',
+      'alice',
+      'bob',
+      alice.user_id,
+      'P'.repeat(32),
+    ])
+      expect(seen.includes(Buffer.from(plaintext)), plaintext).toBe(false);
+  });
+
+  it('cannot change one byte without breaking the connection', async () => {
+    const { port } = await listener(bob, serving);
+    const middle = await relay(port);
+    const session = await dial(middle.port, alice, asPeer(bob));
+    await session.request({ type: 'PreviewListRequest' });
+    // Flip a bit well after the handshake, inside the preview's bytes.
+    middle.flipAt('to_dialer', middle.relayed('to_dialer') + 1500);
+    await expect(session.request({ type: 'PreviewRequest', image_id: 'isecret1' })).rejects.toThrow(
+      /closed/,
+    );
+    expect(session.isOpen).toBe(false);
   });
 });

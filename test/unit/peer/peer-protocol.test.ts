@@ -6,17 +6,14 @@ import {
   P2P_CLUSTER_ID,
   PEER_LIMITS,
   PEER_MESSAGE_SPECS,
-  authBytes,
   createPeerCodec,
   validatePeerMessage,
-  welcomeBytes,
   type PeerMessage,
 } from '../../../src/protocol/peer-protocol.js';
 
 const codec = createPeerCodec();
 const UID_A = '11111111-2222-4333-8444-555555555555';
 const UID_B = '99999999-2222-4333-8444-555555555555';
-const NONCE = 'a'.repeat(64);
 const SIG = 'b'.repeat(128);
 
 function decode(bytes: Uint8Array) {
@@ -34,9 +31,8 @@ function rawFrame(type: number, meta: unknown, binary = new Uint8Array()): Uint8
 }
 
 const good: PeerMessage[] = [
-  { type: 'PeerHello', user_id: UID_A, username: 'alice', nonce: NONCE },
-  { type: 'PeerWelcome', user_id: UID_B, username: 'bob', nonce: NONCE, signature: SIG },
-  { type: 'PeerAuth', signature: SIG },
+  { type: 'PeerHello', user_id: UID_A, username: 'alice' },
+  { type: 'PeerWelcome', user_id: UID_B, username: 'bob' },
   { type: 'PreviewListRequest' },
   {
     type: 'PreviewList',
@@ -84,13 +80,12 @@ describe('peer protocol', () => {
 
   it('refuses unknown fields, wrong types, out-of-range values and unknown types', () => {
     const cases: Array<[unknown, RegExp]> = [
-      [
-        { type: 'PeerHello', user_id: UID_A, username: 'alice', nonce: NONCE, extra: 1 },
-        /unknown field/,
-      ],
-      [{ type: 'PeerHello', user_id: 'not-a-uuid', username: 'alice', nonce: NONCE }, /user_id/],
-      [{ type: 'PeerHello', user_id: UID_A, username: 'Alice!', nonce: NONCE }, /username/],
-      [{ type: 'PeerAuth', signature: 'zz' }, /signature/],
+      [{ type: 'PeerHello', user_id: UID_A, username: 'alice', extra: 1 }, /unknown field/],
+      [{ type: 'PeerHello', user_id: 'not-a-uuid', username: 'alice' }, /user_id/],
+      [{ type: 'PeerHello', user_id: UID_A, username: 'Alice!' }, /username/],
+      // Protocol 1's handshake (nonces, signatures, PeerAuth) is not spoken any more.
+      [{ type: 'PeerHello', user_id: UID_A, username: 'alice', nonce: 'a'.repeat(64) }, /nonce/],
+      [{ type: 'PeerAuth', signature: SIG }, /unknown peer message type/],
       [{ type: 'CopyFetch', image_id: 'i1', offset: -1, length: 5 }, /offset/],
       [
         { type: 'CopyFetch', image_id: 'i1', offset: 0, length: PEER_LIMITS.max_chunk_bytes + 1 },
@@ -185,17 +180,11 @@ describe('peer protocol', () => {
       new Uint8Array([0x7b, 0xff, 0xfe]),
     );
     expect(decode(garbage)).toMatchObject({ failure: 'bad_metadata' });
-    expect(decode(rawFrame(2, { type: 'PeerAuth', signature: SIG }))).toMatchObject({
+    expect(
+      decode(rawFrame(2, { type: 'PeerHello', user_id: UID_A, username: 'a1c' })),
+    ).toMatchObject({
       failure: 'invalid_message',
     });
     expect(decode(rawFrame(200, { type: 'Ack' }))).toMatchObject({ failure: 'unknown_type' });
-  });
-
-  it('signs different bytes for welcome and auth, naming both users in order', () => {
-    const w = welcomeBytes(NONCE, UID_A, UID_B);
-    const a = authBytes(NONCE, UID_A, UID_B);
-    expect(Buffer.from(w).equals(Buffer.from(a))).toBe(false);
-    expect(Buffer.from(welcomeBytes(NONCE, UID_B, UID_A)).equals(Buffer.from(w))).toBe(false);
-    expect(new TextDecoder().decode(w)).toContain('cloudp2p p2p v1');
   });
 });

@@ -13,7 +13,6 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket, type TlsOptions } from 'node:tls';
 import { privateKeyObject, type Identity } from '../identity/keys.js';
-import { selfSignedCertificate } from '../identity/certificates.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 
 export type P2PTransportKind = 'tls' | 'plaintext-benchmark-only';
@@ -40,6 +39,9 @@ export async function p2pTransport(
 
 /** A certificate for the user's identity key; made once per agent run (it costs ~1 ms). */
 export async function p2pCredentials(username: string, keys: Identity): Promise<P2PCredentials> {
+  // Loaded on first use: the X.509 library takes about a second to load on a busy machine, and
+  // most CLI commands never open a P2P connection.
+  const { selfSignedCertificate } = await import('../identity/certificates.js');
   const made = await selfSignedCertificate({
     commonName: `cloudp2p peer ${username}`,
     privateKey: privateKeyObject(keys),

@@ -29,7 +29,8 @@ export interface PeerWorld {
 
 export async function startPeerWorld(): Promise<PeerWorld> {
   const tc = await startTestCluster({ size: 3, directoryUrl: 'sqlite:directory.sqlite' });
-  await tc.cluster.waitForLeader(20_000);
+  // Generous: starting three servers on a machine busy with other work can take a while.
+  await tc.cluster.waitForLeader(60_000);
   // Agents (in this process and the CLI ones it spawns) trust this test cloud's CA.
   if (tc.cluster.caPath) process.env.CLOUDP2P_CLOUD_CA = tc.cluster.caPath;
   const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-peers-'));

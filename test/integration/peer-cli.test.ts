@@ -70,7 +70,8 @@ afterAll(async () => {
   await world?.cleanup();
 }, 60_000);
 
-describe('cloudp2p peer (the real binary)', () => {
+// Each step spawns several CLI processes; on a machine busy with other work one takes seconds.
+describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
   let imageId: string;
 
   it('registers users and refuses bad arguments with exit code 2', async () => {

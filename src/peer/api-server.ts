@@ -162,10 +162,10 @@ export class PeerApiServer {
         // The page's files need no token; its /ui/ routes check it themselves.
         if (!this.takeToken())
           throw new ApiError(429, 'rate_limited', `more than ${this.rate} requests per second`);
-        await this.ui.handle(req, res, url, () => this.checkToken(req, url));
+        await this.ui.handle(req, res, url, () => this.checkToken(req));
         return;
       }
-      this.checkToken(req, url);
+      this.checkToken(req);
       if (!this.takeToken())
         throw new ApiError(429, 'rate_limited', `more than ${this.rate} requests per second`);
       const { route, params } = this.match(req.method ?? 'GET', url.pathname);
@@ -209,19 +209,21 @@ export class PeerApiServer {
       );
   }
 
-  private checkToken(req: IncomingMessage, url: URL): void {
+  /**
+   * The token travels in a header only, never in a URL: URLs end up in browser history, logs
+   * and Referer headers. (The page fetches images and the event stream with the header.)
+   */
+  private checkToken(req: IncomingMessage): void {
     const header = req.headers['x-cloudp2p-token'];
     const bearer = /^Bearer ([0-9a-f]{64})$/.exec(req.headers.authorization ?? '')?.[1];
-    // EventSource and <img> cannot set headers: GETs may carry the token in the query.
-    const query = req.method === 'GET' ? url.searchParams.get('token') : null;
-    const given = (typeof header === 'string' ? header : undefined) ?? bearer ?? query ?? '';
+    const given = (typeof header === 'string' ? header : undefined) ?? bearer ?? '';
     const a = Buffer.from(given);
     const b = Buffer.from(this.token);
     if (a.length !== b.length || !timingSafeEqual(a, b))
       throw new ApiError(
         401,
         'unauthorized',
-        'missing or wrong token: send the token from agent.json in the x-cloudp2p-token header',
+        'missing or wrong token: send the token from agent.json in the x-cloudp2p-token header (never in the URL)',
         ExitCode.denied,
       );
   }

@@ -49,6 +49,8 @@ interface User {
   context: BrowserContext;
   page: Page;
   errors: string[];
+  /** Every URL the page requested (the API token must be in none). */
+  urls: string[];
 }
 
 async function openUser(browser: Browser, name: string, ui: PeerUiProcess): Promise<User> {
@@ -61,13 +63,15 @@ async function openUser(browser: Browser, name: string, ui: PeerUiProcess): Prom
   const errors = watchPageErrors(page);
   // Nothing may come from the internet: every request goes to the user's own program.
   const origin = new URL(ui.url).origin;
+  const urls: string[] = [];
   page.on('request', (request) => {
     const url = request.url();
+    urls.push(url);
     if (!url.startsWith(`${origin}/`) && !url.startsWith('blob:') && !url.startsWith('data:'))
       errors.push(`request to another origin: ${url}`);
   });
   await page.goto(ui.url);
-  return { name, ui, context, page, errors };
+  return { name, ui, context, page, errors, urls };
 }
 
 async function go(user: User, section: 'images' | 'people' | 'requests' | 'received') {
@@ -195,6 +199,16 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     const smallId = ((await smallCard.getAttribute('data-testid')) ?? '').slice('own-'.length);
     expect(smallId).toMatch(/^i[a-z0-9]{11}$/);
     await screenshot(alice.page, 'peer-my-images');
+    // The encrypted PNG downloads through a blob (no tokened link).
+    const [download] = await Promise.all([
+      alice.page.waitForEvent('download'),
+      alice.page
+        .getByTestId(`own-${imageId}`)
+        .getByRole('button', { name: /Download the encrypted PNG/ })
+        .click(),
+    ]);
+    expect(download.suggestedFilename()).toBe(`${imageId}.stego.png`);
+    expect(download.url()).toMatch(/^blob:/);
 
     // ---- 3. Bob sees alice online with previews (P2P), asks for 2 views of one, 1 of the other.
     await go(bob, 'people');
@@ -348,6 +362,23 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     await late.getByTestId('online').filter({ hasText: 'Online' }).waitFor({ timeout: WAIT_MS });
     await third.close();
 
+    // The API token travels in headers only: no URL the pages asked for holds it (previews,
+    // the event stream, the downloaded PNG, the images viewed), nor any 64-hex secret.
+    for (const user of [alice, bob]) {
+      const token = await user.page.evaluate(
+        // Runs in the page (no DOM types in this project).
+        () =>
+          (
+            globalThis as unknown as { sessionStorage: { getItem(key: string): string | null } }
+          ).sessionStorage.getItem('cloudp2p-peer-token'),
+      );
+      expect(token).toMatch(/^[0-9a-f]{64}$/);
+      expect(user.urls.some((url) => url.includes('/api/events'))).toBe(true);
+      expect(user.urls.some((url) => url.includes('/previews/'))).toBe(true);
+      expect(
+        user.urls.filter((url) => url.includes(token as string) || /token=|[0-9a-f]{64}/.test(url)),
+      ).toEqual([]);
+    }
     expect(alice.errors).toEqual([]);
     // The browser logs the directory's refusal of the taken name; nothing else may go wrong.
     expect(bob.errors).toEqual([

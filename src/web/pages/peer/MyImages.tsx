@@ -18,7 +18,7 @@ import {
   usernameProblem,
 } from './model.js';
 import type { SectionProps } from './Shell.js';
-import { CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
+import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
 export function MyImages(props: SectionProps) {
   const images = props.data.images;
@@ -168,6 +168,7 @@ function Upload(props: SectionProps) {
 
 function ImageCard(props: SectionProps & { image: OwnImageView }) {
   const { image, api, me } = props;
+  const download = useAction();
   const waiting = image.grants.filter((g) => g.delivery === 'pending').length;
   const titleId = `image-${image.image_id}-title`;
   return (
@@ -177,9 +178,10 @@ function ImageCard(props: SectionProps & { image: OwnImageView }) {
       data-testid={`own-${image.image_id}`}
     >
       <div class="image-head">
-        <img
+        <ApiImage
+          api={api}
           class="thumb"
-          src={api.url(`/api/images/${encodeURIComponent(image.image_id)}/preview`)}
+          path={`/api/images/${encodeURIComponent(image.image_id)}/preview`}
           alt={`Preview of “${image.title}”`}
           width={image.preview.width}
           height={image.preview.height}
@@ -212,14 +214,23 @@ function ImageCard(props: SectionProps & { image: OwnImageView }) {
             >
               Open<span class="visually-hidden"> “{image.title}”</span>
             </button>
-            <a
+            <button
+              type="button"
               class="button-link"
-              href={api.url(`/api/images/${encodeURIComponent(image.image_id)}/stego`)}
-              download={`${image.image_id}.stego.png`}
+              disabled={download.busy}
+              onClick={() =>
+                void download.run(() =>
+                  api.download(
+                    `/api/images/${encodeURIComponent(image.image_id)}/stego`,
+                    `${image.image_id}.stego.png`,
+                  ),
+                )
+              }
             >
               Download the encrypted PNG<span class="visually-hidden"> of “{image.title}”</span>
-            </a>
+            </button>
           </div>
+          <ProblemNote problem={download.problem} />
         </div>
       </div>
       <Viewers {...props} />

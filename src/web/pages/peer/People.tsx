@@ -3,11 +3,11 @@
  * straight from their agents (P2P), and asking for views of an image (or for more views of one
  * already received).
  */
-import { useState } from 'preact/hooks';
+import { useCallback, useState } from 'preact/hooks';
 import type { OfferedImageView, PeerView, RequestCreated } from '../../../peer/api-types.js';
 import { parseCount, plural } from './model.js';
 import type { SectionProps } from './Shell.js';
-import { CountField, EmptyNote, ProblemNote, useAction } from './ui.js';
+import { ApiImage, CountField, EmptyNote, ProblemNote, useAction } from './ui.js';
 
 export function People(props: SectionProps) {
   const peers = props.data.peers;
@@ -59,6 +59,7 @@ function OfferCard(props: SectionProps & { peer: PeerView; image: OfferedImageVi
   const [fieldProblem, setFieldProblem] = useState<string | null>(null);
   const [sent, setSent] = useState<RequestCreated | null>(null);
   const [previewFailed, setPreviewFailed] = useState(false);
+  const onPreviewError = useCallback(() => setPreviewFailed(true), []);
   const action = useAction();
   const held = (props.data.received ?? []).find(
     (r) => r.owner === peer.username && r.image_id === image.image_id,
@@ -91,16 +92,14 @@ function OfferCard(props: SectionProps & { peer: PeerView; image: OfferedImageVi
           <small>Preview unavailable</small>
         </div>
       ) : (
-        <img
+        <ApiImage
+          api={api}
           class="thumb"
-          src={api.url(
-            `/api/peers/${encodeURIComponent(peer.username)}/previews/${encodeURIComponent(image.image_id)}`,
-          )}
+          path={`/api/peers/${encodeURIComponent(peer.username)}/previews/${encodeURIComponent(image.image_id)}`}
           alt={`Preview of “${image.title}” from ${peer.username}`}
           width={image.width}
           height={image.height}
-          loading="lazy"
-          onError={() => setPreviewFailed(true)}
+          onError={onPreviewError}
         />
       )}
       <figcaption>

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import type { ReceivedView, RequestCreated } from '../../../peer/api-types.js';
 import { parseCount, plural, receivedBadge } from './model.js';
 import type { SectionProps } from './Shell.js';
-import { CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
+import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
 export function Received(props: SectionProps) {
   const received = props.data.received;
@@ -70,13 +70,11 @@ function ReceivedCard(props: SectionProps & { item: ReceivedView }) {
     >
       <div class="image-head">
         {ownerOnline ? (
-          <img
+          <ApiImage
+            api={api}
             class="thumb"
-            src={api.url(
-              `/api/peers/${encodeURIComponent(item.owner)}/previews/${encodeURIComponent(item.image_id)}`,
-            )}
+            path={`/api/peers/${encodeURIComponent(item.owner)}/previews/${encodeURIComponent(item.image_id)}`}
             alt={`Preview of ${name}`}
-            loading="lazy"
           />
         ) : (
           <div

@@ -160,9 +160,10 @@ export function Shell(props: {
 
   useEffect(() => {
     const live = new LiveStream({
-      url: api.url('/api/events'),
+      url: '/api/events',
+      headers: api.headers,
       events: STREAM_EVENTS,
-      // The agent's stream sends keep-alive comments, which EventSource hides: silence is normal.
+      // The agent's stream sends keep-alive comments; a long silence still means trouble.
       quiet_limit_ms: 10 * 60_000,
       onEvent: (name, data) => {
         const event = data as AgentEvent;

@@ -131,9 +131,32 @@ export class PeerApi {
     return (await response.json()) as T;
   }
 
-  /** A GET URL for `<img>` and EventSource, which cannot send headers. */
-  url(path: string): string {
-    return `${path}${path.includes('?') ? '&' : '?'}token=${this.token}`;
+  /**
+   * The token goes in a header, never in a URL (URLs end up in history, logs and Referer
+   * headers): the event stream is read with fetch() (LiveStream `headers`), and images are
+   * fetched and shown from a blob URL (`ApiImage`).
+   */
+  get headers(): Record<string, string> {
+    return { 'x-cloudp2p-token': this.token };
+  }
+
+  /** An image from the API (a preview), as a blob: URL the caller revokes when done. */
+  async imageUrl(path: string): Promise<string> {
+    const response = await send('GET', path, this.token);
+    return URL.createObjectURL(await response.blob());
+  }
+
+  /** Saves a file from the API (the encrypted PNG) through a blob: URL, not a tokened link. */
+  async download(path: string, filename: string): Promise<void> {
+    const url = await this.imageUrl(path);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = filename;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    // The browser has started the download by now; free the blob a little later.
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
   }
 
   session(): Promise<UiSession> {

@@ -1,7 +1,7 @@
 /** Small pieces every part of the peer page uses: running an action, showing a problem, badges. */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiProblem } from './api.js';
+import { ApiProblem, type PeerApi } from './api.js';
 import { explainProblem, type Badge, type Problem } from './model.js';
 
 /** A problem from anything thrown (an ApiProblem already has its words). */
@@ -114,5 +114,63 @@ export function CountField(props: {
         onInput={(e) => props.onInput((e.target as HTMLInputElement).value)}
       />
     </span>
+  );
+}
+
+/**
+ * An image from the agent's API (previews): fetched with the token in a header and shown from a
+ * blob: URL, since an <img src> cannot send headers and the token must not be in a URL.
+ */
+export function ApiImage(props: {
+  api: PeerApi;
+  path: string;
+  alt: string;
+  class?: string;
+  width?: number;
+  height?: number;
+  onError?: () => void;
+}) {
+  const { api, path, onError } = props;
+  const [src, setSrc] = useState<string | null>(null);
+  useEffect(() => {
+    let current: string | null = null;
+    let live = true;
+    api.imageUrl(path).then(
+      (url) => {
+        if (!live) {
+          URL.revokeObjectURL(url);
+          return;
+        }
+        current = url;
+        setSrc(url);
+      },
+      () => {
+        if (live) onError?.();
+      },
+    );
+    return () => {
+      live = false;
+      if (current) URL.revokeObjectURL(current);
+      setSrc(null);
+    };
+  }, [api, path, onError]);
+  if (!src)
+    return (
+      <div
+        class={`${props.class ?? ''} thumb-loading`}
+        role="img"
+        aria-label={props.alt}
+        aria-busy="true"
+      />
+    );
+  return (
+    <img
+      class={props.class}
+      src={src}
+      alt={props.alt}
+      {...(props.width ? { width: props.width } : {})}
+      {...(props.height ? { height: props.height } : {})}
+      onError={onError}
+    />
   );
 }

@@ -3,8 +3,10 @@
  * EventSource retries some failures on its own but stops for good after an HTTP error, and it
  * cannot notice a server that is paused (the socket stays open, nothing arrives). So: every
  * failure closes the EventSource and a new one opens after a growing delay, and a watchdog
- * treats "nothing for a while" as a failure too.
+ * treats "nothing for a while" as a failure too. With `headers` (the peer API's token), the
+ * stream is read with fetch() instead: EventSource cannot send headers.
  */
+import { openFetchEventStream } from './fetch-event-stream.js';
 
 export type StreamState =
   /** First connection attempt, nothing received yet. */
@@ -30,6 +32,8 @@ export interface StreamStatus {
 
 export interface LiveStreamOptions {
   url: string;
+  /** Sent with the request (then fetch() reads the stream; EventSource cannot send headers). */
+  headers?: Record<string, string>;
   /** Named events to listen for; their data must be JSON. */
   events: readonly string[];
   onEvent: (name: string, data: unknown) => void;
@@ -41,7 +45,7 @@ export interface LiveStreamOptions {
 }
 
 export class LiveStream {
-  private source: EventSource | null = null;
+  private source: { close(): void } | null = null;
   private status: StreamStatus = {
     state: 'connecting',
     since_ms: Date.now(),
@@ -89,6 +93,11 @@ export class LiveStream {
   private open(): void {
     this.closeSource();
     this.lastActivity_ms = Date.now();
+    if (this.options.headers) this.openWithFetch(this.options.headers);
+    else this.openEventSource();
+  }
+
+  private openEventSource(): void {
     const source = new EventSource(this.options.url);
     this.source = source;
     source.onopen = () => this.alive();
@@ -99,17 +108,40 @@ export class LiveStream {
     for (const name of this.options.events) {
       source.addEventListener(name, (message) => {
         if (this.source !== source) return;
-        let data: unknown;
-        try {
-          data = JSON.parse((message as MessageEvent<string>).data);
-        } catch {
-          return; // a garbled event is skipped; the next snapshot repairs the view
-        }
-        if (name === 'bye') this.ended(data);
-        else this.alive();
-        this.options.onEvent(name, data);
+        this.received(name, (message as MessageEvent<string>).data);
       });
     }
+  }
+
+  private openWithFetch(headers: Record<string, string>): void {
+    const source = openFetchEventStream(this.options.url, headers, {
+      onOpen: () => {
+        if (this.source === source) this.alive();
+      },
+      onActivity: () => {
+        if (this.source === source) this.alive();
+      },
+      onEvent: (name, data) => {
+        if (this.source === source && this.options.events.includes(name)) this.received(name, data);
+      },
+      onError: (detail) => {
+        if (this.source !== source) return;
+        this.failed(this.status.state === 'ended' ? this.status.detail : detail);
+      },
+    });
+    this.source = source;
+  }
+
+  private received(name: string, text: string): void {
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return; // a garbled event is skipped; the next snapshot repairs the view
+    }
+    if (name === 'bye') this.ended(data);
+    else this.alive();
+    this.options.onEvent(name, data);
   }
 
   private alive(): void {
@@ -159,10 +191,13 @@ export class LiveStream {
 
   private closeSource(): void {
     if (!this.source) return;
-    this.source.onopen = null;
-    this.source.onerror = null;
-    this.source.close();
+    const source = this.source;
     this.source = null;
+    if (source instanceof EventSource) {
+      source.onopen = null;
+      source.onerror = null;
+    }
+    source.close();
   }
 
   private setStatus(change: Omit<StreamStatus, 'since_ms'>): void {

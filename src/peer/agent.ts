@@ -12,11 +12,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CloudClient } from '../client/cloud-client.js';
+import { resolveCloudTrust } from '../client/cloud-trust.js';
 import type { PeerMessage } from '../protocol/peer-protocol.js';
 import type { Endpoint } from '../transport/endpoint.js';
+import type { CloudTrust } from '../transport/tls.js';
 import { ExitCode, UsageError, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import { AgentDatabase } from './agent-db.js';
+import { explainWrongCloud, sameTrust, savedCloudCa, trustOfSaved } from './cloud-ca.js';
 import type {
   AgentStatus,
   AnswerResult,
@@ -64,6 +67,11 @@ export interface PeerAgentOptions {
   /** Overrides the servers saved at registration. */
   servers?: Endpoint[];
   clusterId?: number;
+  /**
+   * The cloud's CA named now (--cloud-ca / --cloud-fingerprint): overrides and, at sign-in,
+   * replaces the one saved at registration (cloud-ca.ts).
+   */
+  cloudTrust?: CloudTrust;
   /** Where the P2P listener binds (default 127.0.0.1) and the address published for it. */
   listenHost?: string;
   advertiseHost?: string;
@@ -106,12 +114,15 @@ export class PeerAgent {
     readonly identity: StoredIdentity,
     private readonly servers: Endpoint[],
     private readonly clusterId: number,
+    /** Undefined: none named or saved; resolved (env, local cloud) when first needed. */
+    private readonly cloudTrust: CloudTrust | undefined,
   ) {
     this.logger = options.logger ?? createLogger(`peer/${identity.username}`);
     this.db = new AgentDatabase(options.dataDir.databasePath);
     this.directory = new PeerDirectory({
       servers,
       clusterId,
+      ...(cloudTrust ? { trust: cloudTrust } : {}),
       ...(options.directoryTimeout_ms === undefined
         ? {}
         : { requestTimeout_ms: options.directoryTimeout_ms }),
@@ -190,8 +201,13 @@ export class PeerAgent {
     const settings = options.dataDir.readSettings();
     const servers = options.servers ?? settings?.servers ?? DEFAULT_PEER_SERVERS;
     const clusterId = options.clusterId ?? settings?.cluster_id ?? 1;
+    const trust =
+      options.cloudTrust ??
+      (settings?.cloud_ca
+        ? trustOfSaved(settings.cloud_ca, options.dataDir.configPath)
+        : undefined);
     options.dataDir.securePermissions();
-    return new PeerAgent(options, identity, servers, clusterId);
+    return new PeerAgent(options, identity, servers, clusterId, trust);
   }
 
   get username(): string {
@@ -217,9 +233,10 @@ export class PeerAgent {
         );
       const bound = await this.p2p.listen(listenHost, this.options.listenPort ?? 0);
       await this.presence.signIn(advertise, this.options.advertisePort ?? bound.port);
+      this.saveCloudTrust();
     } catch (err) {
       await this.stop('start failed');
-      throw err;
+      throw explainWrongCloud(err);
     }
     this.sync().catch((err: unknown) =>
       this.logger.warn('sync at sign-in failed; retried on the next heartbeats', {
@@ -265,6 +282,21 @@ export class PeerAgent {
 
   // ---- Shared plumbing ---------------------------------------------------------------------------
 
+  /**
+   * After a sign-in: the CA that just worked is saved with the settings, so the agent keeps
+   * trusting this cloud (and only it) wherever it runs, whatever the environment says later.
+   */
+  private saveCloudTrust(): void {
+    const dataDir = this.options.dataDir;
+    const settings = dataDir.readSettings();
+    if (!settings) return;
+    const trust = this.cloudTrust ?? resolveCloudTrust();
+    const saved = settings.cloud_ca ? trustOfSaved(settings.cloud_ca, dataDir.configPath) : null;
+    if (saved && sameTrust(saved, trust)) return;
+    dataDir.writeSettings({ ...settings, cloud_ca: savedCloudCa(trust) });
+    this.logger.info('saved the cloud CA this agent trusts', { kind: trust.kind });
+  }
+
   private cloud(): Promise<CloudClient> {
     if (!this.cloudClient) {
       const connecting = CloudClient.connect({
@@ -273,6 +305,7 @@ export class PeerAgent {
         clusterId: this.clusterId,
         taskDeadline_ms: this.options.cloudDeadline_ms ?? 120_000,
         connectTimeout_ms: 15_000,
+        ...(this.cloudTrust ? { trust: this.cloudTrust } : {}),
       });
       this.cloudClient = connecting;
       connecting.catch(() => {

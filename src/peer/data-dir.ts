@@ -135,6 +135,40 @@ export interface StoredIdentity {
 export interface AgentSettings {
   servers: Endpoint[];
   cluster_id: number;
+  /**
+   * The cloud's CA certificate (PEM) or its SHA-256 fingerprint, saved at register/login so an
+   * agent on any machine trusts the cloud it registered with (absent: written by an older
+   * version; then CLOUDP2P_CLOUD_CA or the local cloud's CA is used and saved at sign-in).
+   */
+  cloud_ca?: SavedCloudCa;
+}
+
+export type SavedCloudCa = { ca_pem: string } | { ca_fingerprint: string };
+
+/** Largest saved CA bundle (a few certificates). */
+const MAX_SAVED_CA_CHARS = 32 * 1024;
+
+function readSavedCloudCa(path: string, value: unknown): SavedCloudCa | undefined {
+  if (value === undefined) return undefined;
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const keys = Object.keys(v);
+  if (
+    keys.length === 1 &&
+    typeof v.ca_pem === 'string' &&
+    v.ca_pem.length <= MAX_SAVED_CA_CHARS &&
+    v.ca_pem.includes('-----BEGIN CERTIFICATE-----')
+  )
+    return { ca_pem: v.ca_pem };
+  if (
+    keys.length === 1 &&
+    typeof v.ca_fingerprint === 'string' &&
+    /^[0-9a-f]{64}$/.test(v.ca_fingerprint)
+  )
+    return { ca_fingerprint: v.ca_fingerprint };
+  throw settingsError(
+    path,
+    `cloud_ca must be { "ca_pem": "<PEM certificate(s), at most ${MAX_SAVED_CA_CHARS} characters>" } or { "ca_fingerprint": "<64 lowercase hex>" }`,
+  );
 }
 
 export interface RunningAgentInfo {
@@ -352,7 +386,12 @@ export class DataDir {
     const cluster = value.cluster_id ?? 1;
     if (typeof cluster !== 'number' || !Number.isInteger(cluster) || cluster < 1)
       throw settingsError(this.configPath, 'cluster_id must be a positive integer');
-    return { servers: servers.map((s) => ({ host: s.host, port: s.port })), cluster_id: cluster };
+    const cloudCa = readSavedCloudCa(this.configPath, value.cloud_ca);
+    return {
+      servers: servers.map((s) => ({ host: s.host, port: s.port })),
+      cluster_id: cluster,
+      ...(cloudCa ? { cloud_ca: cloudCa } : {}),
+    };
   }
 
   writeAgentInfo(info: RunningAgentInfo): void {

@@ -5,6 +5,7 @@
  */
 import type { Identity } from '../identity/keys.js';
 import type { Endpoint } from '../transport/endpoint.js';
+import type { CloudTrust } from '../transport/tls.js';
 import {
   checkGrant,
   checkHeartbeat,
@@ -32,11 +33,18 @@ const MAX_LISTED = 5000;
 export class PeerDirectory {
   readonly client: DirectoryClient;
 
-  constructor(options: { servers: Endpoint[]; clusterId: number; requestTimeout_ms?: number }) {
+  constructor(options: {
+    servers: Endpoint[];
+    clusterId: number;
+    requestTimeout_ms?: number;
+    /** The cloud's CA (default: resolveCloudTrust() on first use). */
+    trust?: CloudTrust;
+  }) {
     this.client = new DirectoryClient({
       servers: options.servers,
       clusterId: options.clusterId,
       requestTimeout_ms: options.requestTimeout_ms ?? 3000,
+      ...(options.trust ? { trust: options.trust } : {}),
     });
   }
 

@@ -6,8 +6,11 @@
  */
 import { generateIdentity } from '../identity/keys.js';
 import { toHex } from '../protocol/directory-protocol.js';
+import { resolveCloudTrust } from '../client/cloud-trust.js';
 import type { Endpoint } from '../transport/endpoint.js';
+import type { CloudTrust } from '../transport/tls.js';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { explainWrongCloud, savedCloudCa } from './cloud-ca.js';
 import type { DataDir } from './data-dir.js';
 import { DirectoryRequestError } from './directory-client.js';
 import { PeerDirectory } from './directory.js';
@@ -17,6 +20,8 @@ export interface RegistrationRequest {
   username: string;
   servers: Endpoint[];
   clusterId?: number;
+  /** The cloud's CA named by the user; default CLOUDP2P_CLOUD_CA or the local cloud's. Saved. */
+  cloudTrust?: CloudTrust;
   directoryTimeout_ms?: number;
 }
 
@@ -41,9 +46,12 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
   const keys = dataDir.readPendingIdentity(username) ?? generateIdentity();
   dataDir.writePendingIdentity(username, keys);
   const clusterId = args.clusterId ?? 1;
+  // Resolved now (a clear error when there is none) and saved with the settings below.
+  const trust = args.cloudTrust ?? resolveCloudTrust();
   const directory = new PeerDirectory({
     servers: args.servers,
     clusterId,
+    trust,
     ...(args.directoryTimeout_ms === undefined
       ? {}
       : { requestTimeout_ms: args.directoryTimeout_ms }),
@@ -52,7 +60,8 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
     let userId: string;
     try {
       userId = (await directory.register(username, keys)).user_id;
-    } catch (err) {
+    } catch (thrown) {
+      const err = explainWrongCloud(thrown);
       // Registered before a crash with this very key? Then the name is ours: finish. Only
       // the key's holder can sign the lookup, so a name taken by someone else stays refused.
       if (!(err instanceof DirectoryRequestError && err.code === 'conflict')) throw err;
@@ -66,7 +75,11 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
       userId = user.user_id;
     }
     dataDir.writeIdentity({ username, user_id: userId, keys });
-    dataDir.writeSettings({ servers: args.servers, cluster_id: clusterId });
+    dataDir.writeSettings({
+      servers: args.servers,
+      cluster_id: clusterId,
+      cloud_ca: savedCloudCa(trust),
+    });
     dataDir.removePendingIdentity();
     return { username, user_id: userId, data_dir: dataDir.root };
   } finally {

@@ -15,7 +15,7 @@ import { logLinesSince, logSize } from './log-tail.js';
 import { resolveServers, serversOverride } from '../../servers.js';
 import { count } from '../../words.js';
 import { describeGrant, describeRequest } from './describe.js';
-import { openOneShotAgent, output, say, type GlobalOptions } from './session.js';
+import { cloudTrustOption, openOneShotAgent, output, say, type GlobalOptions } from './session.js';
 
 export interface StartOptions extends GlobalOptions {
   listen: string;
@@ -34,6 +34,7 @@ export async function runStart(options: StartOptions): Promise<void> {
     listenHost: options.listen,
     ...(options.advertise ? { advertiseHost: options.advertise } : {}),
     ...(servers ? { servers } : {}),
+    ...(await cloudTrustOption(options)),
     logger,
   });
   await agent.start();
@@ -131,6 +132,10 @@ export async function runLogin(options: StartOptions): Promise<void> {
   ];
   if (options.advertise) args.push('--advertise', options.advertise);
   if (options.servers) args.splice(4, 0, '--servers', options.servers);
+  if (options.cloudCa) args.splice(4, 0, '--cloud-ca', options.cloudCa);
+  if (options.cloudFingerprint) args.splice(4, 0, '--cloud-fingerprint', options.cloudFingerprint);
+  // Checked here too, so a wrong file or fingerprint is named at once (not in the log).
+  await cloudTrustOption(options);
   // The log names images, users and requests: private like the rest of the data directory.
   const log = openSync(logPath, 'a', PRIVATE_FILE_MODE);
   fchmodSync(log, PRIVATE_FILE_MODE);
@@ -193,7 +198,13 @@ export async function runRegister(username: string, options: GlobalOptions): Pro
   const { servers, clusterId } = resolveServers(
     options.servers === undefined ? {} : { servers: options.servers },
   );
-  const user = await PeerAgent.register({ dataDir, username, servers, clusterId });
+  const user = await PeerAgent.register({
+    dataDir,
+    username,
+    servers,
+    clusterId,
+    ...(await cloudTrustOption(options)),
+  });
   output(options, user, () => {
     say(`registered ${user.username}: user id ${user.user_id}`);
     say(`  key and settings in ${user.data_dir} (keep identity.json private)`);

@@ -24,6 +24,11 @@ export function registerPeerCommand(program: Command): void {
       '--servers <list>',
       'cloud server addresses, comma-separated (default: saved at register, $CLOUDP2P_SERVERS, or the local cloud)',
     )
+    .option(
+      '--cloud-ca <file>',
+      "the cloud's CA certificate (saved at register and sign-in; default: the saved one, $CLOUDP2P_CLOUD_CA, or the local cloud's)",
+    )
+    .option('--cloud-fingerprint <sha256>', "or the SHA-256 fingerprint of the cloud's CA")
     .option('--json', 'print JSON instead of text')
     .addHelpText(
       'after',

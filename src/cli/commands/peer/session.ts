@@ -9,12 +9,15 @@ import { findRunningAgent } from '../../../peer/api-client.js';
 import type { PeerAgent } from '../../../peer/agent.js';
 import { resolveDataDir, type DataDir } from '../../../peer/data-dir.js';
 import type { AgentOps } from '../../../peer/ops.js';
+import type { CloudTrust } from '../../../transport/tls.js';
 import { createLogger } from '../../../util/log.js';
 
 export interface GlobalOptions {
   dataDir?: string;
   user?: string;
   servers?: string;
+  cloudCa?: string;
+  cloudFingerprint?: string;
   json?: boolean;
 }
 
@@ -69,8 +72,25 @@ export async function openOneShotAgent(
     dataDir,
     mode: 'one-shot',
     ...(servers ? { servers } : {}),
+    ...(await cloudTrustOption(options)),
     logger: quietLogger(username),
   });
+}
+
+/**
+ * The cloud CA named on the command line (--cloud-ca / --cloud-fingerprint), if any; the agent
+ * saves it at register and sign-in (peer/cloud-ca.ts). Imported only when a command needs it.
+ */
+export async function cloudTrustOption(
+  options: GlobalOptions,
+): Promise<{ cloudTrust?: CloudTrust }> {
+  if (!options.cloudCa && !options.cloudFingerprint) return {};
+  const { namedCloudTrust } = await import('../../../peer/cloud-ca.js');
+  const trust = namedCloudTrust({
+    caPath: options.cloudCa,
+    caFingerprint: options.cloudFingerprint,
+  });
+  return trust ? { cloudTrust: trust } : {};
 }
 
 export function output(options: GlobalOptions, value: unknown, human: () => void): void {

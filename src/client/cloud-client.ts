@@ -396,6 +396,9 @@ export class CloudClient {
 async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
   const deadline = performance.now() + (options.connectTimeout_ms ?? 10_000);
   const problems = new Map<string, string>();
+  // Each round gives a server longer to connect and answer: on a saturated machine a TLS
+  // handshake can take more than a second, and a fixed short limit would never succeed.
+  let attempt_ms = 1000;
   while (performance.now() < deadline) {
     const failures: DialFailure[] = [];
     const attempts = options.servers.map(async (endpoint) => {
@@ -407,13 +410,16 @@ async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
           clusterId: options.clusterId,
           limits: { maxBodyBytes: 1024 * 1024, maxMetaBytes: 1024 * 1024 },
           security: options.security(undefined),
-          connectTimeout_ms: 1000,
+          connectTimeout_ms: attempt_ms,
           failRequestsWhenUnreachable: true,
         },
         { onMessage: () => undefined },
       );
       try {
-        const reply = await link.request({ type: 'Hello', client_id: options.wireId }, 1500);
+        const reply = await link.request(
+          { type: 'Hello', client_id: options.wireId },
+          attempt_ms * 1.5,
+        );
         if (reply.message.type === 'Welcome') return reply.message;
         if (reply.message.type === 'Error')
           throw new Error(`${reply.message.code}: ${reply.message.message}`);
@@ -432,6 +438,7 @@ async function discover(options: ResolvedOptions): Promise<WelcomeMessage> {
       // Nothing listens at any address: waiting will not change that, say so now.
       if (allImmediate(failures)) throw cloudUnreachable('cloud_unreachable', failures);
       await new Promise((resolve) => setTimeout(resolve, 250));
+      attempt_ms = Math.min(attempt_ms * 2, 8000);
     }
   }
   const detail = [...problems].map(([address, problem]) => `${address}: ${problem}`).join('; ');

@@ -11,6 +11,8 @@ import { newClientCredentials } from '../../src/client/cloud-trust.js';
 import { FRAME_HEADER_SIZE_BYTES } from '../../src/protocol/frame.js';
 import type { RuntimeStatus } from '../../src/server/runtime.js';
 import {
+  TEST_TIMEOUT_MS,
+  DEADLINE,
   SAMPLE_PAYLOAD,
   connectClient,
   eventually,
@@ -35,8 +37,8 @@ const sockets: Socket[] = [];
 
 beforeAll(async () => {
   tc = await startTestCluster({ size: 3, limitsToml: LIMITS });
-  await tc.cluster.waitForLeader(60_000);
-}, 120_000);
+  await tc.cluster.waitForLeader(DEADLINE.start_ms);
+}, TEST_TIMEOUT_MS);
 
 afterEach(() => {
   for (const socket of sockets.splice(0)) socket.destroy();

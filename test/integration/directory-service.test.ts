@@ -15,6 +15,8 @@ import {
 } from '../../src/protocol/directory-protocol.js';
 import { MessageLink } from '../../src/transport/message-link.js';
 import {
+  TEST_TIMEOUT_MS,
+  DEADLINE,
   clientSecurityOf,
   serversOf,
   startTestCluster,
@@ -25,8 +27,8 @@ let tc: TestCluster;
 
 beforeAll(async () => {
   tc = await startTestCluster({ size: 3, directoryUrl: 'sqlite:directory.sqlite' });
-  await tc.cluster.waitForLeader(15_000);
-}, 60_000);
+  await tc.cluster.waitForLeader(DEADLINE.start_ms);
+}, TEST_TIMEOUT_MS);
 
 afterAll(async () => {
   await tc?.cleanup();

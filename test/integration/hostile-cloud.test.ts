@@ -27,6 +27,8 @@ import {
   memberCredentials,
 } from './helpers/attacker.js';
 import {
+  TEST_TIMEOUT_MS,
+  DEADLINE,
   SAMPLE_PAYLOAD,
   connectClient,
   eventually,
@@ -36,7 +38,7 @@ import {
 } from './helpers/cluster-fixture.js';
 
 // Real processes on a shared, busy machine: generous per-test limits (nothing waits on them).
-vi.setConfig({ testTimeout: 180_000, hookTimeout: 180_000 });
+vi.setConfig({ testTimeout: TEST_TIMEOUT_MS, hookTimeout: TEST_TIMEOUT_MS });
 
 /**
  * A sane epoch: its term is at most a few seconds of terms above the wall clock (terms are
@@ -52,9 +54,9 @@ let victimTasks = 0;
 
 beforeAll(async () => {
   tc = await startTestCluster({ size: 3 });
-  await tc.cluster.waitForLeader(60_000);
+  await tc.cluster.waitForLeader(DEADLINE.start_ms);
   victim = await connectClient(tc.cluster, 'victim');
-}, 120_000);
+}, TEST_TIMEOUT_MS);
 
 afterAll(async () => {
   victim?.close();
@@ -71,7 +73,7 @@ async function underAttack(attack: () => Promise<void>): Promise<void> {
   await attack();
   const outcomes = await work;
   expect(outcomes).toHaveLength(4);
-  const { epoch } = await tc.cluster.waitForLeader(30_000);
+  const { epoch } = await tc.cluster.waitForLeader(DEADLINE.start_ms);
   expect(isSaneEpoch(epoch), `epoch ${epoch}`).toBe(true);
   const statuses = await Promise.all(tc.cluster.members.map((m) => tc.cluster.status(m.id)));
   expect(statuses.filter((s) => s?.role === 'leader')).toHaveLength(1);
@@ -89,7 +91,7 @@ describe('forged server messages from a client key are refused', () => {
   ]) {
     it(`${type} (largest epoch, claiming the leader's id)`, async () => {
       await underAttack(async () => {
-        const { leader } = await tc.cluster.waitForLeader(30_000);
+        const { leader } = await tc.cluster.waitForLeader(DEADLINE.start_ms);
         const peers = tc.cluster.members.map((m) => m.id).filter((id) => id !== leader);
         const forged = forgedServerMessages(leader, peers)[type]!;
         for (const target of tc.cluster.members.map((m) => m.id)) {
@@ -346,7 +348,7 @@ describe('a revoked server', () => {
       } finally {
         link.close();
       }
-      const agreed = await cluster.waitForLeader(60_000, [1, 2]);
+      const agreed = await cluster.waitForLeader(DEADLINE.start_ms, [1, 2]);
       expect([1, 2]).toContain(agreed.leader);
       const s3 = await cluster.status(3, 5000);
       expect(s3?.leader_id === 1 || s3?.leader_id === 2).toBe(false);

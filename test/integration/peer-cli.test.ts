@@ -11,6 +11,7 @@ import { DataDir, processAlive } from '../../src/peer/data-dir.js';
 import { packagePath } from '../../src/util/package-info.js';
 import { modesNotPrivate } from '../helpers/file-modes.js';
 import { COVER, PHOTO, startPeerWorld, until, type PeerWorld } from './peer-fixture.js';
+import { TEST_TIMEOUT_MS } from './helpers/cluster-fixture.js';
 
 let world: PeerWorld;
 const CLI = packagePath('dist', 'cli', 'main.js');
@@ -60,7 +61,7 @@ const agentPid = (user: string): number | undefined =>
 
 beforeAll(async () => {
   world = await startPeerWorld();
-}, 90_000);
+}, TEST_TIMEOUT_MS);
 
 afterAll(async () => {
   for (const user of ['alice', 'bob', 'carol']) {
@@ -68,7 +69,7 @@ afterAll(async () => {
     if (pid && processAlive(pid)) process.kill(pid, 'SIGTERM');
   }
   await world?.cleanup();
-}, 60_000);
+}, TEST_TIMEOUT_MS);
 
 // Each step spawns several CLI processes; on a machine busy with other work one takes seconds.
 describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {

@@ -11,7 +11,12 @@ import { DataDir } from '../../src/peer/data-dir.js';
 import { packagePath } from '../../src/util/package-info.js';
 import { createLogger } from '../../src/util/log.js';
 import { modesNotPrivate } from '../helpers/file-modes.js';
-import { serversOf, startTestCluster, type TestCluster } from './helpers/cluster-fixture.js';
+import {
+  DEADLINE,
+  serversOf,
+  startTestCluster,
+  type TestCluster,
+} from './helpers/cluster-fixture.js';
 
 export const PHOTO = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
 export const SMALL_PNG = new Uint8Array(
@@ -30,7 +35,7 @@ export interface PeerWorld {
 export async function startPeerWorld(): Promise<PeerWorld> {
   const tc = await startTestCluster({ size: 3, directoryUrl: 'sqlite:directory.sqlite' });
   // Generous: starting three servers on a machine busy with other work can take a while.
-  await tc.cluster.waitForLeader(60_000);
+  await tc.cluster.waitForLeader(DEADLINE.start_ms);
   // Agents (in this process and the CLI ones it spawns) trust this test cloud's CA.
   if (tc.cluster.caPath) process.env.CLOUDP2P_CLOUD_CA = tc.cluster.caPath;
   const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-peers-'));
@@ -105,7 +110,7 @@ export async function eventOf<T extends AgentEvent['type']>(
   agent: PeerAgent,
   type: T,
   match: (event: Extract<AgentEvent, { type: T }>) => boolean = () => true,
-  timeout_ms = 20_000,
+  timeout_ms = DEADLINE.progress_ms,
 ): Promise<Extract<AgentEvent, { type: T }>> {
   const events = recorded.get(agent) ?? [];
   const deadline = Date.now() + timeout_ms;
@@ -125,7 +130,7 @@ export async function eventOf<T extends AgentEvent['type']>(
 export async function until<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeout_ms = 20_000,
+  timeout_ms = DEADLINE.progress_ms,
 ): Promise<T> {
   const deadline = Date.now() + timeout_ms;
   let lastError: unknown = null;

@@ -27,6 +27,7 @@ import {
   startPeerWorld,
   type PeerWorld,
 } from './peer-fixture.js';
+import { TEST_TIMEOUT_MS } from './helpers/cluster-fixture.js';
 
 let world: PeerWorld;
 let alice: PeerAgent;
@@ -57,7 +58,7 @@ beforeAll(async () => {
   imageId = (await alice.encrypt(PHOTO, 'Photo')).image.image_id;
   await alice.setGrant(imageId, 'bob', 3);
   await eventOf(bob, 'image-received', (e) => e.image_id === imageId);
-}, 120_000);
+}, TEST_TIMEOUT_MS);
 afterAll(async () => world?.cleanup(), 60_000);
 
 /** A client speaking frames by hand over TLS, as a stranger with a key of its own. */

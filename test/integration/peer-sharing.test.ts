@@ -23,6 +23,7 @@ import {
   until,
   type PeerWorld,
 } from './peer-fixture.js';
+import { DEADLINE, TEST_TIMEOUT_MS } from './helpers/cluster-fixture.js';
 
 let world: PeerWorld;
 let alice: PeerAgent;
@@ -33,7 +34,7 @@ let smallId: string;
 
 beforeAll(async () => {
   world = await startPeerWorld();
-}, 90_000);
+}, TEST_TIMEOUT_MS);
 afterAll(async () => world?.cleanup(), 60_000);
 
 const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
@@ -315,7 +316,7 @@ describe('sharing images with view limits', () => {
   it('a server killed -9 in the middle of the flows changes nothing users see', async () => {
     const { cluster } = world.tc;
     const encrypting = alice.encrypt(PHOTO, 'During a crash');
-    const victim = (await cluster.waitForLeader(5000)).leader;
+    const victim = (await cluster.waitForLeader(DEADLINE.start_ms)).leader;
     await cluster.kill(victim);
     const image = await encrypting;
     const created = await bob.request('alice', image.image.image_id, 2);
@@ -326,7 +327,7 @@ describe('sharing images with view limits', () => {
     expect(view.record).toMatchObject({ verdict: 'shown', views_left: 1 });
     expect(same(view.image, PHOTO)).toBe(true);
     cluster.start(victim);
-    await cluster.waitForLeader(20_000);
+    await cluster.waitForLeader(DEADLINE.start_ms);
   });
 
   it('10. shuts down telling the cloud: the user is offline at once', async () => {

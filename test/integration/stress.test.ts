@@ -21,6 +21,7 @@ import {
 } from '../../src/stress/owners.js';
 import type { StressEvent, StressRecord } from '../../src/stress/run-files.js';
 import { packagePath } from '../../src/util/package-info.js';
+import { DEADLINE } from './helpers/cluster-fixture.js';
 
 const run = promisify(execFile);
 const CLI = packagePath('dist', 'cli', 'main.js');
@@ -243,7 +244,7 @@ describe('stress campaigns, short versions', () => {
       const cluster = await LocalCluster.generate({ dir: join(root, 'existing-cloud'), size: 3 });
       try {
         await cluster.startAll();
-        await cluster.waitForLeader(60_000);
+        await cluster.waitForLeader(DEADLINE.start_ms);
         const dir = join(root, 'attached');
         await run(
           process.execPath,

@@ -79,14 +79,14 @@ export function clientSecurityOf(
 export async function connectClient(
   cluster: LocalCluster,
   clientId: string,
-  taskDeadline_ms = 60_000,
+  taskDeadline_ms = 2 * DEADLINE.progress_ms,
 ): Promise<CloudClient> {
   return CloudClient.connect({
     clientId,
     servers: serversOf(cluster),
     trust: cluster.clientTrust,
     taskDeadline_ms,
-    connectTimeout_ms: 20_000,
+    connectTimeout_ms: DEADLINE.progress_ms,
   });
 }
 
@@ -102,6 +102,7 @@ export async function runTasks(
   prefix: string,
   tasks: number,
   concurrency = tasks,
+  onOutcome?: (outcome: Outcome) => void,
 ): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
   let next = 0;
@@ -110,16 +111,32 @@ export async function runTasks(
       const taskId = `${prefix}-${next++}`;
       const result = await client.encrypt(taskId, SAMPLE_PAYLOAD);
       await verifyResult(result.png, SAMPLE_IMAGE);
-      outcomes.push({ taskId, serverId: result.serverId, reassignments: result.reassignments });
+      const outcome = { taskId, serverId: result.serverId, reassignments: result.reassignments };
+      outcomes.push(outcome);
+      onOutcome?.(outcome);
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, tasks) }, lane));
   return outcomes;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+/**
+ * Deadlines for failure, never for speed: how long a wait may last before the test fails. A
+ * healthy run goes on the moment the condition holds, so they can be generous: on two cores at
+ * load ~25 one server process needs 5-9 s to start, three need well over 15 s.
+ * CLOUDP2P_TEST_DEADLINE_SCALE (default 1) multiplies them for slower machines.
+ */
+const SCALE = Math.max(1, Number(process.env.CLOUDP2P_TEST_DEADLINE_SCALE) || 1);
+export const DEADLINE = {
+  /** Processes started and agreeing on one leader. */
+  start_ms: 120_000 * SCALE,
+  /** A new agreed leader after a kill, a pause or a resume (failure detection + election). */
+  failover_ms: 60_000 * SCALE,
+  /** Some observable progress (work queued, a counter moved). */
+  progress_ms: 60_000 * SCALE,
+};
+/** vitest's per-test and per-hook limit for files that start clusters: above every deadline. */
+export const TEST_TIMEOUT_MS = 300_000 * SCALE;
 
 /** Polls `condition` until it holds or `timeout_ms` passes; returns whether it held. */
 export async function eventually(
@@ -130,7 +147,7 @@ export async function eventually(
   const deadline = Date.now() + timeout_ms;
   while (Date.now() < deadline) {
     if (await condition()) return true;
-    await sleep(interval_ms);
+    await new Promise((resolve) => setTimeout(resolve, interval_ms));
   }
   return false;
 }

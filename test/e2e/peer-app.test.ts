@@ -126,6 +126,8 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
     browser = launched;
     cloud = started;
     await cloud.cluster.waitForLeader(30_000);
+    // The agents (spawned CLI processes inherit this) trust this test cloud's CA.
+    if (cloud.cluster.caPath) process.env.CLOUDP2P_CLOUD_CA = cloud.cluster.caPath;
     env = {
       servers: serversOf(cloud.cluster)
         .map((s) => `${s.host}:${s.port}`)
@@ -374,7 +376,7 @@ describe.skipIf(!availability.run)('peer app in Chromium', () => {
       );
       expect(token).toMatch(/^[0-9a-f]{64}$/);
       expect(user.urls.some((url) => url.includes('/api/events'))).toBe(true);
-      expect(user.urls.some((url) => url.includes('/previews/'))).toBe(true);
+      expect(user.urls.some((url) => /\/previews?\b/.test(url))).toBe(true);
       expect(
         user.urls.filter((url) => url.includes(token as string) || /token=|[0-9a-f]{64}/.test(url)),
       ).toEqual([]);

@@ -23,6 +23,7 @@ import {
 } from './copies.js';
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
 import type { PeerIdentity } from './p2p-session.js';
+import { count } from '../util/words.js';
 
 /** The default image is the cover; bounded like any image file read. */
 const MAX_DEFAULT_IMAGE_BYTES = 64 * 1024 * 1024;
@@ -210,7 +211,7 @@ export class ViewerViews {
       if (viewsLeft(ledger) === 0)
         return this.defaultView(
           'quota_used',
-          `you have used all ${ledger.quota} views of ${owner.username}/${copy.imageId}; ask for more with \`cloudp2p peer more-views ${owner.username}/${copy.imageId} --views N\``,
+          `you have used ${ledger.quota === 1 ? 'the only view' : `all ${ledger.quota} views`} of ${owner.username}/${copy.imageId}; ask for more with \`cloudp2p peer more-views ${owner.username}/${copy.imageId} --views N\``,
           owner.username,
           copy.imageId,
           ledger,
@@ -252,7 +253,7 @@ export class ViewerViews {
         record: {
           verdict: 'shown',
           reason: 'ok',
-          message: `${owner.username}/${copy.imageId}: ${viewsLeft(ledger)} of ${ledger.quota} views left`,
+          message: `${owner.username}/${copy.imageId}: ${viewsLeft(ledger)} of ${count(ledger.quota, 'view')} left`,
           owner: owner.username,
           image_id: copy.imageId,
           views_left: viewsLeft(ledger),

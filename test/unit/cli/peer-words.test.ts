@@ -10,7 +10,7 @@ import {
 import { defaultImagePath } from '../../../src/cli/commands/peer/images.js';
 import { logLinesSince, logSize } from '../../../src/cli/commands/peer/log-tail.js';
 import type { GrantView, ReceivedView, RequestView } from '../../../src/peer/api-types.js';
-import { count } from '../../../src/cli/words.js';
+import { count } from '../../../src/util/words.js';
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -13,7 +13,7 @@ import { createLogger } from '../../../util/log.js';
 import { packagePath } from '../../../util/package-info.js';
 import { logLinesSince, logSize } from './log-tail.js';
 import { resolveServers, serversOverride } from '../../servers.js';
-import { count } from '../../words.js';
+import { count } from '../../../util/words.js';
 import { describeGrant, describeRequest } from './describe.js';
 import { cloudTrustOption, openOneShotAgent, output, say, type GlobalOptions } from './session.js';
 

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { StartOptions } from './agent-run.js';
-import { count } from '../../words.js';
+import { count } from '../../../util/words.js';
 import { parseCount, parseUsername } from './parse.js';
 import { globals, output, say, withAgent } from './session.js';
 

@@ -1,7 +1,7 @@
 /** One-line descriptions of requests, grants and received images, as the `peer` commands print them. */
 import type { GrantView, ReceivedView, RequestView, ViewReason } from '../../../peer/api-types.js';
 import { printable } from '../../../util/printable.js';
-import { count } from '../../words.js';
+import { count } from '../../../util/words.js';
 
 export function describeRequest(r: RequestView): string {
   const what = r.kind === 'more_views' ? `${count(r.views, 'more view')}` : count(r.views, 'view');

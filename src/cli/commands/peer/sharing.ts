@@ -3,7 +3,7 @@
  * `revoke`: asking for views, answering, and changing who may view what.
  */
 import type { Command } from 'commander';
-import { count } from '../../words.js';
+import { count } from '../../../util/words.js';
 import { describeGrant, describeRequest } from './describe.js';
 import { parseCount, parseImageId, parseImageRef, parseRequestId, parseUsername } from './parse.js';
 import { globals, output, say, withAgent } from './session.js';

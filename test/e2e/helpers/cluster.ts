@@ -71,18 +71,25 @@ export async function startBrowserTestCluster(
       `enabled = ${failureSimulation !== undefined}`,
       `interval_secs = ${failureSimulation?.interval_secs ?? 30}`,
       `max_silence_secs = ${failureSimulation?.max_silence_secs ?? 20}`,
+      // Laid out as `cluster init` lays them out; ensureKeys below makes them.
+      '[tls]',
+      'ca = "keys/ca.crt"',
+      `cert = "keys/server-${id}.crt"`,
+      `key = "keys/server-${id}.key"`,
       '',
     ].join('\n');
     const path = join(dir, `server${id}.toml`);
     writeFileSync(path, toml);
     return path;
   });
+  await LocalCluster.ensureKeys(paths);
   const cluster = LocalCluster.fromConfigs(paths, join(dir, 'logs'), {
     env: { LOG_LEVEL: 'info' },
   });
   await cluster.startAll();
   try {
-    const { leader } = await cluster.waitForLeader(30_000);
+    // A deadline for failure, not for speed: three processes start slowly on a busy machine.
+    const { leader } = await cluster.waitForLeader(120_000);
     return {
       cluster,
       dir,

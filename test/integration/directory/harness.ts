@@ -249,11 +249,13 @@ export function galeraBackend(env = process.env): GaleraBackend {
         size: 3,
         account: GALERA_ACCOUNT,
         cluster_name: 'cloudp2p_test',
-        // Notice a killed node in about 3 s instead of 5-15 s (loopback: no real network delays).
+        // Notice a killed node in about 5 s (Galera's default suspect timeout), but give a live
+        // node 15 s before it is declared inactive: with 3 s / 6 s, two survivors starved of CPU
+        // by the rest of the suite once evicted each other and both lost the primary component.
         provider_options: {
-          'evs.suspect_timeout': 'PT3S',
-          'evs.inactive_timeout': 'PT6S',
-          'evs.install_timeout': 'PT6S',
+          'evs.suspect_timeout': 'PT5S',
+          'evs.inactive_timeout': 'PT15S',
+          'evs.install_timeout': 'PT15S',
         },
       });
     })();

@@ -217,12 +217,21 @@ maybe('the lab after its builder was killed with -9', () => {
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    // Kill it once it has started processes on the hosts.
-    const deadline = Date.now() + 180_000;
-    while (!/cloud-2: .*started/.test(stderr) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
+    // Kill it once it has started processes on the hosts: woken by its own output (or its
+    // exit), with a deadline for failure only.
+    await new Promise<void>((resolve) => {
+      const deadline = setTimeout(resolve, 180_000);
+      const settle = (): void => {
+        clearTimeout(deadline);
+        resolve();
+      };
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/cloud-2: .*started/.test(stderr)) settle();
+      });
+      child.once('exit', settle);
+    });
     expect(stderr).toMatch(/cloud-2: .*started/);
     child.kill('SIGKILL');
     await exited;

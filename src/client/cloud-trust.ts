@@ -31,10 +31,17 @@ export interface CloudTrustInput {
   caPath?: string | undefined;
   /** Or the SHA-256 fingerprint of the CA certificate. */
   caFingerprint?: string | undefined;
+  /** Fingerprints (hex, normalised) of revoked server certificates this client refuses. */
+  revoked?: readonly string[] | undefined;
 }
 
 /** Reads trust from what the user gave, else the environment, else the local cloud's CA. */
 export function resolveCloudTrust(input: CloudTrustInput = {}): CloudTrust {
+  const trust = resolveTrustAnchor(input);
+  return input.revoked?.length ? { ...trust, revoked: new Set(input.revoked) } : trust;
+}
+
+function resolveTrustAnchor(input: CloudTrustInput): CloudTrust {
   if (input.caPath && input.caFingerprint)
     throw new CloudP2PError(
       'usage',

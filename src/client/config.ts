@@ -60,10 +60,31 @@ export function readServerAddresses(table: ConfigTable, key = 'server_addresses'
   return texts.map((text, index) => parseHostPort(text, `${table.where(key)}[${index}]`, DIAL));
 }
 
-/** `[tls] ca = "<file>"` or `[tls] ca_fingerprint = "<sha256>"`: how the client knows the cloud. */
+/**
+ * `revoked = ["<sha256>", …]`: fingerprints of server certificates that are no longer members
+ * of the cloud (servers and clients read the same list; docs/SECURITY.md "Revoking a server").
+ */
+export function readRevokedFingerprints(table: ConfigTable): string[] {
+  return table
+    .stringArray('revoked', [], { maxItems: 10_000, maxLength: 200 })
+    .map((text, index) => {
+      const hex = normalizeFingerprint(text);
+      if (!hex)
+        throw new ConfigError(
+          `${table.where('revoked')}[${index}]: "${text}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
+        );
+      return hex;
+    });
+}
+
+/**
+ * `[tls] ca = "<file>"` or `[tls] ca_fingerprint = "<sha256>"`: how the client knows the cloud;
+ * `[tls] revoked`: server certificates it refuses although the CA issued them.
+ */
 export function readClientTls(table: ConfigTable, baseDir: string): CloudTrustInput {
   const ca = table.optionalString('ca');
   const fingerprint = table.optionalString('ca_fingerprint', { maxLength: 200 });
+  const revoked = readRevokedFingerprints(table);
   table.rejectUnknownKeys();
   if (ca !== undefined && fingerprint !== undefined)
     throw new ConfigError(`${table.where()}: give ca or ca_fingerprint, not both`);
@@ -74,6 +95,7 @@ export function readClientTls(table: ConfigTable, baseDir: string): CloudTrustIn
   return {
     caPath: ca === undefined ? undefined : isAbsolute(ca) ? ca : resolve(baseDir, ca),
     caFingerprint: fingerprint,
+    ...(revoked.length > 0 ? { revoked } : {}),
   };
 }
 

@@ -6,7 +6,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveServerNodeConfig, type ServerNodeConfigInput } from '../core/config.js';
 import { DIAL, LISTEN, type Endpoint } from '../transport/endpoint.js';
-import { normalizeFingerprint } from '../identity/certificates.js';
+import { readRevokedFingerprints } from '../client/config.js';
 import { UsageError } from '../util/errors.js';
 import {
   ConfigError,
@@ -300,16 +300,7 @@ function readTls(root: ConfigTable, baseDir: string): TlsConfig | null {
   const ca_path = resolvePath(baseDir, table.string('ca'));
   const cert_path = resolvePath(baseDir, table.string('cert'));
   const key_path = resolvePath(baseDir, table.string('key'));
-  const revoked = table
-    .stringArray('revoked', [], { maxItems: 10_000, maxLength: 200 })
-    .map((text, index) => {
-      const hex = normalizeFingerprint(text);
-      if (!hex)
-        throw new ConfigError(
-          `${table.where('revoked')}[${index}]: "${text}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
-        );
-      return hex;
-    });
+  const revoked = readRevokedFingerprints(table);
   table.rejectUnknownKeys();
   return { ca_path, cert_path, key_path, revoked };
 }

@@ -40,10 +40,14 @@ export interface PlaintextForBenchmark {
 }
 
 /** The cloud's trust anchors as a client or a server sees them. */
-export type CloudTrust =
+export type CloudTrust = (
   | { kind: 'ca'; caPem: string }
   /** SHA-256 (hex) of the CA certificate; the server sends its CA in its chain. */
-  | { kind: 'fingerprint'; caFingerprint: string };
+  | { kind: 'fingerprint'; caFingerprint: string }
+) & {
+  /** SHA-256 (hex) of server certificates refused although the CA issued them (revoked). */
+  revoked?: ReadonlySet<string>;
+};
 
 /** A certificate and its private key (PEM). A server's certificate PEM is leaf then CA. */
 export interface TlsCredentials {
@@ -244,7 +248,7 @@ function serverProblem(security: ClientTls, leaf: X509Certificate): string | nul
   if (security.expectServerId !== undefined && claimed.serverId !== security.expectServerId)
     return `it is server ${claimed.serverId}, expected server ${security.expectServerId}`;
   const fingerprint = certificateFingerprint(leaf);
-  if (security.revoked?.has(fingerprint))
+  if (security.revoked?.has(fingerprint) || security.trust.revoked?.has(fingerprint))
     return `the certificate of server ${claimed.serverId} is revoked`;
   return null;
 }

@@ -616,6 +616,15 @@ function offlineApplications(
     if (!recipient || !matches) continue;
     const interval = offlineAt(recipient, r.start_ms);
     if (!interval) continue;
+    // A quota set to the value it already has makes no new version: nothing waits for the
+    // viewer. When the viewer applied that version before the change was even made, the change
+    // changed nothing (the 10k campaign of 2026-12-02 counted four such as "never applied").
+    const test = matches;
+    if (
+      kind === 'grant_change' &&
+      rightsEvents.some((e) => e.agent === recipient && e.at_ms < r.start_ms && test(e))
+    )
+      continue;
     const changed = endOf(r);
     const pool = kind === 'request' ? requestEvents : rightsEvents;
     const event = pool.find((e) => e.agent === recipient && e.at_ms >= r.start_ms && matches(e));

@@ -151,6 +151,21 @@ function story(): { records: OpRecord[]; events: AgentEventRecord[]; snapshots: 
   return { records, events, snapshots };
 }
 
+/** An operation that succeeded, started at `start_ms` (100 ms long). */
+function succeeded(seq: number, start_ms: number, o: LabOp, result: OpResult): OpRecord {
+  return {
+    seq,
+    op: o,
+    host: 'users-x',
+    during_fault: false,
+    start_ms,
+    latency_ms: 100,
+    ok: true,
+    result,
+    error: null,
+  };
+}
+
 function check(
   input: Partial<CheckInput> & ReturnType<typeof story>,
 ): Map<string, { pass: boolean; detail: string; examples: string[] }> {
@@ -282,17 +297,8 @@ describe('the campaign checker', () => {
   it('a change made while the viewer was signed out: applied after sign-in, with its delay; or lost', () => {
     const s = story();
     let seq = 50;
-    const at = (start_ms: number, o: LabOp, result: OpResult): OpRecord => ({
-      seq: ++seq,
-      op: o,
-      host: 'users-x',
-      during_fault: false,
-      start_ms,
-      latency_ms: 100,
-      ok: true,
-      result,
-      error: null,
-    });
+    const at = (start_ms: number, o: LabOp, result: OpResult): OpRecord =>
+      succeeded(++seq, start_ms, o, result);
     s.records.push(
       at(2000, { kind: 'sign_out', agent: 'bob' }, { kind: 'sign_out' }),
       at(
@@ -342,6 +348,27 @@ describe('the campaign checker', () => {
     expect(applied.offline).toEqual([
       expect.objectContaining({ kind: 'grant_change', delay_ms: 5950, after_sign_in_ms: 50 }),
     ]);
+  });
+
+  it('a quota set to its current value while the viewer is signed out is no change to apply', () => {
+    const s = story();
+    const at = succeeded;
+    const applied = s.events.find((e) => e.agent === 'bob' && e.event.type === 'rights-changed');
+    expect(applied?.event.version).toBe(1);
+    s.records.push(
+      at(60, 2000, { kind: 'sign_out', agent: 'bob' }, { kind: 'sign_out' }),
+      // alice sets bob's quota to 2 again: the directory keeps version 1, nothing is queued.
+      at(
+        61,
+        3000,
+        { kind: 'set_quota', agent: 'alice', image_id: 'img1', viewer: 'bob', quota: 2 },
+        { kind: 'set_quota', quota: 2, version: 1, revoked: false, delivery: 'delivered' },
+      ),
+      at(62, 9000, { kind: 'sign_in', agent: 'bob' }, { kind: 'sign_in' }),
+    );
+    const report = checkCampaign({ ...s, imageSha256: { 'photo.jpg': SHA } });
+    expect(report.offline).toEqual([]);
+    expect(report.checks.filter((c) => !c.pass)).toEqual([]);
   });
 
   it('a grant still waiting for delivery at the end fails', () => {

@@ -377,6 +377,15 @@ export class PeerSession {
       else waiter.resolve({ message, binary });
       return;
     }
+    if (message.type === 'PeerError') {
+      // An error that answers none of our requests is never answered with another error (two
+      // agents would trade them). Id 0 is the peer ending the whole connection (its handshake
+      // deadline, a rate limit, a framing error): close with its reason, which the caller then
+      // sees instead of a misleading 'PeerError is not a request here'.
+      if (requestId === 0)
+        this.close(`the peer closed the connection: ${message.code}: ${message.message}`);
+      return;
+    }
     if (requestId === 0 || PEER_REPLY_TYPES.has(message.type)) {
       this.onInvalid(requestId, 'unexpected_message', `${message.type} is not a request here`);
       return;

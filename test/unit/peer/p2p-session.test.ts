@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateIdentity } from '../../../src/identity/keys.js';
 import { P2PNode } from '../../../src/peer/p2p-node.js';
 import {
+  DEFAULT_SESSION_LIMITS,
   PeerRefusal,
   PeerSession,
   type LocalPeer,
@@ -198,6 +199,37 @@ describe('peer sessions', () => {
     expect(await silent.waitClosed()).toBe(true);
     const noTls = await rawClient(port, alice, false);
     expect(await noTls.waitClosed()).toBe(true);
+  });
+
+  it('a dialer whose handshake the listener gave up on says why (the listener’s reason), never answering the error', async () => {
+    // bob's directory lookup of alice never finishes: bob's handshake deadline ends the
+    // connection with a PeerError that answers no request (id 0). Alice waits longer than bob.
+    const node = new P2PNode({
+      me: bob,
+      logger,
+      handler: echo,
+      resolvePeer: () => new Promise<PeerIdentity>(() => undefined),
+      sessionLimits: { handshakeTimeout_ms: 1500 },
+    });
+    nodes.push(node);
+    const { port } = await node.listen('127.0.0.1');
+    const dialing = PeerSession.dial({
+      host: '127.0.0.1',
+      port,
+      me: alice,
+      expected: asPeer(bob),
+      handler: echo,
+      transport: await tlsOf(alice),
+      limits: { ...DEFAULT_SESSION_LIMITS, handshakeTimeout_ms: 120_000 },
+    });
+    const error = await dialing.then(
+      () => null,
+      (err: unknown) => String(err),
+    );
+    expect(error).toMatch(
+      /closed before the reply \(the peer closed the connection: handshake_timeout/,
+    );
+    expect(error).not.toMatch(/unexpected_message/);
   });
 
   it('limits the message rate and closes a flooding peer', async () => {

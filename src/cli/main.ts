@@ -7,7 +7,35 @@
 import { Command, CommanderError } from 'commander';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 import { readPackageVersion } from '../util/package-info.js';
+import { printable } from '../util/printable.js';
 import { registerCommands } from './commands/index.js';
+
+/** An argument value longer than this is cut when an error message repeats it. */
+export const MAX_ECHOED_CHARS = 60;
+
+/**
+ * Commander's error message with every quoted argument value made printable and, when long,
+ * cut and its length named: a 5000-character name is refused in one short line that still
+ * says what is allowed.
+ */
+export function shortenEchoes(message: string): string {
+  return message.replace(/'([^']*)'/g, (_quoted, value: string) =>
+    value.length > MAX_ECHOED_CHARS
+      ? `'${printable(value.slice(0, MAX_ECHOED_CHARS))}…' (${value.length} characters)`
+      : `'${printable(value)}'`,
+  );
+}
+
+/**
+ * A reader that stops early (`cloudp2p lab --help | head -1`) closes our stdout: that is not
+ * an error of ours, so end quietly (exit 0) instead of dying on an unhandled EPIPE.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.ok);
+    throw err;
+  });
+}
 
 /** The program for `argv`: the command it names is loaded in full, the others by name only. */
 export async function buildProgram(argv: readonly string[]): Promise<Command> {
@@ -19,6 +47,9 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
     )
     .version(readPackageVersion())
     .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({
+      outputError: (message, write) => write(shortenEchoes(message)),
+    })
     .exitOverride();
   await registerCommands(program, argv);
   return program;
@@ -61,5 +92,7 @@ const invokedDirectly =
   process.argv[1] !== undefined &&
   import.meta.url === (await import('node:url')).pathToFileURL(process.argv[1]).href;
 if (invokedDirectly) {
+  exitQuietlyOnClosedPipe(process.stdout);
+  exitQuietlyOnClosedPipe(process.stderr);
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -238,6 +238,22 @@ const UNSIGNED_SPECS: Record<'register' | 'challenge' | 'login', ArgSpec> = {
   },
 };
 
+/** What each argument type allows, in words for error messages. */
+const EXPECTED: Record<ArgType, string> = {
+  string: `a string of at most ${MAX_STRING_CHARS} characters`,
+  int: 'an integer',
+  bool: 'true or false',
+  object: 'an object with at most 16 fields',
+  'int[]': `a list of at most ${MAX_ARRAY_ITEMS} integers`,
+};
+
+/** What was sent instead, briefly: never the value itself (it may be 5000 characters long). */
+function gotWhat(value: unknown): string {
+  if (typeof value === 'string') return `; got a string of ${value.length} characters`;
+  if (Array.isArray(value)) return `; got a list of ${value.length}`;
+  return `; got ${value === null ? 'null' : typeof value}`;
+}
+
 /** Checks the args against the op's spec: known keys only, right JSON types, bounded sizes. */
 function checkArgs(op: string, spec: ArgSpec, args: Args): void {
   for (const key of Object.keys(args)) {
@@ -269,10 +285,7 @@ function checkArgs(op: string, spec: ArgSpec, args: Args): void {
               : Array.isArray(value) &&
                 value.length <= MAX_ARRAY_ITEMS &&
                 value.every((v) => typeof v === 'number' && Number.isSafeInteger(v));
-    if (!ok)
-      throw bad(
-        `${op}: argument "${key}" must be ${type === 'int[]' ? `a list of at most ${MAX_ARRAY_ITEMS} integers` : `a ${type}`}`,
-      );
+    if (!ok) throw bad(`${op}: argument "${key}" must be ${EXPECTED[type]}${gotWhat(value)}`);
   }
 }
 

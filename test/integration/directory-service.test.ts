@@ -187,8 +187,21 @@ describe('directory service on real servers', () => {
     });
     expect(await raw(wrongType)).toMatchObject({
       ok: false,
-      error: { code: 'invalid_argument', message: expect.stringMatching(/"views" must be a int/) },
+      error: {
+        code: 'invalid_argument',
+        message: expect.stringMatching(/"views" must be an integer; got a string of 4 characters/),
+      },
     });
+    const longName = signed(dave.user_id, keys, 'create_request', {
+      owner_id: 'x'.repeat(5000),
+      image_id: 'x',
+      views: 1,
+    });
+    const refusal = (await raw(longName)) as unknown as { error: { message: string } };
+    expect(refusal.error.message).toMatch(
+      /"owner_id" must be a string of at most 2000 characters; got a string of 5000 characters/,
+    );
+    expect(refusal.error.message.length).toBeLessThan(200);
     await expect(c.register('Not A Name', generateIdentity())).rejects.toMatchObject({
       code: 'invalid_argument',
     });

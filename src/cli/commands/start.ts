@@ -3,9 +3,11 @@
  * config/server1..3.toml — waits until they agree on a leader, prints where to look and what
  * to run, and on Ctrl-C stops every server cleanly, leaving no process behind.
  */
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { LocalCluster } from '../../server/local-cluster.js';
 import { packagePath } from '../../util/package-info.js';
+import { writeLocalClientConfig } from '../local-client-config.js';
 
 interface StartOptions {
   configs?: string[];
@@ -73,8 +75,13 @@ async function runStart(options: StartOptions): Promise<void> {
   say('  node dist/cli/main.js stego extract photo.stego.png -o photo.hidden.jpg');
   say('share images between users with view limits (each command in another terminal):');
   for (const line of peerWalkthrough(servers)) say(`  ${line}`);
-  say('load test (seed client config):');
-  say('  node dist/cli/main.js client --config config/client1.toml');
+  // config/client1.toml names the default ports; this file names the ones started here.
+  const clientConfig = relative(
+    process.cwd(),
+    writeLocalClientConfig(cluster.addresses, cluster.caPath),
+  );
+  say('load test (the seed client config, for the servers started here):');
+  say(`  node dist/cli/main.js client --config ${clientConfig}`);
   say('');
   say(`logs: ${packagePath('.cloudp2p', 'logs')}   press Ctrl-C to stop everything.`);
   // Stay up until a signal arrives; report servers that die on their own.

@@ -7,7 +7,7 @@ import {
   describeReceived,
   describeRequest,
 } from '../../../src/cli/commands/peer/describe.js';
-import { defaultImagePath } from '../../../src/cli/commands/peer/images.js';
+import { defaultImagePath, shownImagePath } from '../../../src/cli/commands/peer/view-paths.js';
 import { logLinesSince, logSize } from '../../../src/cli/commands/peer/log-tail.js';
 import type { GrantView, ReceivedView, RequestView } from '../../../src/peer/api-types.js';
 import { count } from '../../../src/util/words.js';
@@ -77,6 +77,20 @@ describe('peer view: where the default image goes', () => {
     expect(defaultImagePath('out/photo', 'alice-img1')).toBe('out/photo.default.png');
     expect(defaultImagePath('dir.v2/photo', 'alice-img1')).toBe('dir.v2/photo.default.png');
     expect(defaultImagePath(undefined, 'alice-img1')).toBe('alice-img1.default.png');
+  });
+
+  it('writes the shown image with an extension that matches its bytes, and says so', () => {
+    expect(shownImagePath('x.jpg', 'alice-img1', 'image/png')).toEqual({
+      path: 'x.png',
+      corrected: 'the image is a PNG, so it was written to x.png, not x.jpg',
+    });
+    expect(shownImagePath('out/x.PNG', 's', 'image/jpeg').path).toBe('out/x.jpg');
+    expect(shownImagePath('x.jpeg', 's', 'image/jpeg')).toEqual({ path: 'x.jpeg' });
+    expect(shownImagePath('x.png', 's', 'image/png')).toEqual({ path: 'x.png' });
+    expect(shownImagePath('notes.v2', 's', 'image/png')).toEqual({ path: 'notes.v2' });
+    expect(shownImagePath(undefined, 'alice-img1', 'image/jpeg')).toEqual({
+      path: 'alice-img1.jpg',
+    });
   });
 });
 

@@ -10,6 +10,7 @@ import { printable } from '../../../util/printable.js';
 import { DENIED_REASONS, describeGrant, describeReceived } from './describe.js';
 import { parseImageRef, parseUsername } from './parse.js';
 import { globals, note, output, say, withAgent } from './session.js';
+import { defaultImagePath, shownImagePath } from './view-paths.js';
 
 export function registerImageCommands(peer: Command): void {
   peer
@@ -138,11 +139,13 @@ export function registerImageCommands(peer: Command): void {
           const stem = ref
             ? `${ref.owner}-${ref.imageId}`
             : `${basename(o.file as string).replace(/\.[^.]+$/, '')}.view`;
-          const out =
+          const shown =
             record.verdict === 'shown'
-              ? (o.out ?? `${stem}.${record.media_type === 'image/png' ? 'png' : 'jpg'}`)
-              : defaultImagePath(o.out, stem);
+              ? shownImagePath(o.out, stem, record.media_type)
+              : { path: defaultImagePath(o.out, stem) };
+          const out = shown.path;
           writeFileAtomic(out, outcome.image);
+          if (shown.corrected) note(`cloudp2p: ${shown.corrected}`);
           output(options, { ...record, out }, () => {
             if (record.verdict === 'shown') say(`${record.message}; wrote ${out}`);
             else say(`not shown; the default image (a PNG) is in ${out}`);
@@ -156,12 +159,4 @@ export function registerImageCommands(peer: Command): void {
         });
       },
     );
-}
-
-/**
- * Where the default image goes: never the real image's name, nor a name whose extension says
- * anything but PNG (-o photo.jpg → photo.default.png).
- */
-export function defaultImagePath(asked: string | undefined, stem: string): string {
-  return `${asked === undefined ? stem : asked.replace(/\.[^./\\]*$/, '')}.default.png`;
 }

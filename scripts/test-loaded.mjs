@@ -17,12 +17,6 @@ const stopHogs = () => {
   for (const hog of hogs) hog.kill('SIGKILL');
 };
 process.on('exit', stopHogs);
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    stopHogs();
-    process.exit(130);
-  });
-}
 
 const targets = process.argv.slice(2);
 console.error(
@@ -35,6 +29,14 @@ const vitest = spawn(
   ['node_modules/vitest/vitest.mjs', 'run', ...(targets.length ? targets : ['test/integration'])],
   { stdio: 'inherit' },
 );
+// Ctrl-C or a kill stops the hogs at once and passes the signal on to vitest (which stops
+// the processes its tests started); this script exits when vitest does.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopHogs();
+    vitest.kill(signal);
+  });
+}
 vitest.on('exit', (code, signal) => {
   clearInterval(sampler);
   stopHogs();

@@ -6,9 +6,8 @@
  * virtual (ms) and every random choice comes from one seeded PRNG, so a run is a pure
  * function of its configuration: same seed, same trace.
  */
-import { ClientSession, type ClientEvent } from '../core/client-session.js';
-import type { ClientSessionConfigInput, ServerNodeConfigInput } from '../core/config.js';
-import { formatEpoch, type HardState } from '../core/epoch.js';
+import type { ServerNodeConfigInput } from '../core/config.js';
+import { formatEpoch } from '../core/epoch.js';
 import type { Command } from '../core/commands.js';
 import { NodeDriver } from '../core/driver/node-driver.js';
 import type { DriverPorts } from '../core/driver/ports.js';
@@ -16,106 +15,34 @@ import type { NodeEvent, Source } from '../core/events.js';
 import { ELECTION_MESSAGE_TYPES, type Message, type MessageType } from '../core/messages.js';
 import { randomInt, SeededRandom } from '../core/random.js';
 import { InvariantViolation, ServerNode } from '../core/server-node.js';
+import { SimClients } from './clients.js';
 import { EventQueue } from './event-queue.js';
-import { SimWorkers } from './workers.js';
+import { mixHash, typeCode } from './fingerprint.js';
 import { InvariantChecker } from './invariants.js';
+import type {
+  FaultKind,
+  SimClient,
+  SimConfig,
+  SimEvent,
+  SimServer,
+  TraceKind,
+  TraceLine,
+} from './model.js';
 import { clientEndpoint, Network, serverEndpoint, type NetworkConditions } from './network.js';
+import { describe, describeEvent, sourceName } from './trace-text.js';
+import { expectedDigest, RESULT_SIZE_BYTES, SimWorkers } from './workers.js';
 
-export interface SimConfig {
-  seed: number;
-  nodes: number;
-  clients: number;
-  /** Server settings shared by all nodes (id and peers are filled in). */
-  server: Omit<ServerNodeConfigInput, 'id' | 'peers'>;
-  /** Client settings shared by all clients. */
-  client: Omit<Partial<ClientSessionConfigInput>, 'client_id' | 'servers'>;
-  /** Simulated task run time range. */
-  exec_min_ms: number;
-  exec_max_ms: number;
-  /** JSON round-trip every message (proves they are plain data, as on the wire). */
-  serialize: boolean;
-  /** Keep a human-readable trace of every step. */
-  trace: boolean;
-  /** Fixed load per server (index = id - 1) instead of a random walk. */
-  fixed_loads?: readonly { cpu_pct: number; memory_used_pct: number }[];
-}
-
-export type ServerStatus = 'up' | 'crashed' | 'paused';
-
-export interface SimServer {
-  id: number;
-  status: ServerStatus;
-  node: ServerNode | null;
-  /** Carries out the node's commands (the production runtime's glue). */
-  driver: NodeDriver | null;
-  incarnation: number;
-  hard: HardState | undefined;
-  timerAt: number;
-  timerToken: number;
-  workers: SimWorkers;
-  deferred: (() => void)[];
-  baseCpu: number;
-  baseMem: number;
-}
-
-export interface SimClient {
-  id: string;
-  session: ClientSession;
-  timerAt: number;
-  timerToken: number;
-  /** task id -> submit time */
-  submitted: Map<string, number>;
-  delivered: Map<string, { at: number; latency: number; server: number }>;
-  failed: Map<string, string>;
-}
-
-type SimEvent =
-  | { kind: 'deliver'; to: number; from: Source; message: Message; binary: Uint8Array | null }
-  | {
-      kind: 'deliverClient';
-      client: number;
-      from: number;
-      message: Message;
-      binary: Uint8Array | null;
-    }
-  | { kind: 'serverTimer'; id: number; token: number }
-  | { kind: 'clientTimer'; client: number; token: number }
-  | { kind: 'taskStart'; id: number; incarnation: number; key: string }
-  | { kind: 'taskDone'; id: number; incarnation: number; key: string }
-  | { kind: 'load'; id: number }
-  | { kind: 'call'; fn: () => void };
-
-export type FaultKind = 'crash' | 'restart' | 'pause' | 'resume' | 'partition' | 'heal';
-
-/** What a trace line is about, for filtering. */
-export type TraceKind = 'fault' | 'event' | 'send' | 'deliver' | 'client';
-
-export interface TraceLine {
-  time_ms: number;
-  kind: TraceKind;
-  text: string;
-}
-
-/** Size of every simulated result. */
-const RESULT_SIZE_BYTES = 1000;
-
-/** Deterministic stand-in for the steganography result of a task. */
-export function expectedDigest(client: string, task: string): string {
-  let h = 0x811c9dc5;
-  const s = `${client}/${task}`;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
-
-const TYPE_CODES = new Map<string, number>();
-function typeCode(type: string): number {
-  let code = TYPE_CODES.get(type);
-  if (code === undefined) {
-    code = TYPE_CODES.size + 1;
-    TYPE_CODES.set(type, code);
-  }
-  return code;
-}
+export type {
+  FaultKind,
+  ServerStatus,
+  SimClient,
+  SimConfig,
+  SimServer,
+  TraceKind,
+  TraceLine,
+} from './model.js';
+export { describe, describeEvent } from './trace-text.js';
+export { expectedDigest } from './workers.js';
 
 export class Simulation {
   readonly config: SimConfig;
@@ -123,7 +50,8 @@ export class Simulation {
   readonly network: Network;
   readonly checker = new InvariantChecker();
   readonly servers: SimServer[] = [];
-  readonly clients: SimClient[] = [];
+  /** Index = the client's number - 1 (client `c1` is at 0). */
+  readonly clients: SimClient[];
   readonly trace: TraceLine[] = [];
   /** Messages sent, by type (all copies the network accepted or dropped). */
   readonly sentByType = new Map<MessageType, number>();
@@ -136,7 +64,7 @@ export class Simulation {
   private readonly serverRandom: SeededRandom;
   private readonly nodeEventListeners: ((server: SimServer, e: NodeEvent) => void)[] = [];
   private readonly faultListeners: ((kind: FaultKind, server: number | null) => void)[] = [];
-  private taskCounter = 0;
+  private readonly clientSide: SimClients;
 
   constructor(config: SimConfig) {
     this.config = config;
@@ -145,7 +73,20 @@ export class Simulation {
     this.serverRandom = this.random.fork();
     const ids = Array.from({ length: config.nodes }, (_, i) => i + 1);
     for (const id of ids) this.servers.push(this.newServer(id));
-    for (let c = 0; c < config.clients; c++) this.clients.push(this.newClient(c));
+    this.clientSide = new SimClients(
+      {
+        config,
+        checker: this.checker,
+        now: () => this.now,
+        schedule: (time_ms, event) => this.queue.push(time_ms, event),
+        route: (from, to, message, binary) => this.route(from, to, message, binary),
+        hash: (...values) => this.hash(...values),
+        log: (kind, text) => this.log(kind, text),
+      },
+      config.clients,
+      this.random,
+    );
+    this.clients = this.clientSide.all;
     for (const s of this.servers) {
       this.bootServer(s);
       if (config.fixed_loads === undefined) this.queue.push(1000, { kind: 'load', id: s.id });
@@ -232,28 +173,6 @@ export class Simulation {
     };
   }
 
-  private newClient(index: number): SimClient {
-    const id = `c${index + 1}`;
-    const session = new ClientSession(
-      {
-        task_deadline_ms: 3_600_000,
-        ...this.config.client,
-        client_id: id,
-        servers: Array.from({ length: this.config.nodes }, (_, i) => i + 1),
-      },
-      this.random.fork(),
-      this.now,
-    );
-    return {
-      id,
-      session,
-      timerAt: Infinity,
-      timerToken: 0,
-      submitted: new Map(),
-      delivered: new Map(),
-      failed: new Map(),
-    };
-  }
 
   onNodeEvent(listener: (server: SimServer, e: NodeEvent) => void): void {
     this.nodeEventListeners.push(listener);
@@ -294,9 +213,7 @@ export class Simulation {
   }
 
   private hash(...values: number[]): void {
-    let h = this.fingerprint;
-    for (const v of values) h = Math.imul(h ^ (v | 0), 0x01000193);
-    this.fingerprint = h >>> 0;
+    this.fingerprint = mixHash(this.fingerprint, values);
   }
 
   /**
@@ -319,11 +236,11 @@ export class Simulation {
       case 'deliver':
         return this.deliverToServer(e.to, e.from, e.message, e.binary);
       case 'deliverClient':
-        return this.deliverToClient(e.client, e.from, e.message, e.binary);
+        return this.clientSide.deliver(e.client, e.from, e.message, e.binary);
       case 'serverTimer':
         return this.onServerTimer(e.id, e.token);
       case 'clientTimer':
-        return this.onClientTimer(e.client, e.token);
+        return this.clientSide.onTimer(e.client, e.token);
       case 'taskStart':
         return this.onTaskStart(e.id, e.incarnation, e.key);
       case 'taskDone':
@@ -362,29 +279,6 @@ export class Simulation {
     this.withServer(s, (driver) => driver.receive(from, message, binary ?? undefined));
   }
 
-  private deliverToClient(
-    index: number,
-    from: number,
-    message: Message,
-    binary: Uint8Array | null,
-  ): void {
-    const c = this.clients[index];
-    if (c === undefined) return;
-    this.hash(2, this.now, index, typeCode(message.type));
-    if (this.config.trace) this.log('deliver', `s${from} -> ${c.id} ${describe(message)}`);
-    if (message.type === 'TaskResponse' && message.ok) {
-      // The runtime glue must attach the result bytes to every successful TaskResponse.
-      const got = binary?.length ?? 0;
-      if (got !== message.result_size_bytes)
-        this.checker.fail(
-          this.now,
-          'result-bytes',
-          `${c.id}/${message.task_id} from s${from}: ${got} bytes, ${message.result_size_bytes} announced`,
-        );
-    }
-    c.session.receive(from, message, this.now);
-    this.afterClientInput(index);
-  }
 
   private onServerTimer(id: number, token: number): void {
     const s = this.server(id);
@@ -394,13 +288,6 @@ export class Simulation {
     s.driver.tick();
   }
 
-  private onClientTimer(index: number, token: number): void {
-    const c = this.clients[index];
-    if (c === undefined || token !== c.timerToken) return;
-    c.timerAt = Infinity;
-    c.session.tick(this.now);
-    this.afterClientInput(index);
-  }
 
   /** The driver of `s` carried out everything its node produced: check, and arm the timer. */
   private afterServerInput(s: SimServer, next: number): void {
@@ -415,29 +302,6 @@ export class Simulation {
     }
   }
 
-  private afterClientInput(index: number): void {
-    const c = this.clients[index];
-    if (c === undefined) return;
-    const ready = c.session.drain();
-    for (const out of ready.messages) {
-      // A real client attaches the task's payload to every TaskRequest.
-      const payload =
-        out.message.type === 'TaskRequest' ? new Uint8Array(out.message.size_bytes) : null;
-      this.route(
-        { kind: 'client', id: c.id },
-        { kind: 'server', id: out.to },
-        out.message,
-        payload,
-      );
-    }
-    for (const e of ready.events) this.onClientEvent(c, e);
-    const next = c.session.nextDeadline_ms();
-    if (next !== null && next < c.timerAt) {
-      c.timerAt = next;
-      c.timerToken++;
-      this.queue.push(next, { kind: 'clientTimer', client: index, token: c.timerToken });
-    }
-  }
 
   private route(from: Source, to: Source, message: Message, binary: Uint8Array | null): void {
     this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1);
@@ -454,7 +318,7 @@ export class Simulation {
       if (to.kind === 'server') {
         this.queue.push(t, { kind: 'deliver', to: to.id, from, message: payload, binary });
       } else {
-        const index = this.clients.findIndex((c) => c.id === to.id);
+        const index = this.clientSide.indexOf(to.id);
         if (index < 0 || from.kind !== 'server') continue;
         this.queue.push(t, {
           kind: 'deliverClient',
@@ -526,40 +390,6 @@ export class Simulation {
     s.workers.startWorkers();
   }
 
-  private onClientEvent(c: SimClient, e: ClientEvent): void {
-    switch (e.type) {
-      case 'delivered':
-        c.delivered.set(e.task_id, { at: this.now, latency: e.latency_ms, server: e.server_id });
-        this.checker.onDelivered(
-          this.now,
-          c.id,
-          e.task_id,
-          e.result_digest,
-          expectedDigest(c.id, e.task_id),
-        );
-        break;
-      case 'failed':
-        c.failed.set(e.task_id, e.reason);
-        this.checker.fail(this.now, 'task-failed', `${c.id}/${e.task_id}: ${e.reason}`);
-        break;
-      case 'conflictingResult':
-        this.checker.onConflictingResult(
-          this.now,
-          c.id,
-          e.task_id,
-          `${e.delivered} vs ${e.other} from s${e.server_id}`,
-        );
-        break;
-      default:
-        break;
-    }
-    if (
-      this.config.trace &&
-      (e.type === 'delivered' || e.type === 'failed' || e.type === 'reassigned')
-    ) {
-      this.log('client', `${c.id} ${describeClientEvent(e)}`);
-    }
-  }
 
   // ------------------------------------------------------------------------------------
   // Load
@@ -675,14 +505,9 @@ export class Simulation {
 
   /** Submits one task from client `index` now; returns its id. */
   submit(index: number, taskId?: string): string {
-    const c = this.clients[index];
-    if (c === undefined) throw new Error(`no client ${index}`);
-    const id = taskId ?? `t${++this.taskCounter}`;
-    c.submitted.set(id, this.now);
-    c.session.submit(id, 1000, this.now);
-    this.afterClientInput(index);
-    return id;
+    return this.clientSide.submit(index, taskId);
   }
+
 
   // ------------------------------------------------------------------------------------
   // Observation
@@ -714,12 +539,9 @@ export class Simulation {
 
   /** Tasks submitted but not delivered. */
   pendingTasks(): string[] {
-    const out: string[] = [];
-    for (const c of this.clients) {
-      for (const t of c.submitted.keys()) if (!c.delivered.has(t)) out.push(`${c.id}/${t}`);
-    }
-    return out;
+    return this.clientSide.pending();
   }
+
 
   /**
    * Every server's history and local task tables are empty (all work acknowledged), and its
@@ -761,87 +583,5 @@ export class Simulation {
       const state = s.status === 'paused' ? 'paused' : st.role;
       return `s${s.id} ${state} leader=${leader} epoch=${formatEpoch(st.epoch)} history=${st.history.size}`;
     });
-  }
-}
-
-function sourceName(s: Source): string {
-  return s.kind === 'server' ? `s${s.id}` : s.id;
-}
-
-/** Compact one-line description of a message for traces. */
-export function describe(m: Message): string {
-  switch (m.type) {
-    case 'Heartbeat':
-      return `Heartbeat(${m.role} e=${formatEpoch(m.epoch)} seq=${m.history.seq}${m.successors.length > 0 ? ` succ=${m.successors.join(',')}` : ''})`;
-    case 'Election':
-    case 'Alive':
-      return `${m.type}(round=${m.round} score=${m.score.toFixed(1)})`;
-    case 'Coordinator':
-      return `Coordinator(e=${formatEpoch(m.epoch)} ${m.reason} succ=${m.successors.join(',')})`;
-    case 'StaleEpoch':
-      return `StaleEpoch(e=${formatEpoch(m.epoch)} leader=${m.leader_id ?? '-'})`;
-    case 'HistoryAdd':
-      return `HistoryAdd(seq=${m.seq} ${m.entry.client_id}/${m.entry.task_id}->s${m.entry.assignment.server_id})`;
-    case 'HistoryRemove':
-      return `HistoryRemove(seq=${m.seq ?? 'report'} ${m.client_id}/${m.task_id})`;
-    case 'TaskAssignmentResponse':
-      return `TaskAssignmentResponse(${m.task_id} ${m.status}${m.assignment === null ? '' : ` s${m.assignment.server_id}`})`;
-    case 'TaskRequest':
-      return `TaskRequest(${m.task_id} -> s${m.assignment.server_id})`;
-    case 'TaskStatusResponse':
-      return `TaskStatusResponse(${m.task_id} ${m.assignment === null ? 'unknown' : `s${m.assignment.server_id}`} ${m.local_state})`;
-    default:
-      return 'task_id' in m ? `${m.type}(${m.task_id})` : `${m.type}(e=${formatEpoch(m.epoch)})`;
-  }
-}
-
-export function describeEvent(e: NodeEvent): string {
-  switch (e.type) {
-    case 'becameLeader':
-      return `became leader epoch=${formatEpoch(e.epoch)} (${e.reason})`;
-    case 'steppedDown':
-      return `stepped down from epoch=${formatEpoch(e.epoch)} (${e.reason})`;
-    case 'leaderAcknowledged':
-      return `follows s${e.leader_id} epoch=${formatEpoch(e.epoch)}`;
-    case 'leaderLost':
-      return `lost leader s${e.leader_id}`;
-    case 'electionStarted':
-      return `started election round ${e.round}`;
-    case 'peerSuspected':
-    case 'peerFailed':
-    case 'peerRecovered':
-    case 'peerLeft':
-      return `${e.type} s${e.peer}`;
-    case 'taskAssigned':
-      return `assigned ${e.client_id}/${e.task_id} -> s${e.assignment.server_id}`;
-    case 'taskReassigned':
-      return `reassigned ${e.client_id}/${e.task_id} s${e.from_server} -> s${e.assignment.server_id}`;
-    case 'silenceStarted':
-      return `silent for ${e.duration_ms}ms`;
-    case 'silenceEnded':
-      return 'silence over, rejoining';
-    case 'failureSimulationScheduled':
-      return `failure simulation picks s${e.target} for ${e.duration_ms}ms`;
-    case 'resynced':
-      return `resynced ${e.entries} entries at seq ${e.seq}`;
-    case 'stallDetected':
-      return `stalled for ${e.stalled_ms}ms`;
-    case 'handover':
-      return `hands leadership to s${e.to}`;
-    case 'messageRejected':
-      return `rejected message: ${e.reason}`;
-  }
-}
-
-function describeClientEvent(e: ClientEvent): string {
-  switch (e.type) {
-    case 'delivered':
-      return `got ${e.task_id} from s${e.server_id} after ${e.latency_ms}ms`;
-    case 'failed':
-      return `gave up on ${e.task_id}: ${e.reason}`;
-    case 'reassigned':
-      return `follows ${e.task_id} to s${e.assignment.server_id}`;
-    default:
-      return e.type;
   }
 }

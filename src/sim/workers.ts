@@ -67,3 +67,14 @@ export class SimWorkers implements TaskRunner {
     return job;
   }
 }
+
+/** Size of every simulated result. */
+export const RESULT_SIZE_BYTES = 1000;
+
+/** Deterministic stand-in for the steganography result of a task. */
+export function expectedDigest(client: string, task: string): string {
+  let h = 0x811c9dc5;
+  const s = `${client}/${task}`;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0');
+}

@@ -13,12 +13,15 @@ import {
   createPeerCodec,
   type PeerMessage,
 } from '../../src/protocol/peer-protocol.js';
+import { Signal } from './signal.js';
 
 const codec = createPeerCodec();
 
-async function poll(done: () => boolean): Promise<void> {
-  for (let i = 0; i < 150 && !done(); i++) await new Promise((r) => setTimeout(r, 20));
-}
+/**
+ * How long a raw client waits for a reply or for the agent to close before the test fails:
+ * a deadline for failure only (a healthy agent answers at once); generous for a busy machine.
+ */
+export const RAW_CLIENT_DEADLINE_MS = 30_000;
 
 /**
  * A client at `port` presenting `as`'s key in TLS (null: no certificate); with `tls: false`, a
@@ -48,6 +51,10 @@ export async function rawPeerClient(
   const decoder = new FrameDecoder({ maxBodyBytes: 1 << 20, maxMetaBytes: 1 << 20 });
   const replies: Array<{ message: PeerMessage; requestId: number }> = [];
   let closed = false;
+  const signal = new Signal();
+  /** Resolves once `done()` holds or the socket closed; fails at the deadline. */
+  const until = (done: () => boolean, what: string): Promise<void> =>
+    signal.until(() => done() || closed, `the agent's ${what}`, RAW_CLIENT_DEADLINE_MS);
   socket.on('data', (chunk: Buffer) => {
     if (!tls) return;
     for (const frame of decoder.push(chunk)) {
@@ -55,22 +62,28 @@ export async function rawPeerClient(
       if (!('failure' in decoded))
         replies.push({ message: decoded.message, requestId: decoded.requestId });
     }
+    signal.changed();
   });
-  socket.on('close', () => (closed = true));
+  socket.on('close', () => {
+    closed = true;
+    signal.changed();
+  });
   socket.on('error', () => undefined);
   return {
     socket,
     replies,
     send: (message: PeerMessage, requestId = 1): void =>
       void socket.write(codec.encode(message, { clusterId: P2P_CLUSTER_ID, requestId })),
+    /** The next reply (already received, or the next to come); fails if the agent closes first. */
     next: async (): Promise<PeerMessage> => {
-      await poll(() => replies.length > 0);
+      await until(() => replies.length > 0, 'reply');
       const reply = replies.shift();
-      if (!reply) throw new Error('no reply');
+      if (!reply) throw new Error('the agent closed the connection without a reply');
       return reply.message;
     },
+    /** Resolves true once the agent closed the connection (fails at the deadline otherwise). */
     waitClosed: async (): Promise<boolean> => {
-      await poll(() => closed);
+      await until(() => closed, 'close');
       return closed;
     },
   };

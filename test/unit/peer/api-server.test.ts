@@ -15,6 +15,7 @@ import { ApiAgentClient } from '../../../src/peer/api-client.js';
 import { PeerApiServer } from '../../../src/peer/api-server.js';
 import { DataDir } from '../../../src/peer/data-dir.js';
 import { createLogger } from '../../../src/util/log.js';
+import { Signal } from '../../helpers/signal.js';
 
 // The cloud these tests talk to is unreachable on purpose; they need a cloud CA to be named
 // (any: nothing answers) so that what they see is the unreachable cloud, not a missing CA.
@@ -205,8 +206,12 @@ describe('agent API', () => {
   it('streams events with the current status first', async () => {
     const client = new ApiAgentClient({ api: { host: '127.0.0.1', port }, token });
     const events: string[] = [];
-    const stream = await client.events((event) => events.push(event.type));
-    for (let i = 0; i < 50 && events.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    const arrived = new Signal();
+    const stream = await client.events((event) => {
+      events.push(event.type);
+      arrived.changed();
+    });
+    await arrived.until(() => events.length > 0, 'the first event');
     stream.close();
     expect(events[0]).toBe('status');
   });

@@ -31,6 +31,7 @@ import type {
   TimelineMessage,
 } from '../../../src/protocol/dashboard-protocol.js';
 import { EventStreamHub } from '../../../src/http/event-stream.js';
+import { Signal } from '../../helpers/signal.js';
 import { PageNotBuiltError, loadBuiltPage } from '../../../src/http/static-pages.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-dashboard-'));
@@ -62,22 +63,15 @@ async function openStream(url: string): Promise<StreamReader> {
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const queue: StreamEvent[] = [];
-  const waiters: (() => void)[] = [];
+  const arrived = new Signal();
   const reader: StreamReader = {
     comments: [],
     retry_ms: null,
     ended: Promise.resolve(),
-    async next(name, timeout_ms = 10_000) {
-      const deadline = Date.now() + timeout_ms;
-      for (;;) {
-        const index = queue.findIndex((e) => e.event === name);
-        if (index >= 0) return (queue.splice(index, 1)[0] as StreamEvent).data;
-        if (Date.now() > deadline) throw new Error(`no '${name}' event within ${timeout_ms} ms`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 50);
-        });
-      }
+    async next(name, timeout_ms = 30_000) {
+      await arrived.until(() => queue.some((e) => e.event === name), `'${name}' event`, timeout_ms);
+      const index = queue.findIndex((e) => e.event === name);
+      return (queue.splice(index, 1)[0] as StreamEvent).data;
     },
     close: () => aborter.abort(),
   };
@@ -103,7 +97,7 @@ async function openStream(url: string): Promise<StreamReader> {
             else if (line.startsWith('data: ')) data = line.slice(6);
           }
           if (data !== null) queue.push({ event, data: JSON.parse(data) });
-          waiters.splice(0).forEach((wake) => wake());
+          arrived.changed();
         }
       }
     } catch {
@@ -249,8 +243,11 @@ describe('dashboard routes on a real server', () => {
         expect(snapshot.leader.id).not.toBeNull();
         expect(snapshot.servers.map((row) => row.id)).toEqual([1, 2]);
         expect(snapshot.servers.every((row) => row.own !== null && row.load !== null)).toBe(true);
+        // With the test's 0.4 s failure timeout a starved machine may call server 2 failed
+        // for a moment; what is claimed is that it is seen alive, not how soon.
+        expect(snapshot.servers[1]?.state).toBe('alive');
       },
-      { timeout: 10_000, interval: 10 },
+      { timeout: 30_000, interval: 10 },
     );
     const [row1, row2] = snapshot.servers as [
       DashboardSnapshot['servers'][0],
@@ -278,7 +275,7 @@ describe('dashboard routes on a real server', () => {
         expect(gone?.own).toBeNull();
         expect(gone?.unreachable_reason).toMatch(/refused|reset|no answer/);
       },
-      { timeout: 10_000, interval: 10 },
+      { timeout: 30_000, interval: 10 },
     );
 
     // A clean close says goodbye and ends the stream; new viewers are turned away.
@@ -337,13 +334,13 @@ describe('event stream hub', () => {
     expect(refused.headers.get('retry-after')).toBe('2');
     expect(await refused.text()).toMatch(/too many live viewers \(at most 2\)/);
 
-    await vi.waitFor(() => expect(a.comments).toContain(': keep-alive'), { timeout: 5000 });
+    await vi.waitFor(() => expect(a.comments).toContain(': keep-alive'), { timeout: 30_000 });
     hub.broadcast('news', { text: 'line one\nline two' }); // newlines stay inside the JSON
     expect(await a.next('news')).toEqual({ text: 'line one\nline two' });
     expect(await b.next('news')).toEqual({ text: 'line one\nline two' });
 
     b.close();
-    await vi.waitFor(() => expect(hub.size).toBe(1), { timeout: 5000 });
+    await vi.waitFor(() => expect(hub.size).toBe(1), { timeout: 30_000 });
 
     hub.close({ name: 'bye', data: { reason: 'done' } });
     expect(await a.next('bye')).toEqual({ reason: 'done' });
@@ -361,7 +358,7 @@ describe('event stream hub', () => {
         resolve(res);
       }),
     );
-    await vi.waitFor(() => expect(hub.size).toBe(1));
+    await vi.waitFor(() => expect(hub.size).toBe(1), { timeout: 30_000 });
     const chunk = 'x'.repeat(64 * 1024);
     for (let i = 0; i < 400 && hub.size > 0; i++) hub.broadcast('bulk', chunk);
     expect(hub.size).toBe(0);

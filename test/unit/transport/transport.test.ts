@@ -2,13 +2,14 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MessageCodec, type MessageSpec } from '../../../src/protocol/codec.js';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
-import { MessageLink } from '../../../src/transport/message-link.js';
+import { MessageLink, type MessageLinkHandlers } from '../../../src/transport/message-link.js';
 import {
   DEFAULT_BUDGETS,
   MessageServer,
   type Connection,
 } from '../../../src/transport/message-server.js';
 import { INSECURE_PLAINTEXT } from '../../../src/transport/tls.js';
+import { Signal } from '../../helpers/signal.js';
 
 /** These tests are about framing; TLS and budgets have their own (tls.test.ts, budgets.test.ts). */
 const PLAIN = { kind: INSECURE_PLAINTEXT } as const;
@@ -68,7 +69,10 @@ async function startEchoServer(): Promise<{ port: number; refused: string[] }> {
   return { port, refused };
 }
 
-function link(port: number): MessageLink<TestMessage> {
+function link(
+  port: number,
+  handlers: Partial<MessageLinkHandlers<TestMessage>> = {},
+): MessageLink<TestMessage> {
   const l = new MessageLink<TestMessage>(
     {
       host: '127.0.0.1',
@@ -79,7 +83,7 @@ function link(port: number): MessageLink<TestMessage> {
       security: PLAIN,
       connectTimeout_ms: 1000,
     },
-    { onMessage: () => undefined },
+    { onMessage: () => undefined, ...handlers },
   );
   cleanup.push(() => l.close());
   return l;
@@ -179,9 +183,17 @@ describe('MessageServer and MessageLink over loopback TCP', () => {
     const probe = await startEchoServer();
     const port = probe.port;
     await cleanup.pop()?.(); // stop it: the port is now free
-    const l = link(port);
-    const reply = l.request({ type: 'Ping', n: 99 }, 5000);
-    await new Promise((r) => setTimeout(r, 150)); // a few failed connection attempts
+    let failedAttempts = 0;
+    const attempts = new Signal();
+    const l = link(port, {
+      onDisconnect: (reason) => {
+        if (reason.kind === 'connect_failed') failedAttempts++;
+        attempts.changed();
+      },
+    });
+    // The timeout is a deadline for failure; the reply comes as soon as the server is up.
+    const reply = l.request({ type: 'Ping', n: 99 }, 30_000);
+    await attempts.until(() => failedAttempts >= 2, 'two failed connection attempts');
     const server = new MessageServer<TestMessage>(
       {
         codec,

@@ -17,12 +17,15 @@ import { PeerUiHost, readUiHostInfo, requestSignInUrl } from '../../../src/peer/
 import { UiTickets } from '../../../src/peer/ui-routes.js';
 import type { UiSession } from '../../../src/peer/ui-types.js';
 import { createLogger } from '../../../src/util/log.js';
+import { Signal } from '../../helpers/signal.js';
 
 // The cloud these tests talk to is unreachable on purpose; they need a cloud CA to be named
 // (any: nothing answers) so that what they see is the unreachable cloud, not a missing CA.
 process.env.CLOUDP2P_CLOUD_CA ??= 'ab'.repeat(32);
 
 const logger = createLogger('ui-test', { level: 'error' });
+/** Woken when a quit or shutdown callback ran. */
+const callbacks = new Signal();
 /** Port 9 (discard) on loopback: nothing listens, so cloud calls fail at once. */
 const NOWHERE = [{ host: '127.0.0.1', port: 9 }];
 
@@ -119,7 +122,10 @@ describe('cloudp2p peer ui before anyone registered', () => {
       logger,
       pagesDir: join(root, 'pages'),
       agentOptions: { directoryTimeout_ms: 300 },
-      onQuit: () => (quitCalled = true),
+      onQuit: () => {
+        quitCalled = true;
+        callbacks.changed();
+      },
     });
     ({ port } = await host.listen());
   });
@@ -205,7 +211,7 @@ describe('cloudp2p peer ui before anyone registered', () => {
     const token = await tradeToken(port, host);
     const quit = await call(port, 'POST', '/ui/quit', { token });
     expect(quit.status).toBe(202);
-    await expectEventually(() => quitCalled);
+    await callbacks.until(() => quitCalled, 'the quit callback');
     expect(existsSync(dataDir().path('ui.json'))).toBe(false);
   });
 });
@@ -228,7 +234,15 @@ describe('the page of an agent started by `peer start`', () => {
     });
     dataDir.writeSettings({ servers: NOWHERE, cluster_id: 1 });
     agent = PeerAgent.open({ dataDir, mode: 'one-shot', logger, directoryTimeout_ms: 300 });
-    api = new PeerApiServer({ agent, logger, page: true, onShutdown: () => shutdowns++ });
+    api = new PeerApiServer({
+      agent,
+      logger,
+      page: true,
+      onShutdown: () => {
+        shutdowns++;
+        callbacks.changed();
+      },
+    });
     ({ port, token } = await api.listen());
   });
 
@@ -268,7 +282,7 @@ describe('the page of an agent started by `peer start`', () => {
     expect((await call(port, 'GET', '/api/status')).status).toBe(401);
     const signOut = await call(port, 'POST', '/ui/sign-out', { token });
     expect(signOut.json<UiSession>().state).toBe('signing-out');
-    await expectEventually(() => shutdowns === 1);
+    await callbacks.until(() => shutdowns === 1, 'the shutdown callback');
   });
 });
 
@@ -276,12 +290,4 @@ async function tradeToken(port: number, host: PeerUiHost): Promise<string> {
   const { ticket } = host.signInUrl();
   const answer = await call(port, 'POST', '/ui/ticket', { json: { ticket } });
   return answer.json<{ token: string }>().token;
-}
-
-async function expectEventually(check: () => boolean, timeout_ms = 5000): Promise<void> {
-  const deadline = Date.now() + timeout_ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not reached in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

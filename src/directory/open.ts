@@ -81,7 +81,12 @@ export async function openDirectory(
     await withDeadline(
       // Kysely's MySQL migration lock (GET_LOCK) holds on one node only: migrating through the
       // write node, the same for every server, makes concurrent opens exclude each other.
-      migrate(writes ?? db, target, settings.busy_timeout_ms),
+      migrate(writes ?? db, target, {
+        busy_timeout_ms: settings.busy_timeout_ms,
+        galera: mysqlNodes?.galera ?? false,
+        // Its own error (naming the statement) comes before the overall deadline's.
+        race_budget_ms: migration_timeout_ms / 2,
+      }),
       migration_timeout_ms,
       () =>
         `applying the directory schema to ${target.description} took over ${migration_timeout_ms} ms (another server may hold the migration lock)`,
@@ -161,8 +166,9 @@ async function connectProbe(
 async function migrate(
   db: Kysely<DirectoryDatabase>,
   target: DirectoryTarget,
-  busy_timeout_ms: number,
+  options: { busy_timeout_ms: number; galera: boolean; race_budget_ms: number },
 ): Promise<void> {
+  const { busy_timeout_ms } = options;
   const provider = migrationProvider(target.backend);
   const names = {
     migrationTableName: MIGRATION_TABLE,
@@ -199,9 +205,56 @@ async function migrate(
       ...names,
       ...(schema ? { migrationTableSchema: schema } : {}),
     });
-    outcome = await migrator.migrateToLatest();
+    outcome = options.galera
+      ? await migrateAlongsideOtherNodes(migrator, options.race_budget_ms)
+      : await migrator.migrateToLatest();
   }
   if (outcome.error !== undefined) throw migrationError(outcome.error, target);
+}
+
+/**
+ * What a migration step gets when another server ran the same step through another Galera node
+ * a moment before: a table, column or index that already exists (or is already gone), a
+ * duplicate row in the migration tables, or a certification conflict (deadlock).
+ */
+const ALREADY_MIGRATED_ERRNOS: ReadonlySet<number> = new Set([
+  1050, // ER_TABLE_EXISTS_ERROR
+  1051, // ER_BAD_TABLE_ERROR (dropped already)
+  1060, // ER_DUP_FIELDNAME
+  1061, // ER_DUP_KEYNAME
+  1062, // ER_DUP_ENTRY (the migration or lock table's row)
+  1068, // ER_MULTIPLE_PRI_KEY
+  1091, // ER_CANT_DROP_FIELD_OR_KEY
+  1213, // ER_LOCK_DEADLOCK (Galera certification conflict)
+]);
+
+/**
+ * Galera: Kysely's migration lock (GET_LOCK) holds on one node only, so servers opening a fresh
+ * database through different nodes run the same migrations at once. DDL replicates in total
+ * order (TOI): each statement runs once cluster-wide, the first server's wins and the others'
+ * copy fails before changing anything (a migration's statements run in the same order
+ * everywhere, so a loser stops at its first one). The loser waits and reads the migration table
+ * again until the winner has recorded the step, for up to `budget_ms`; after that the last error
+ * stands (a server that died in the middle of a migration leaves it half applied: see
+ * docs/DEPLOY.md, recovery).
+ */
+async function migrateAlongsideOtherNodes(
+  migrator: Migrator,
+  budget_ms: number,
+): Promise<Awaited<ReturnType<Migrator['migrateToLatest']>>> {
+  const started = performance.now();
+  for (let tries = 1; ; tries++) {
+    const outcome = await migrator.migrateToLatest().catch((error: unknown) => ({ error }));
+    const { errno } = (outcome.error ?? {}) as { errno?: unknown };
+    if (
+      outcome.error === undefined ||
+      typeof errno !== 'number' ||
+      !ALREADY_MIGRATED_ERRNOS.has(errno) ||
+      performance.now() - started >= budget_ms
+    )
+      return outcome;
+    await sleep(Math.min(50 * 2 ** tries, 1000) * (0.5 + Math.random()));
+  }
 }
 
 /** Kysely must look for its migration table in the schema we will use, not in any schema. */

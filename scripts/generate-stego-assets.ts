@@ -2,14 +2,16 @@
  * Regenerates the shipped images: the default cover (assets/cover.png) and the samples in
  * assets/samples/. Run: node --import ./scripts/register-ts.mjs scripts/generate-stego-assets.ts
  *
- * Everything is rendered procedurally from fixed seeds (scripts/synthetic-photo.ts), so the
- * pixels are reproducible; test/unit/stego/assets.test.ts checks the cover against them.
+ * Everything is rendered procedurally (the cover: scripts/default-cover.ts; the samples, from
+ * fixed seeds: scripts/synthetic-photo.ts), so the pixels are reproducible;
+ * test/unit/stego/assets.test.ts checks the cover against them.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { encodePng } from '../src/stego/png-encode.js';
+import { renderDefaultCover } from './default-cover.js';
 import { renderSyntheticPhoto } from './synthetic-photo.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -17,11 +19,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 /**
  * 1280x960: 4:3 like most camera photos, and its LSBs hold 460,800 bytes, so typical
  * shared images (100-300 KB JPEGs) plus their rights fit without scaling the cover.
+ * The picture (a padlock, flat and smooth so it compresses) is in ./default-cover.ts.
  */
-export const COVER = { width: 1280, height: 960, seed: 1 } as const;
+export const COVER = { width: 1280, height: 960 } as const;
 
 export function renderCover() {
-  return renderSyntheticPhoto(COVER);
+  return renderDefaultCover(COVER);
 }
 
 async function write(relative: string, bytes: Uint8Array): Promise<void> {

@@ -14,7 +14,7 @@ const LAYERS = {
   protocol: ['core', 'util'],
   identity: ['util'],
   stego: ['util'],
-  directory: ['util'],
+  directory: ['protocol', 'util'],
   http: ['util'],
   transport: ['protocol', 'identity', 'util'],
   client: ['core', 'protocol', 'transport', 'identity', 'stego', 'util'],

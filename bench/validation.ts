@@ -29,7 +29,6 @@ import {
   checker,
   type Schema,
 } from '../src/protocol/schema.js';
-import { validateDirectoryRequest } from '../src/protocol/directory-protocol.js';
 import { validatePeerMessage } from '../src/protocol/peer-protocol.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
@@ -325,7 +324,7 @@ const SHAPES: Shape[] = [
     valid: directoryRequest,
     invalid: invalid.directoryRequest,
     candidates: {
-      'hand-written': handWritten((x) => validateDirectoryRequest(x as Record<string, unknown>)),
+      // The hand-written directory checker is gone (the op table's schemas replaced it).
       'TypeBox (compiled)': typebox(tbDirectory),
       'zod 4': zod(zDirectory),
       'valibot 1': valibot(vDirectory),

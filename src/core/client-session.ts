@@ -31,6 +31,7 @@ import {
   type TaskStatusResponseMessage,
 } from './messages.js';
 import { UsageError } from '../util/errors.js';
+import { isTaskId, TASK_ID_RULE } from '../util/ids.js';
 import type { RandomSource } from './random.js';
 
 export type ClientEvent =
@@ -157,8 +158,8 @@ export class ClientSession {
   /** Starts a task. Task ids must be unique within the session (and never reused). */
   submit(task_id: TaskId, size_bytes: number, now_ms: number): void {
     this.advance(now_ms);
-    if (typeof task_id !== 'string' || !/^[A-Za-z0-9._:@-]{1,64}$/.test(task_id)) {
-      throw new UsageError('task id must be 1..64 characters of A-Z a-z 0-9 . _ : @ -');
+    if (!isTaskId(task_id)) {
+      throw new UsageError(`task id must be ${TASK_ID_RULE}`);
     }
     if (this.tasks.has(task_id) || this.completed.has(task_id)) {
       throw new UsageError(`task id ${task_id} was already used in this session`);

@@ -5,6 +5,7 @@
  * keys (`heartbeat_interval_secs = 0.2`) to these `_ms` fields.
  */
 import { UsageError } from '../util/errors.js';
+import { isClientId, TASK_ID_RULE } from '../util/ids.js';
 import { MESSAGE_LIMITS, type ClientId, type ServerId } from './messages.js';
 import { DEFAULT_SCORE_WEIGHTS, type ScoreWeights } from './score.js';
 
@@ -260,8 +261,8 @@ export function resolveClientSessionConfig(input: ClientSessionConfigInput): Cli
     servers: [...input.servers],
   };
   const p: string[] = [];
-  if (typeof c.client_id !== 'string' || !/^[A-Za-z0-9._:@-]{1,64}$/.test(c.client_id)) {
-    p.push('client_id must be 1..64 characters of A-Z a-z 0-9 . _ : @ -');
+  if (!isClientId(c.client_id)) {
+    p.push(`client_id must be ${TASK_ID_RULE}`);
   }
   if (c.servers.length === 0) p.push('servers must list at least one server id');
   for (const s of c.servers) checkRange(p, 'server id', s, 1, MESSAGE_LIMITS.max_server_id);

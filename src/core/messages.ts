@@ -23,8 +23,6 @@ export type TaskId = string;
 export const MESSAGE_LIMITS = {
   /** Server ids are 1..max_server_id (they form the low digits of an epoch). */
   max_server_id: EPOCH_ID_SPACE - 1,
-  /** Client and task ids: 1..64 characters of [A-Za-z0-9._:@-]. */
-  max_id_length: 64,
   /** A result digest (e.g. hex SHA-256) is at most this long. */
   max_digest_length: 128,
   /** Error texts are cut to this length by senders and rejected above it. */

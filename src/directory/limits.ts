@@ -1,28 +1,14 @@
 /**
  * Every limit the directory enforces. `FIELD_LIMITS` are part of the schema and the wire
- * contract (column widths, charsets) and never change at run time; `DirectoryLimits` are
- * policy that a deployment (or a test) may tune through `openDirectory(url, { limits })`.
+ * contract (column widths, charsets) and never change at run time: they live with the
+ * directory protocol (src/protocol/directory-limits.ts), whose op table checks them too.
+ * `DirectoryLimits` are policy that a deployment (or a test) may tune through
+ * `openDirectory(url, { limits })`.
  */
 
-export const FIELD_LIMITS = {
-  username_min_chars: 3,
-  username_max_chars: 32,
-  image_id_max_chars: 64,
-  title_max_chars: 200,
-  media_type_max_chars: 100,
-  address_max_chars: 253,
-  image_dimension_max: 65_535,
-  /** 1 GiB: the directory only describes images; the cloud refuses much smaller ones anyway. */
-  image_size_max_bytes: 1024 * 1024 * 1024,
-  views_per_request_max: 10_000,
-  quota_max: 1_000_000,
-  page_size_default: 100,
-  page_size_max: 500,
-  cursor_max_chars: 512,
-  ack_ids_max: 500,
-  /** Queued update payloads are small JSON snapshots; anything larger is a bug or an attack. */
-  update_payload_max_bytes: 8 * 1024,
-} as const;
+import { FIELD_LIMITS } from '../protocol/directory-limits.js';
+
+export { FIELD_LIMITS };
 
 export interface DirectoryLimits {
   /** Offered images one user may list at once. */

@@ -20,13 +20,14 @@ import type {
   UserRecord,
 } from './store.js';
 import {
+  HEX_32_BYTES_PATTERN,
   IMAGE_ID_PATTERN,
-  MEDIA_TYPE_PATTERN,
-  NONCE_PATTERN,
-  PUBLIC_KEY_BYTES,
   USERNAME_PATTERN,
+  UUID_CHARS,
   UUID_PATTERN,
-} from './validate.js';
+} from '../util/ids.js';
+import { MEDIA_TYPE_PATTERN } from '../protocol/directory-limits.js';
+import { PUBLIC_KEY_BYTES } from './validate.js';
 
 const MAX_TIME_MS = 8.64e15; // the largest JavaScript Date
 const MAX_TEXT_CHARS = 1000;
@@ -125,7 +126,7 @@ export class RowReader {
   }
 }
 
-const userIdOf = (r: RowReader, column: string) => r.string(column, UUID_PATTERN, 36);
+const userIdOf = (r: RowReader, column: string) => r.string(column, UUID_PATTERN, UUID_CHARS);
 const usernameOf = (r: RowReader, column: string) =>
   r.string(column, USERNAME_PATTERN, FIELD_LIMITS.username_max_chars);
 
@@ -143,7 +144,7 @@ export function decodeChallenge(row: Record<string, unknown>): SignInChallenge {
   const r = new RowReader(`dir_challenges row for user ${String(row.user_id)}`, row);
   return {
     user_id: userIdOf(r, 'user_id'),
-    nonce: r.string('nonce', NONCE_PATTERN, 64),
+    nonce: r.string('nonce', HEX_32_BYTES_PATTERN, 64),
     issued_at_ms: r.time('issued_at_ms'),
     expires_at_ms: r.time('expires_at_ms'),
   };
@@ -215,7 +216,7 @@ export function decodeRequest(
     r.reject('answered_at_ms', status === 'pending' ? 'null while pending' : 'set once answered');
   }
   return {
-    request_id: r.string('request_id', UUID_PATTERN, 36),
+    request_id: r.string('request_id', UUID_PATTERN, UUID_CHARS),
     requester_id: userIdOf(r, 'requester_id'),
     requester_username: usernameOf(r, 'requester_username'),
     owner_id: userIdOf(r, 'owner_id'),

@@ -7,13 +7,19 @@
  */
 import { isIP } from 'node:net';
 import { invalidArgument } from './errors.js';
+import {
+  HEX_32_BYTES_PATTERN,
+  HEX_32_BYTES_RULE,
+  IMAGE_ID_PATTERN,
+  IMAGE_ID_RULE,
+  USERNAME_PATTERN,
+  USERNAME_RULE,
+  UUID_PATTERN,
+  UUID_RULE,
+} from '../util/ids.js';
+import { MEDIA_TYPE_PATTERN, MEDIA_TYPE_RULE } from '../protocol/directory-limits.js';
 import { FIELD_LIMITS } from './limits.js';
 
-export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-export const USERNAME_PATTERN = /^[a-z][a-z0-9_-]{2,31}$/;
-export const IMAGE_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-export const NONCE_PATTERN = /^[0-9a-f]{64}$/;
-export const MEDIA_TYPE_PATTERN = /^image\/[a-z0-9][a-z0-9.+-]{0,93}$/;
 const HOSTNAME_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 /** Control characters and lone UTF-16 surrogates: not storable the same way everywhere. */
 const UNSAFE_TEXT = /[\p{Cc}\p{Cs}\u2028\u2029]/u;
@@ -41,33 +47,23 @@ function patterned(field: string, value: unknown, pattern: RegExp, allowed: stri
 }
 
 export function userId(value: unknown, field = 'user_id'): string {
-  return patterned(field, value, UUID_PATTERN, 'a lowercase UUID like 0b8e…-…');
+  return patterned(field, value, UUID_PATTERN, UUID_RULE);
 }
 
 export function requestId(value: unknown, field = 'request_id'): string {
-  return patterned(field, value, UUID_PATTERN, 'a lowercase UUID');
+  return patterned(field, value, UUID_PATTERN, UUID_RULE);
 }
 
 export function username(value: unknown, field = 'username'): string {
-  return patterned(
-    field,
-    value,
-    USERNAME_PATTERN,
-    `${FIELD_LIMITS.username_min_chars}–${FIELD_LIMITS.username_max_chars} characters from a–z, 0–9, "_" and "-", starting with a letter`,
-  );
+  return patterned(field, value, USERNAME_PATTERN, USERNAME_RULE);
 }
 
 export function imageId(value: unknown, field = 'image_id'): string {
-  return patterned(
-    field,
-    value,
-    IMAGE_ID_PATTERN,
-    `1–${FIELD_LIMITS.image_id_max_chars} characters from a–z, 0–9, "_" and "-", starting with a letter or digit`,
-  );
+  return patterned(field, value, IMAGE_ID_PATTERN, IMAGE_ID_RULE);
 }
 
 export function nonce(value: unknown, field = 'nonce'): string {
-  return patterned(field, value, NONCE_PATTERN, '64 lowercase hex characters');
+  return patterned(field, value, HEX_32_BYTES_PATTERN, HEX_32_BYTES_RULE);
 }
 
 export function publicKey(value: unknown, field = 'public_key'): Uint8Array {
@@ -106,12 +102,7 @@ export function text(value: unknown, field: string, maxChars: number): string {
 }
 
 export function mediaType(value: unknown, field = 'preview.media_type'): string {
-  return patterned(
-    field,
-    value,
-    MEDIA_TYPE_PATTERN,
-    `"image/<subtype>" in lowercase, at most ${FIELD_LIMITS.media_type_max_chars} characters`,
-  );
+  return patterned(field, value, MEDIA_TYPE_PATTERN, MEDIA_TYPE_RULE);
 }
 
 /** An IPv4/IPv6 literal or a DNS name: where a peer agent listens. */

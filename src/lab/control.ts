@@ -8,6 +8,7 @@
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { toErrorCode } from '../util/error-codes.js';
+import { USERNAME_PATTERN } from '../util/ids.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { OP_KINDS, type AgentEventRecord, type LabOp, type OpOutcome } from './ops.js';
 
@@ -43,7 +44,6 @@ export interface EventsAnswer {
   last_seq: number;
 }
 
-const NAME = /^[a-z][a-z0-9_-]{2,31}$/;
 const ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export function parseHostConfig(text: string): HostConfig {
@@ -65,7 +65,10 @@ export function parseHostConfig(text: string): HostConfig {
   for (const s of raw.servers ?? [])
     if (typeof s !== 'string' || !/^[\d.]+:\d{1,5}$/.test(s))
       bad(`server ${String(s)} is not host:port`);
-  if (!Array.isArray(raw.agents) || raw.agents.some((a) => typeof a !== 'string' || !NAME.test(a)))
+  if (
+    !Array.isArray(raw.agents) ||
+    raw.agents.some((a) => typeof a !== 'string' || !USERNAME_PATTERN.test(a))
+  )
     bad('agents must be usernames');
   if (!Number.isSafeInteger(raw.heartbeat_ms) || (raw.heartbeat_ms as number) < 100)
     bad('heartbeat_ms must be a whole number of ms, at least 100');
@@ -83,7 +86,7 @@ export function validateOp(value: unknown): LabOp {
   if (!(OP_KINDS as readonly string[]).includes(op.kind as string))
     fail(`kind must be one of ${OP_KINDS.join(', ')}`);
   const name = (key: string): void => {
-    if (typeof op[key] !== 'string' || !NAME.test(op[key] as string))
+    if (typeof op[key] !== 'string' || !USERNAME_PATTERN.test(op[key] as string))
       fail(`${key} must be a username`);
   };
   const id = (key: string): void => {

@@ -10,12 +10,15 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { PEER_LIMITS } from '../protocol/peer-protocol.js';
 import {
-  PEER_IMAGE_ID_PATTERN,
-  PEER_LIMITS,
-  PEER_USERNAME_PATTERN,
-  USER_ID_PATTERN,
-} from '../protocol/peer-protocol.js';
+  IMAGE_ID_PATTERN,
+  IMAGE_ID_RULE,
+  USERNAME_PATTERN,
+  USERNAME_RULE,
+  UUID_PATTERN,
+  UUID_RULE,
+} from '../protocol/ids.js';
 import { EventStreamHub } from '../http/event-stream.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -72,10 +75,10 @@ interface RequestContext {
 }
 
 const PARAMS: Record<string, { pattern: RegExp; rule: string }> = {
-  username: { pattern: PEER_USERNAME_PATTERN, rule: '3-32 of a-z 0-9 _ -, starting with a letter' },
-  owner: { pattern: PEER_USERNAME_PATTERN, rule: '3-32 of a-z 0-9 _ -, starting with a letter' },
-  image_id: { pattern: PEER_IMAGE_ID_PATTERN, rule: '1-64 of a-z 0-9 _ -' },
-  request_id: { pattern: USER_ID_PATTERN, rule: 'a lowercase UUID' },
+  username: { pattern: USERNAME_PATTERN, rule: USERNAME_RULE },
+  owner: { pattern: USERNAME_PATTERN, rule: USERNAME_RULE },
+  image_id: { pattern: IMAGE_ID_PATTERN, rule: IMAGE_ID_RULE },
+  request_id: { pattern: UUID_PATTERN, rule: UUID_RULE },
   view_id: { pattern: VIEW_ID, rule: '32 hex characters' },
 };
 
@@ -346,8 +349,8 @@ export class PeerApiServer {
       }),
       route('POST', '/api/requests', async ({ req, res }) => {
         const body = await readJson(req, ['owner', 'image_id', 'views']);
-        const owner = stringField(body, 'owner', PEER_USERNAME_PATTERN);
-        const imageId = stringField(body, 'image_id', PEER_IMAGE_ID_PATTERN);
+        const owner = stringField(body, 'owner', USERNAME_PATTERN);
+        const imageId = stringField(body, 'image_id', IMAGE_ID_PATTERN);
         const views = intField(body, 'views', 1, 10_000);
         json(res, 201, await agent.request(owner, imageId, views));
       }),

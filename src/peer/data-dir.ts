@@ -41,10 +41,12 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { identityFromSeed, type Identity } from '../identity/keys.js';
 import {
-  PEER_IMAGE_ID_PATTERN,
-  PEER_USERNAME_PATTERN,
-  USER_ID_PATTERN,
-} from '../protocol/peer-protocol.js';
+  IMAGE_ID_PATTERN,
+  USERNAME_PATTERN,
+  USERNAME_RULE,
+  UUID_PATTERN,
+  UUID_RULE,
+} from '../protocol/ids.js';
 import { fromHex, toHex } from '../protocol/directory-protocol.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
@@ -224,8 +226,8 @@ function fileId(id: string, pattern: RegExp, what: string): string {
     );
   return id;
 }
-const imageFileId = (id: string): string => fileId(id, PEER_IMAGE_ID_PATTERN, 'an image id');
-const userFileId = (id: string): string => fileId(id, USER_ID_PATTERN, 'a user id');
+const imageFileId = (id: string): string => fileId(id, IMAGE_ID_PATTERN, 'an image id');
+const userFileId = (id: string): string => fileId(id, UUID_PATTERN, 'a user id');
 
 export class DataDir {
   readonly root: string;
@@ -330,10 +332,10 @@ export class DataDir {
         ExitCode.usage,
       );
     const value = readJson(path);
-    if (typeof value.username !== 'string' || !PEER_USERNAME_PATTERN.test(value.username))
+    if (typeof value.username !== 'string' || !USERNAME_PATTERN.test(value.username))
       throw settingsError(path, 'username is missing or invalid');
-    if (typeof value.user_id !== 'string' || !USER_ID_PATTERN.test(value.user_id))
-      throw settingsError(path, 'user_id is missing or not a lowercase UUID');
+    if (typeof value.user_id !== 'string' || !UUID_PATTERN.test(value.user_id))
+      throw settingsError(path, `user_id is missing or not ${UUID_RULE}`);
     const seed = fromHex(value.seed, 32);
     const publicKey = fromHex(value.public_key, 32);
     if (!seed || !publicKey) throw settingsError(path, 'seed and public_key must be 32-byte hex');
@@ -494,10 +496,8 @@ export function resolveDataDir(options: { dataDir?: string; user?: string }): Da
   if (fromEnv) return new DataDir(fromEnv);
   const base = join(homedir(), '.cloudp2p');
   if (options.user) {
-    if (!PEER_USERNAME_PATTERN.test(options.user))
-      throw new UsageError(
-        `--user ${JSON.stringify(options.user)}: use 3-32 of a-z 0-9 _ -, starting with a letter`,
-      );
+    if (!USERNAME_PATTERN.test(options.user))
+      throw new UsageError(`--user ${JSON.stringify(options.user)}: use ${USERNAME_RULE}`);
     return new DataDir(join(base, options.user));
   }
   const users = existsSync(base)

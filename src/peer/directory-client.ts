@@ -5,18 +5,23 @@
  * Requests that act for the user are signed with the user's key (docs/PROTOCOL.md).
  */
 import { randomBytes } from 'node:crypto';
-import type { Page, PageRequest } from '../directory/index.js';
 import { sign, type Identity } from '../identity/keys.js';
 import { createCloudCodec, type CloudMessage } from '../protocol/cloud-protocol.js';
 import {
-  UNSIGNED_OPS,
+  DIRECTORY_OP_TABLE,
+  isSignedOp,
+  type DirectoryOp,
+  type OpAnswer,
+  type OpArgs,
+} from '../protocol/directory-ops.js';
+import {
   loginProofBytes,
   registrationProofBytes,
   signedRequestBytes,
   toHex,
-  type DirectoryOp,
   type RequestAuth,
 } from '../protocol/directory-protocol.js';
+import { describeIssue, v } from '../protocol/schema.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { resolveCloudTrust } from '../client/cloud-trust.js';
 import { allImmediate, cloudUnreachable, type DialFailure } from '../client/unreachable.js';
@@ -24,6 +29,18 @@ import { MessageLink } from '../transport/message-link.js';
 import { toErrorCode } from '../util/error-codes.js';
 import { INSECURE_PLAINTEXT, type ClientSecurity, type CloudTrust } from '../transport/tls.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+
+/** The wire records, as the op table's answer schemas define them. */
+export type {
+  HeartbeatReply,
+  WireGrant,
+  WireImage,
+  WireOnlineUser,
+  WirePresence,
+  WireRequest,
+  WireUpdate,
+  WireUser,
+} from '../protocol/directory-ops.js';
 
 /** Directory errors as the agent sees them; `code` is the directory's error code. */
 export class DirectoryRequestError extends CloudP2PError {
@@ -33,73 +50,22 @@ export class DirectoryRequestError extends CloudP2PError {
   }
 }
 
-/** Wire shapes (keys as hex); see src/directory/store.ts for field meanings. */
-export interface WireUser {
-  user_id: string;
-  username: string;
-  public_key: string;
-  created_at_ms: number;
+/**
+ * An answer that breaks its op's schema. The agent trusts the directory for who is who (it is
+ * the cloud's), but a damaged or hostile answer must end in a clear error, never in a crash or
+ * in a wrong value stored in the agent's database.
+ */
+export class BadDirectoryAnswer extends CloudP2PError {
+  constructor(what: string, problem: string) {
+    super(
+      'bad_directory_answer',
+      `the directory answered ${what} with ${problem}; refusing it`,
+      ExitCode.failure,
+    );
+  }
 }
-export interface WireOnlineUser {
-  user_id: string;
-  username: string;
-  public_key: string;
-  address: string;
-  port: number;
-  last_seen_at_ms: number;
-}
-export interface WireImage {
-  owner_id: string;
-  owner_username: string;
-  image_id: string;
-  title: string;
-  preview: { width: number; height: number; media_type: string; size_bytes: number };
-  created_at_ms: number;
-  updated_at_ms: number;
-}
-export interface WireRequest {
-  request_id: string;
-  owner_id: string;
-  image_id: string;
-  requester_id: string;
-  requester_username: string;
-  owner_username: string;
-  views: number;
-  kind: 'access' | 'more_views';
-  status: 'pending' | 'accepted' | 'rejected';
-  created_at_ms: number;
-  answered_at_ms: number | null;
-}
-export interface WireGrant {
-  owner_id: string;
-  image_id: string;
-  viewer_id: string;
-  owner_username: string;
-  viewer_username: string;
-  quota: number;
-  version: number;
-  revoked: boolean;
-  created_at_ms: number;
-  updated_at_ms: number;
-}
-export type WireUpdate = { update_id: number; recipient_id: string; created_at_ms: number } & (
-  | { kind: 'request_created'; request: WireRequest }
-  | { kind: 'request_answered'; request: WireRequest; grant?: WireGrant }
-  | { kind: 'grant_updated'; grant: WireGrant }
-  | { kind: 'grant_revoked'; grant: WireGrant }
-);
-export interface WirePresence {
-  user_id: string;
-  username: string;
-  online: boolean;
-  address: string | null;
-  port: number | null;
-  last_seen_at_ms: number | null;
-}
-export interface HeartbeatReply {
-  presence: WirePresence;
-  pending_updates: number;
-}
+
+const FIRST_ISSUE = { abortEarly: true, abortPipeEarly: true } as const;
 
 export interface DirectoryClientOptions {
   servers: Endpoint[];
@@ -170,10 +136,10 @@ export class DirectoryClient {
 
   // ---- Identity ----------------------------------------------------------------------------
 
-  register(username: string, keys: Identity): Promise<WireUser> {
+  register(username: string, keys: Identity): Promise<OpAnswer<'register'>> {
     const publicKey = toHex(keys.publicKey);
     const proof = toHex(sign(keys, registrationProofBytes(username, publicKey)));
-    return this.call('register', { username, public_key: publicKey, proof }) as Promise<WireUser>;
+    return this.call('register', { username, public_key: publicKey, proof });
   }
 
   /** Challenge-response sign-in; publishes where this agent listens for peers. */
@@ -181,133 +147,33 @@ export class DirectoryClient {
     username: string,
     keys: Identity,
     listen: { address: string; port: number },
-  ): Promise<{ user_id: string } & HeartbeatReply> {
-    const challenge = (await this.call('challenge', { username })) as {
-      user_id: string;
-      nonce: string;
-    };
+  ): Promise<{ user_id: string } & OpAnswer<'login'>> {
+    const challenge = await this.call('challenge', { username });
     const signature = toHex(
       sign(keys, loginProofBytes(this.clusterId, challenge.user_id, challenge.nonce)),
     );
-    const reply = (await this.call('login', {
+    const reply = await this.call('login', {
       user_id: challenge.user_id,
       nonce: challenge.nonce,
       signature,
       address: listen.address,
       port: listen.port,
-    })) as HeartbeatReply;
+    });
     this.actAs(challenge.user_id, keys);
     return { user_id: challenge.user_id, ...reply };
   }
 
-  heartbeat(): Promise<HeartbeatReply> {
-    return this.call('heartbeat', {}) as Promise<HeartbeatReply>;
-  }
-
-  logout(): Promise<unknown> {
-    return this.call('logout', {});
-  }
-
-  getUser(query: { user_id: string } | { username: string }): Promise<WireUser> {
-    return this.call('get_user', query) as Promise<WireUser>;
-  }
-
-  // ---- Discovery -----------------------------------------------------------------------------
-
-  listOnline(page: PageRequest = {}): Promise<Page<WireOnlineUser>> {
-    return this.call('list_online', { ...page }) as Promise<Page<WireOnlineUser>>;
-  }
-
-  offerImage(offer: {
-    image_id: string;
-    title: string;
-    preview: WireImage['preview'];
-  }): Promise<WireImage> {
-    return this.call('offer_image', offer) as Promise<WireImage>;
-  }
-
-  withdrawImage(image_id: string): Promise<unknown> {
-    return this.call('withdraw_image', { image_id });
-  }
-
-  listImages(
-    query: { owner_id?: string; online_only?: boolean } & PageRequest = {},
-  ): Promise<Page<WireImage>> {
-    return this.call('list_images', { ...query }) as Promise<Page<WireImage>>;
-  }
-
-  // ---- Requests and grants -----------------------------------------------------------------
-
-  createRequest(request: {
-    owner_id: string;
-    image_id: string;
-    views: number;
-    request_id?: string;
-  }): Promise<WireRequest> {
-    return this.call('create_request', { ...request }) as Promise<WireRequest>;
-  }
-
-  answerRequest(
-    request_id: string,
-    decision: 'accepted' | 'rejected',
-  ): Promise<{ request: WireRequest; grant?: WireGrant }> {
-    return this.call('answer_request', { request_id, decision }) as Promise<{
-      request: WireRequest;
-      grant?: WireGrant;
-    }>;
-  }
-
-  listRequests(
-    query: {
-      role: 'owner' | 'requester';
-      status?: 'pending' | 'accepted' | 'rejected';
-    } & PageRequest,
-  ): Promise<Page<WireRequest>> {
-    return this.call('list_requests', { ...query }) as Promise<Page<WireRequest>>;
-  }
-
-  setGrant(grant: {
-    image_id: string;
-    viewer_id: string;
-    quota: number;
-    expected_version?: number;
-  }): Promise<WireGrant> {
-    return this.call('set_grant', { ...grant }) as Promise<WireGrant>;
-  }
-
-  revokeGrant(grant: {
-    image_id: string;
-    viewer_id: string;
-    expected_version?: number;
-  }): Promise<WireGrant> {
-    return this.call('revoke_grant', { ...grant }) as Promise<WireGrant>;
-  }
-
-  listGrants(query: { role: 'owner' | 'viewer' } & PageRequest): Promise<Page<WireGrant>> {
-    return this.call('list_grants', { ...query }) as Promise<Page<WireGrant>>;
-  }
-
-  /** Reports views used of a grant I hold; returns the highest count the directory knows. */
-  recordViews(grant: {
-    owner_id: string;
-    image_id: string;
-    consumed: number;
-  }): Promise<{ consumed: number }> {
-    return this.call('record_views', { ...grant }) as Promise<{ consumed: number }>;
-  }
-
-  takeUpdates(limit?: number): Promise<WireUpdate[]> {
-    return this.call('take_updates', limit === undefined ? {} : { limit }) as Promise<WireUpdate[]>;
-  }
-
-  ackUpdates(update_ids: number[]): Promise<{ acknowledged: number }> {
-    return this.call('ack_updates', { update_ids }) as Promise<{ acknowledged: number }>;
-  }
-
   // ---- Transport ---------------------------------------------------------------------------
 
-  /** Sends one request, signing it when the op acts for the user; fails over between servers. */
-  async call(op: DirectoryOp, args: Record<string, unknown>): Promise<unknown> {
+  /**
+   * Sends one request, signing it when the op acts for the user; fails over between servers.
+   * The answer is checked against the op's answer schema (src/protocol/directory-ops.ts).
+   */
+  async call<Op extends DirectoryOp>(op: Op, args: OpArgs<Op>): Promise<OpAnswer<Op>> {
+    return checkedAnswer(op, await this.send(op, args));
+  }
+
+  private async send(op: DirectoryOp, args: Record<string, unknown>): Promise<unknown> {
     const problems: string[] = [];
     const dialFailures: DialFailure[] = [];
     for (let attempt = 0; attempt < this.links.length; attempt++) {
@@ -315,7 +181,7 @@ export class DirectoryClient {
       const link = this.links[index] as MessageLink<CloudMessage>;
       // Signed afresh per attempt: a server that died after recording the nonce of the first
       // attempt would otherwise make the retry look like a replay at the next server.
-      const auth = UNSIGNED_OPS.has(op) ? null : this.authFor(op, args);
+      const auth = isSignedOp(op) ? this.authFor(op, args) : null;
       let reply;
       try {
         reply = await link.request({ type: 'DirectoryRequest', op, args, auth }, this.timeout_ms);
@@ -367,4 +233,12 @@ export class DirectoryClient {
     );
     return { ...unsigned, signature };
   }
+}
+
+/** The answer typed by its op's schema, or BadDirectoryAnswer naming the field. */
+function checkedAnswer<Op extends DirectoryOp>(op: Op, answer: unknown): OpAnswer<Op> {
+  const parsed = v.safeParse(DIRECTORY_OP_TABLE[op].answer, answer, FIRST_ISSUE);
+  if (!parsed.success)
+    throw new BadDirectoryAnswer(op, describeIssue(parsed.issues[0], 'the answer'));
+  return parsed.output as OpAnswer<Op>;
 }

@@ -1,23 +1,14 @@
 /**
  * The directory as the agent uses it: DirectoryClient (signed requests, failover across
- * servers) plus a check of every answer (directory-answers.ts) and whole listings instead of
- * pages. Listings stop at `MAX_LISTED` items so a huge directory cannot exhaust the agent.
+ * servers, every answer checked against its op's schema) plus whole listings instead of pages.
+ * Listings stop at `MAX_LISTED` items so a huge directory cannot exhaust the agent.
  */
 import type { Identity } from '../identity/keys.js';
+import type { Page } from '../protocol/directory-ops.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import type { CloudTrust } from '../transport/tls.js';
 import {
-  checkGrant,
-  checkHeartbeat,
-  checkImage,
-  checkOnlineUser,
-  checkPage,
-  checkRequest,
-  checkUpdate,
-  checkUser,
   BadDirectoryAnswer,
-} from './directory-answers.js';
-import {
   DirectoryClient,
   type HeartbeatReply,
   type WireGrant,
@@ -57,7 +48,7 @@ export class PeerDirectory {
   }
 
   async register(username: string, keys: Identity): Promise<WireUser> {
-    return checkUser(await this.client.register(username, keys), 'the registration');
+    return this.client.register(username, keys);
   }
 
   async login(
@@ -66,45 +57,38 @@ export class PeerDirectory {
     listen: { address: string; port: number },
   ): Promise<{ user_id: string } & HeartbeatReply> {
     const reply = await this.client.login(username, keys, listen);
-    const checked = checkHeartbeat(reply, 'the sign-in');
-    return { user_id: checked.presence.user_id, ...checked };
+    return { ...reply, user_id: reply.presence.user_id };
   }
 
   async heartbeat(): Promise<HeartbeatReply> {
-    return checkHeartbeat(await this.client.heartbeat());
+    return this.client.call('heartbeat', {});
   }
 
   async logout(): Promise<void> {
-    await this.client.logout();
+    await this.client.call('logout', {});
   }
 
   async userById(user_id: string): Promise<WireUser> {
-    const user = checkUser(await this.client.getUser({ user_id }));
+    const user = await this.client.call('get_user', { user_id });
     if (user.user_id !== user_id)
       throw new BadDirectoryAnswer('a user lookup', `user ${user.user_id} for ${user_id}`);
     return user;
   }
 
   async userByUsername(username: string): Promise<WireUser> {
-    const user = checkUser(await this.client.getUser({ username }));
+    const user = await this.client.call('get_user', { username });
     if (user.username !== username)
       throw new BadDirectoryAnswer('a user lookup', `user ${user.username} for ${username}`);
     return user;
   }
 
   onlineUsers(): Promise<WireOnlineUser[]> {
-    return this.everyPage(
-      async (cursor) => this.client.listOnline({ limit: 500, ...cursor }),
-      checkOnlineUser,
-      'the online list',
-    );
+    return this.everyPage((cursor) => this.client.call('list_online', { limit: 500, ...cursor }));
   }
 
   images(query: { owner_id?: string; online_only?: boolean } = {}): Promise<WireImage[]> {
-    return this.everyPage(
-      async (cursor) => this.client.listImages({ ...query, limit: 500, ...cursor }),
-      checkImage,
-      'the image list',
+    return this.everyPage((cursor) =>
+      this.client.call('list_images', { ...query, limit: 500, ...cursor }),
     );
   }
 
@@ -113,7 +97,7 @@ export class PeerDirectory {
     title: string;
     preview: WireImage['preview'];
   }): Promise<WireImage> {
-    return checkImage(await this.client.offerImage(offer), 'the image offer');
+    return this.client.call('offer_image', offer);
   }
 
   async createRequest(request: {
@@ -122,37 +106,22 @@ export class PeerDirectory {
     views: number;
     request_id: string;
   }): Promise<WireRequest> {
-    return checkRequest(await this.client.createRequest(request));
+    return this.client.call('create_request', request);
   }
 
   async answerRequest(
     request_id: string,
     decision: 'accepted' | 'rejected',
   ): Promise<{ request: WireRequest; grant?: WireGrant }> {
-    const answer = (await this.client.answerRequest(request_id, decision)) as unknown as Record<
-      string,
-      unknown
-    >;
-    const request = checkRequest(answer?.request, 'the answer');
-    return answer.grant === undefined || answer.grant === null
-      ? { request }
-      : { request, grant: checkGrant(answer.grant, 'the answer') };
+    return this.client.call('answer_request', { request_id, decision });
   }
 
   requests(
     role: 'owner' | 'requester',
     status?: 'pending' | 'accepted' | 'rejected',
   ): Promise<WireRequest[]> {
-    return this.everyPage(
-      async (cursor) =>
-        this.client.listRequests({
-          role,
-          ...(status === undefined ? {} : { status }),
-          limit: 500,
-          ...cursor,
-        }),
-      (x) => checkRequest(x),
-      'the request list',
+    return this.everyPage((cursor) =>
+      this.client.call('list_requests', { role, status, limit: 500, ...cursor }),
     );
   }
 
@@ -161,18 +130,16 @@ export class PeerDirectory {
     viewer_id: string;
     quota: number;
   }): Promise<WireGrant> {
-    return checkGrant(await this.client.setGrant(grant));
+    return this.client.call('set_grant', grant);
   }
 
   async revokeGrant(grant: { image_id: string; viewer_id: string }): Promise<WireGrant> {
-    return checkGrant(await this.client.revokeGrant(grant));
+    return this.client.call('revoke_grant', grant);
   }
 
   grants(role: 'owner' | 'viewer'): Promise<WireGrant[]> {
-    return this.everyPage(
-      async (cursor) => this.client.listGrants({ role, limit: 500, ...cursor }),
-      (x) => checkGrant(x),
-      'the grant list',
+    return this.everyPage((cursor) =>
+      this.client.call('list_grants', { role, limit: 500, ...cursor }),
     );
   }
 
@@ -182,39 +149,25 @@ export class PeerDirectory {
     image_id: string;
     consumed: number;
   }): Promise<number> {
-    const answer = (await this.client.recordViews(grant)) as unknown as Record<string, unknown>;
-    const consumed = answer?.consumed;
-    if (
-      typeof consumed !== 'number' ||
-      !Number.isSafeInteger(consumed) ||
-      consumed < 0 ||
-      consumed > 1_000_000
-    )
-      throw new BadDirectoryAnswer('record_views', 'an invalid count');
-    return consumed;
+    return (await this.client.call('record_views', grant)).consumed;
   }
 
   async takeUpdates(limit = 100): Promise<WireUpdate[]> {
-    const updates = (await this.client.takeUpdates(limit)) as unknown;
-    if (!Array.isArray(updates) || updates.length > 500)
-      throw new BadDirectoryAnswer('take_updates', 'something that is not a list of updates');
-    return updates.map(checkUpdate);
+    return this.client.call('take_updates', { limit });
   }
 
   async ackUpdates(ids: number[]): Promise<void> {
-    for (let i = 0; i < ids.length; i += 500) await this.client.ackUpdates(ids.slice(i, i + 500));
+    for (let i = 0; i < ids.length; i += 500)
+      await this.client.call('ack_updates', { update_ids: ids.slice(i, i + 500) });
   }
 
   private async everyPage<T>(
-    fetch: (cursor: { cursor?: string }) => Promise<unknown>,
-    item: (x: unknown) => T,
-    what: string,
+    fetch: (cursor: { cursor?: string }) => Promise<Page<T>>,
   ): Promise<T[]> {
     const items: T[] = [];
     let cursor: string | null = null;
     do {
-      const raw: unknown = await fetch(cursor === null ? {} : { cursor });
-      const page: { items: T[]; next_cursor: string | null } = checkPage(raw, item, what);
+      const page: Page<T> = await fetch(cursor === null ? {} : { cursor });
       items.push(...page.items);
       cursor = page.next_cursor;
     } while (cursor !== null && items.length < MAX_LISTED);

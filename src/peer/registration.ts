@@ -65,10 +65,7 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
       // Registered before a crash with this very key? Then the name is ours: finish. Only
       // the key's holder can sign the lookup, so a name taken by someone else stays refused.
       if (!(err instanceof DirectoryRequestError && err.code === 'conflict')) throw err;
-      const challenge = (await directory.client.call('challenge', { username })) as {
-        user_id?: unknown;
-      };
-      if (typeof challenge?.user_id !== 'string') throw err;
+      const challenge = await directory.client.call('challenge', { username });
       directory.actAs(challenge.user_id, keys);
       const user = await directory.userById(challenge.user_id).catch(() => null);
       if (!user || user.public_key !== toHex(keys.publicKey)) throw err;

@@ -15,7 +15,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { PEER_USERNAME_PATTERN } from '../protocol/peer-protocol.js';
+import { USERNAME_PATTERN, USERNAME_RULE } from '../protocol/ids.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -149,8 +149,8 @@ export class PeerUiHost {
   /** Use case 1, from the page. */
   async register(username: string): Promise<UiSession> {
     this.expectState('unregistered', 'register');
-    if (!PEER_USERNAME_PATTERN.test(username))
-      throw new ApiError(400, 'invalid_argument', 'a username is 3-32 of a-z 0-9 _ -');
+    if (!USERNAME_PATTERN.test(username))
+      throw new ApiError(400, 'invalid_argument', `a username is ${USERNAME_RULE}`);
     const dataDir = this.dataDir ?? new DataDir(join(this.options.baseDir, username));
     if (dataDir.hasIdentity())
       throw new ApiError(

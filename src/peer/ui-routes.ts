@@ -24,7 +24,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PEER_USERNAME_PATTERN } from '../protocol/peer-protocol.js';
+import { USERNAME_PATTERN } from '../protocol/ids.js';
 import { ExitCode } from '../util/errors.js';
 import {
   PageNotBuiltError,
@@ -208,7 +208,7 @@ export class UiRoutes {
           false,
           MAX_UI_BODY_BYTES,
         )) as Partial<UiRegisterRequest>;
-        if (typeof body.username !== 'string' || !PEER_USERNAME_PATTERN.test(body.username))
+        if (typeof body.username !== 'string' || !USERNAME_PATTERN.test(body.username))
           throw new ApiError(
             400,
             'invalid_argument',

@@ -7,9 +7,8 @@
  * message type and the field (`Heartbeat.load.cpu_pct: expected a number in 0..100`).
  */
 import { EPOCH_ID_SPACE, MAX_TERM } from '../core/epoch.js';
+import { isTaskId, TASK_ID_RULE } from '../util/ids.js';
 import { isMessageType, MESSAGE_LIMITS, type Message, type MessageType } from '../core/messages.js';
-
-const ID_PATTERN = /^[A-Za-z0-9._:@-]+$/;
 
 export type ValidationResult = { ok: true; message: Message } | { ok: false; error: string };
 
@@ -59,14 +58,7 @@ function oneOf<T extends string>(o: Obj, key: string, allowed: readonly T[], pat
 
 function id(o: Obj, key: string, path = key): string {
   const v = o[key];
-  if (
-    typeof v !== 'string' ||
-    v.length === 0 ||
-    v.length > MESSAGE_LIMITS.max_id_length ||
-    !ID_PATTERN.test(v)
-  ) {
-    fail(path, `1..${MESSAGE_LIMITS.max_id_length} characters of A-Z a-z 0-9 . _ : @ -`);
-  }
+  if (!isTaskId(v)) fail(path, TASK_ID_RULE);
   return v;
 }
 

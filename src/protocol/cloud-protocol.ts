@@ -15,7 +15,7 @@
 import { isMessageType, type Message } from '../core/messages.js';
 import { DIAL, endpointProblem } from '../transport/endpoint.js';
 import { validateMessage } from './cloud-message-checks.js';
-import { TASK_ID_RULE, isClientId } from './ids.js';
+import { ERROR_CODE_PATTERN, ERROR_CODE_RULE, TASK_ID_RULE, isClientId } from './ids.js';
 import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
 import {
   validateDirectoryRequest,
@@ -101,8 +101,8 @@ const MAX_ERROR_TEXT = 1000;
 
 function validateError(value: Record<string, unknown>): ReturnType<Validator> {
   const { code, message } = value;
-  if (typeof code !== 'string' || !/^[a-z_]{1,64}$/.test(code)) {
-    return { ok: false, error: 'Error.code: expected 1..64 characters of a-z and _' };
+  if (typeof code !== 'string' || !ERROR_CODE_PATTERN.test(code)) {
+    return { ok: false, error: `Error.code: expected ${ERROR_CODE_RULE}` };
   }
   if (typeof message !== 'string' || message.length > MAX_ERROR_TEXT) {
     return {

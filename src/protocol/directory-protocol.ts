@@ -12,48 +12,28 @@
  * a captured request cannot be replayed at any server. Nothing secret travels.
  * Binary values (keys, signatures) travel as lowercase hex inside the JSON.
  */
+import { DIRECTORY_OPS, isDirectoryOp, isSignedOp, type DirectoryOp } from './directory-ops.js';
+import { ErrorCode, Nonce, SignatureHex, UserId } from './ids.js';
+import { AnyText, Int, Strict, checker, type Infer } from './schema.js';
 
-export const DIRECTORY_OPS = [
-  'register',
-  'challenge',
-  'login',
-  'heartbeat',
-  'logout',
-  'get_user',
-  'list_online',
-  'offer_image',
-  'withdraw_image',
-  'list_images',
-  'create_request',
-  'answer_request',
-  'list_requests',
-  'set_grant',
-  'revoke_grant',
-  'list_grants',
-  'record_views',
-  'take_updates',
-  'ack_updates',
-] as const;
-export type DirectoryOp = (typeof DIRECTORY_OPS)[number];
-
-/** Ops that do not carry a signed `auth` block. */
-export const UNSIGNED_OPS: ReadonlySet<DirectoryOp> = new Set<DirectoryOp>([
-  'register',
-  'challenge',
-  'login',
-]);
+export { DIRECTORY_OPS, isSignedOp, type DirectoryOp };
 
 /** How far a signed request's timestamp may be from the server's clock. */
 export const REQUEST_CLOCK_WINDOW_MS = 120_000;
 
-export interface RequestAuth {
-  user_id: string;
-  timestamp_ms: number;
-  /** 64 lowercase hex characters (32 random bytes), never reused. */
-  nonce: string;
-  /** 128 lowercase hex characters: Ed25519 over signedRequestBytes. */
-  signature: string;
-}
+const RequestAuth = Strict({
+  user_id: UserId,
+  timestamp_ms: Int(0, Number.MAX_SAFE_INTEGER, 'milliseconds since 1970'),
+  /** 32 random bytes, never reused. */
+  nonce: Nonce,
+  /** Ed25519 over signedRequestBytes. */
+  signature: SignatureHex,
+});
+export type RequestAuth = Infer<typeof RequestAuth>;
+const checkAuth = checker(RequestAuth);
+
+const ResponseError = Strict({ code: ErrorCode, message: AnyText(2000) });
+const checkResponseError = checker(ResponseError);
 
 export interface DirectoryRequestMessage {
   type: 'DirectoryRequest';
@@ -66,9 +46,6 @@ export type DirectoryResponseMessage =
   | { type: 'DirectoryResponse'; ok: true; result: unknown }
   | { type: 'DirectoryResponse'; ok: false; error: { code: string; message: string } };
 
-const HEX_64 = /^[0-9a-f]{64}$/;
-const HEX_128 = /^[0-9a-f]{128}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_ARG_KEYS = 16;
 
 /** Deterministic JSON: object keys sorted, no whitespace. Only JSON values are allowed. */
@@ -129,10 +106,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Structural check of a DirectoryRequest; the op's own arguments are checked by the service. */
+/**
+ * The envelope of a DirectoryRequest: a known op, an args object, and `auth` exactly when the
+ * op's table entry says a user signs it. The op's own arguments are checked once, by its schema
+ * in the op table, before its handler runs (src/server/directory-service.ts): a bad argument is
+ * then answered as a `DirectoryResponse` with `invalid_argument`, which the caller can tell
+ * apart from a broken frame.
+ */
 export function validateDirectoryRequest(value: Record<string, unknown>): Check {
   const { op, args, auth } = value;
-  if (typeof op !== 'string' || !(DIRECTORY_OPS as readonly string[]).includes(op)) {
+  if (!isDirectoryOp(op)) {
     return { ok: false, error: `DirectoryRequest.op: expected one of ${DIRECTORY_OPS.join(', ')}` };
   }
   if (!isPlainObject(args) || Object.keys(args).length > MAX_ARG_KEYS) {
@@ -141,41 +124,20 @@ export function validateDirectoryRequest(value: Record<string, unknown>): Check 
       error: `DirectoryRequest.args: expected an object with at most ${MAX_ARG_KEYS} keys`,
     };
   }
-  if (UNSIGNED_OPS.has(op as DirectoryOp)) {
+  if (!isSignedOp(op)) {
     if (auth !== null)
       return { ok: false, error: `DirectoryRequest.auth: ${op} takes no auth block (null)` };
-  } else {
-    const problem = authProblem(auth);
-    if (problem) return { ok: false, error: `DirectoryRequest.auth: ${problem}` };
+    return { ok: true, message: { type: 'DirectoryRequest', op, args, auth: null } };
   }
-  return {
-    ok: true,
-    message: {
-      type: 'DirectoryRequest',
-      op: op as DirectoryOp,
-      args,
-      auth: auth as RequestAuth | null,
-    },
-  };
-}
-
-function authProblem(auth: unknown): string | null {
   if (!isPlainObject(auth))
-    return 'this op must be signed: expected { user_id, timestamp_ms, nonce, signature }';
-  if (typeof auth.user_id !== 'string' || !UUID.test(auth.user_id))
-    return 'user_id: expected a lowercase UUID';
-  if (
-    typeof auth.timestamp_ms !== 'number' ||
-    !Number.isSafeInteger(auth.timestamp_ms) ||
-    auth.timestamp_ms < 0
-  ) {
-    return 'timestamp_ms: expected milliseconds since 1970';
-  }
-  if (typeof auth.nonce !== 'string' || !HEX_64.test(auth.nonce))
-    return 'nonce: expected 64 lowercase hex characters';
-  if (typeof auth.signature !== 'string' || !HEX_128.test(auth.signature))
-    return 'signature: expected 128 lowercase hex characters';
-  return null;
+    return {
+      ok: false,
+      error:
+        'DirectoryRequest.auth: this op must be signed: expected { user_id, timestamp_ms, nonce, signature }',
+    };
+  if (!checkAuth.is(auth))
+    return { ok: false, error: checkAuth.problem(auth, 'DirectoryRequest.auth') ?? 'invalid' };
+  return { ok: true, message: { type: 'DirectoryRequest', op, args, auth } };
 }
 
 export function validateDirectoryResponse(value: Record<string, unknown>): Check {
@@ -185,14 +147,11 @@ export function validateDirectoryResponse(value: Record<string, unknown>): Check
   }
   if (value.ok === false) {
     const error = value.error;
-    if (
-      !isPlainObject(error) ||
-      typeof error.code !== 'string' ||
-      typeof error.message !== 'string' ||
-      error.message.length > 2000
-    ) {
-      return { ok: false, error: 'DirectoryResponse.error: expected { code, message }' };
-    }
+    if (!checkResponseError.is(error))
+      return {
+        ok: false,
+        error: checkResponseError.problem(error, 'DirectoryResponse.error') ?? 'invalid',
+      };
     return {
       ok: true,
       message: {

@@ -23,7 +23,20 @@
  *   48       Ack                255     PeerError
  */
 import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
-import { IMAGE_ID_PATTERN, USERNAME_PATTERN, UUID_PATTERN } from './ids.js';
+import {
+  ERROR_CODE_PATTERN,
+  ERROR_CODE_RULE,
+  HEX_32_BYTES_PATTERN,
+  HEX_32_BYTES_RULE,
+  HEX_64_BYTES_PATTERN,
+  HEX_64_BYTES_RULE,
+  IMAGE_ID_PATTERN,
+  IMAGE_ID_RULE,
+  USERNAME_PATTERN,
+  USERNAME_RULE,
+  UUID_PATTERN,
+  UUID_RULE,
+} from './ids.js';
 
 export const P2P_CLUSTER_ID = 0;
 
@@ -46,15 +59,6 @@ export const PEER_LIMITS = {
   max_error_chars: 1000,
 } as const;
 
-/** The id rules live in ./ids.ts; these names stay for the modules that still use them. */
-export {
-  IMAGE_ID_PATTERN as PEER_IMAGE_ID_PATTERN,
-  USERNAME_PATTERN as PEER_USERNAME_PATTERN,
-  UUID_PATTERN as USER_ID_PATTERN,
-} from './ids.js';
-const HEX_64 = /^[0-9a-f]{64}$/;
-const HEX_128 = /^[0-9a-f]{128}$/;
-const ERROR_CODE = /^[a-z_]{1,64}$/;
 const MAX_VERSION = 0xffff_ffff;
 const MAX_QUOTA = 1_000_000;
 
@@ -233,14 +237,13 @@ function text(type: string, value: Fields, key: string, maxChars: number): strin
   return v;
 }
 
-const userId = (t: string, v: Fields): string =>
-  str(t, v, 'user_id', UUID_PATTERN, 'a lowercase UUID');
+const userId = (t: string, v: Fields): string => str(t, v, 'user_id', UUID_PATTERN, UUID_RULE);
 const username = (t: string, v: Fields): string =>
-  str(t, v, 'username', USERNAME_PATTERN, '3-32 of a-z 0-9 _ -, starting with a letter');
+  str(t, v, 'username', USERNAME_PATTERN, USERNAME_RULE);
 const signature = (t: string, v: Fields): string =>
-  str(t, v, 'signature', HEX_128, '128 lowercase hex characters');
+  str(t, v, 'signature', HEX_64_BYTES_PATTERN, HEX_64_BYTES_RULE);
 const imageId = (t: string, v: Fields): string =>
-  str(t, v, 'image_id', IMAGE_ID_PATTERN, '1-64 of a-z 0-9 _ -');
+  str(t, v, 'image_id', IMAGE_ID_PATTERN, IMAGE_ID_RULE);
 
 const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
   PeerHello: (v) => {
@@ -306,7 +309,7 @@ const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
     onlyKeys('RequestNotice', v, ['request_id']);
     return {
       type: 'RequestNotice',
-      request_id: str('RequestNotice', v, 'request_id', UUID_PATTERN, 'a lowercase UUID'),
+      request_id: str('RequestNotice', v, 'request_id', UUID_PATTERN, UUID_RULE),
     };
   },
   CopyAvailable: (v) => {
@@ -340,7 +343,7 @@ const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
       image_id: imageId('CopyPart', v),
       version: int('CopyPart', v, 'version', 1, MAX_VERSION),
       total_bytes: int('CopyPart', v, 'total_bytes', 1, PEER_LIMITS.max_copy_bytes),
-      sha256: str('CopyPart', v, 'sha256', HEX_64, '64 lowercase hex characters'),
+      sha256: str('CopyPart', v, 'sha256', HEX_32_BYTES_PATTERN, HEX_32_BYTES_RULE),
       offset: int('CopyPart', v, 'offset', 0, PEER_LIMITS.max_copy_bytes),
       size_bytes: int('CopyPart', v, 'size_bytes', 0, PEER_LIMITS.max_chunk_bytes),
     };
@@ -367,7 +370,7 @@ const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
   },
   PeerError: (v) => {
     onlyKeys('PeerError', v, ['code', 'message']);
-    const code = str('PeerError', v, 'code', ERROR_CODE, '1..64 characters of a-z and _');
+    const code = str('PeerError', v, 'code', ERROR_CODE_PATTERN, ERROR_CODE_RULE);
     const message = v.message;
     if (typeof message !== 'string' || message.length > PEER_LIMITS.max_error_chars)
       fail(`PeerError.message: expected at most ${PEER_LIMITS.max_error_chars} characters`);

@@ -146,7 +146,11 @@ export function Optional<S extends Schema>(schema: S) {
 }
 
 /** A list of at most `maxItems` (at least `minItems`) items. */
-export function List<S extends Schema>(item: S, maxItems: number, minItems = 0) {
+export function List<S extends Schema>(
+  item: S,
+  maxItems: number,
+  minItems = 0,
+): v.GenericSchema<unknown[], Infer<S>[]> {
   const description = `a list of ${minItems > 0 ? `${minItems}..` : 'at most '}${maxItems} items`;
   const message = `expected ${description}`;
   // The length first: a hostile list of a million items is refused before any item is read.

@@ -267,16 +267,25 @@ describe('signed directory requests acting for someone else', () => {
     try {
       const request = await bob.request('alice', imageId, 1);
       await expect(
-        client.answerRequest(request.request.request_id, 'accepted'),
+        client.call('answer_request', {
+          request_id: request.request.request_id,
+          decision: 'accepted',
+        }),
       ).rejects.toMatchObject({
         code: 'denied',
       });
       await expect(
-        client.recordViews({ owner_id: alice.identity.user_id, image_id: imageId, consumed: 0 }),
+        client.call('record_views', {
+          owner_id: alice.identity.user_id,
+          image_id: imageId,
+          consumed: 0,
+        }),
       ).rejects.toMatchObject({ code: 'not_found' }); // carol holds no such grant
       // Signing as bob with carol's key fails at the signature.
       client.actAs(bob.identity.user_id, carol.identity.keys);
-      await expect(client.listGrants({ role: 'viewer' })).rejects.toMatchObject({ code: 'denied' });
+      await expect(client.call('list_grants', { role: 'viewer' })).rejects.toMatchObject({
+        code: 'denied',
+      });
     } finally {
       client.close();
     }

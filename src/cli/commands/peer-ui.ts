@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { processAlive, resolveDataDir, type DataDir } from '../../peer/data-dir.js';
-import { PEER_USERNAME_PATTERN } from '../../protocol/peer-protocol.js';
+import { USERNAME_PATTERN, USERNAME_RULE } from '../../protocol/ids.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
 import { createLogger } from '../../util/log.js';
 
@@ -97,8 +97,8 @@ async function runUi(options: UiOptions): Promise<void> {
         );
     }
   }
-  if (options.user && !PEER_USERNAME_PATTERN.test(options.user))
-    throw new UsageError('--user: 3-32 of a-z 0-9 _ -, starting with a letter');
+  if (options.user && !USERNAME_PATTERN.test(options.user))
+    throw new UsageError(`--user: ${USERNAME_RULE}`);
   const registration = resolveServers(
     options.servers === undefined ? {} : { servers: options.servers },
   );

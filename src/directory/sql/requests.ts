@@ -20,6 +20,7 @@ import type {
   RequestStatus,
   UserId,
 } from '../store.js';
+import { UUID_CHARS, UUID_PATTERN } from '../../util/ids.js';
 import * as v from '../validate.js';
 import {
   countRows,
@@ -147,8 +148,8 @@ export async function answerRequest(
       .executeTakeFirst();
     if (!parties) throw notFound(`request ${requestId} does not exist`);
     const stored = new RowReader(`dir_requests row ${requestId}`, parties);
-    const ownerId = stored.string('owner_id', v.UUID_PATTERN, 36);
-    const requesterId = stored.string('requester_id', v.UUID_PATTERN, 36);
+    const ownerId = stored.string('owner_id', UUID_PATTERN, UUID_CHARS);
+    const requesterId = stored.string('requester_id', UUID_PATTERN, UUID_CHARS);
     if (ownerId !== actor) throw denied(`only the image's owner may answer request ${requestId}`);
     const users = await run.lockUsers(trx, [ownerId, requesterId]);
     requireUser(users, requesterId, 'requester');

@@ -22,7 +22,7 @@ import { FIELD_LIMITS, type DirectoryLimits } from '../limits.js';
 import { RowReader } from '../rows.js';
 import type { MysqlNodes } from '../mysql-nodes.js';
 import type { DirectoryBackend, DirectoryStats, UserId } from '../store.js';
-import * as v from '../validate.js';
+import { USERNAME_PATTERN } from '../../util/ids.js';
 import type { Db, LockedUsers } from './queries.js';
 
 export interface StoreContext {
@@ -144,10 +144,7 @@ export class SqlRunner {
         .executeTakeFirst();
       if (row) {
         const reader = new RowReader(`dir_users row ${id}`, row);
-        found.set(
-          id,
-          reader.string('username', v.USERNAME_PATTERN, FIELD_LIMITS.username_max_chars),
-        );
+        found.set(id, reader.string('username', USERNAME_PATTERN, FIELD_LIMITS.username_max_chars));
       }
     }
     return found;

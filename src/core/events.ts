@@ -66,4 +66,9 @@ export type NodeEvent =
   /** Hysteresis: this leader hands leadership to `to`. */
   | { type: 'handover'; to: ServerId }
   /** An input was invalid or from an unknown sender; it was ignored and counted. */
-  | { type: 'messageRejected'; from: Source; reason: string };
+  | { type: 'messageRejected'; from: Source; reason: string }
+  /**
+   * A member sent a term beyond our clock's reach (PEER_TERM_LEAD_MAX): refused whole. A
+   * member's clock far ahead, a bug or a stolen key: worth a warning, unlike a stale message.
+   */
+  | { type: 'termRefused'; from: ServerId; message_type: string; term: number; ceiling: number };

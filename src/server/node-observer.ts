@@ -3,6 +3,7 @@
  * words, with the epoch as `term.leader`) and Prometheus metrics. Observability only: the
  * commands themselves are carried out by the core's NodeDriver.
  */
+import { performance } from 'node:perf_hooks';
 import type { Command } from '../core/commands.js';
 import { formatEpoch } from '../core/epoch.js';
 import type { NodeEvent } from '../core/events.js';
@@ -42,6 +43,7 @@ export function countNodeEvent(metrics: ServerMetrics, event: NodeEvent): void {
       metrics.tasksReassigned.inc();
       break;
     case 'messageRejected':
+    case 'termRefused':
       metrics.badFrames.inc({ reason: 'rejected_by_core' });
       break;
     default:
@@ -49,7 +51,33 @@ export function countNodeEvent(metrics: ServerMetrics, event: NodeEvent): void {
   }
 }
 
-export function logNodeEvent(log: Logger, event: NodeEvent): void {
+/**
+ * Lets one warning per key through per interval and counts the ones held back, so a member
+ * that keeps sending the same bad thing is visible without flooding the log.
+ */
+export class WarningGate {
+  private readonly last = new Map<string, { at_ms: number; held: number }>();
+
+  constructor(
+    private readonly interval_ms = 10_000,
+    private readonly now_ms: () => number = () => performance.now(),
+  ) {}
+
+  /** null: hold this one back; otherwise how many were held back since the last let through. */
+  pass(key: string): number | null {
+    const now = this.now_ms();
+    const seen = this.last.get(key);
+    if (seen && now - seen.at_ms < this.interval_ms) {
+      seen.held++;
+      return null;
+    }
+    this.last.set(key, { at_ms: now, held: 0 });
+    return seen?.held ?? 0;
+  }
+}
+
+/** `warnings` limits the warnings a misbehaving member can cause (keys: server ids). */
+export function logNodeEvent(log: Logger, event: NodeEvent, warnings: WarningGate): void {
   const epoch = 'epoch' in event ? formatEpoch(event.epoch) : undefined;
   switch (event.type) {
     case 'becameLeader':
@@ -111,6 +139,22 @@ export function logNodeEvent(log: Logger, event: NodeEvent): void {
     case 'messageRejected':
       log.debug('message rejected', { reason: event.reason });
       break;
+    case 'termRefused': {
+      const fields = {
+        from: event.from,
+        message: event.message_type,
+        term: event.term,
+        ceiling: event.ceiling,
+      };
+      const held = warnings.pass(`term:${event.from}`);
+      if (held === null) log.debug('refused a term beyond our clock', fields);
+      else
+        log.warn("refused a term beyond our clock: is that server's clock far ahead?", {
+          ...fields,
+          ...(held > 0 ? { also_refused_since_last_warning: held } : {}),
+        });
+      break;
+    }
     case 'taskAssigned':
       log.debug(event.type, { client: event.client_id, task: event.task_id });
       break;

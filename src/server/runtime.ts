@@ -36,7 +36,7 @@ import { HardStateStore } from './hard-state-store.js';
 import { HttpServer } from '../http/http-server.js';
 import { sendJson, sendText } from '../http/respond.js';
 import { ServerMetrics } from './metrics.js';
-import { countNodeEvent, logNodeEvent, logTaskCommand } from './node-observer.js';
+import { WarningGate, countNodeEvent, logNodeEvent, logTaskCommand } from './node-observer.js';
 import { PeerLinks } from './peer-links.js';
 import { senderRefusal } from './sender-policy.js';
 import { SystemLoadSampler } from './system-load.js';
@@ -96,6 +96,8 @@ export class ServerRuntime {
   private readonly config: ServerConfig;
   private readonly security: ServerSecurity;
   private readonly log: Logger;
+  /** One warning per misbehaving member per 10 s (far-ahead terms). */
+  private readonly warnings = new WarningGate();
   private readonly executor: TaskExecutor;
   private readonly driver: NodeDriver;
   private readonly hardState: HardStateStore;
@@ -516,7 +518,7 @@ export class ServerRuntime {
   // ---------------------------------------------------------------------------------------
 
   private onNodeEvent(event: NodeEvent): void {
-    logNodeEvent(this.log, event);
+    logNodeEvent(this.log, event, this.warnings);
     if (this.eventListeners.size > 0) {
       const stamped = { ...event, at: new Date().toISOString() };
       for (const listener of this.eventListeners) listener(stamped);

@@ -74,6 +74,8 @@ export function describeEvent(e: NodeEvent): string {
       return `hands leadership to s${e.to}`;
     case 'messageRejected':
       return `rejected message: ${e.reason}`;
+    case 'termRefused':
+      return `refused ${e.message_type} from s${e.from}: term ${e.term} beyond ${e.ceiling}`;
   }
 }
 

@@ -149,7 +149,9 @@ describe('a member naming a term far ahead of the clock (a buggy member)', () =>
       try {
         // Authenticated as server 3 and speaking for itself: past the sender policy, so no
         // error reply; the core drops it (its term is beyond our clock + 1 s).
-        await link.send(forgedServerMessages(3, [1, 2]).Coordinator!).catch(() => undefined);
+        // Three at once (no reply comes: each send waits out its timeout).
+        const coordinator = forgedServerMessages(3, [1, 2]).Coordinator!;
+        await Promise.all([1, 2, 3].map(() => link.send(coordinator).catch(() => undefined)));
       } finally {
         link.close();
       }
@@ -159,6 +161,14 @@ describe('a member naming a term far ahead of the clock (a buggy member)', () =>
       expect(isSaneEpoch(s?.epoch ?? 0), `epoch ${s?.epoch}`).toBe(true);
       expect(s?.max_term).toBeLessThanOrEqual(clockTerm(Date.now()) + OWN_TERM_LEAD_MAX);
     }
+    // The operator hears of it once, as a warning naming the member (not once per message).
+    const warnings = (): string[] =>
+      readFileSync(join(tc.dir, 'logs', 'server-1.log'), 'utf8')
+        .split('\n')
+        .filter((line) => / WARN .*refused a term beyond our clock/.test(line));
+    expect(await eventually(() => warnings().length > 0, DEADLINE.progress_ms)).toBe(true);
+    expect(warnings()).toHaveLength(1); // the other two within 10 s are held back
+    expect(warnings()[0]).toMatch(/from=3 message=Coordinator/);
   });
 });
 

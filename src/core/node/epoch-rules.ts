@@ -3,7 +3,7 @@
  * (as etcd-io/raft's Step handles terms before calling stepLeader / stepFollower /
  * stepCandidate). Returns false when the message is settled here:
  *
- * - (before these, termsWithinReach refuses a term beyond our clock's ceiling;)
+ * - (before these, termsWithinReach refuses a term beyond our clock's ceiling: termRefused;)
  * - announcements (Coordinator, leader Heartbeat) must carry an epoch their sender minted;
  * - a sender behind us gets StaleEpoch (rate-limited) and its message is dropped;
  * - a newer epoch is adopted: a leader steps down, and everyone follows the new leader if the
@@ -11,9 +11,10 @@
  * - Election, Alive and Nominate only raise our highest term (the election itself compares
  *   scores, not epochs), and a Handover counts only in our own epoch.
  */
-import { epochLeader, epochTerm, PEER_TERM_LEAD_MAX } from '../epoch.js';
+import { epochLeader, epochTerm } from '../epoch.js';
 import type { ServerMessage } from '../messages.js';
 import { noteTerm, peerTermCeiling, rejectInvalid, replyStale } from './epochs.js';
+import { emit } from './send.js';
 import { adoptNewerEpoch } from './leadership.js';
 import type { NodeState } from './state.js';
 
@@ -26,11 +27,8 @@ export function termsWithinReach(n: NodeState, m: ServerMessage): boolean {
   const term = Math.max(epochTerm(m.epoch), 'max_term' in m ? m.max_term : 0);
   const ceiling = peerTermCeiling(n);
   if (term <= ceiling) return true;
-  rejectInvalid(
-    n,
-    m,
-    `term ${term} is beyond ${ceiling} (our clock + ${PEER_TERM_LEAD_MAX} ms); terms grow with the clock`,
-  );
+  n.counters.rejected_invalid++;
+  emit(n, { type: 'termRefused', from: m.from, message_type: m.type, term, ceiling });
   return false;
 }
 

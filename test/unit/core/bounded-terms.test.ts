@@ -80,12 +80,14 @@ describe('bounded terms: a peer cannot push our terms ahead of the clock', () =>
     expect(n.hardState()).toEqual(before);
     expect(n.leaderId).toBeNull();
     expect(n.counters.rejected_invalid).toBe(3);
-    const rejected = n.drain().events.filter((e) => e.type === 'messageRejected');
-    expect(rejected.map((e) => (e as { reason: string }).reason)).toEqual([
-      expect.stringContaining('Coordinator: term 9000000000000 is beyond'),
-      expect.stringContaining('Heartbeat: term'),
-      expect.stringContaining('Election: term 9000000000000 is beyond'),
+    const refused = n.drain().events.flatMap((e) => (e.type === 'termRefused' ? [e] : []));
+    const ceiling = WALL + 10 + PEER_TERM_LEAD_MAX; // our clock is 10 ms past WALL at the first
+    expect(refused.map((e) => [e.from, e.message_type, e.term])).toEqual([
+      [2, 'Coordinator', MAX_TERM],
+      [2, 'Heartbeat', WALL + 10 * PEER_TERM_LEAD_MAX],
+      [3, 'Election', MAX_TERM],
     ]);
+    expect(refused[0]?.ceiling).toBe(ceiling);
   });
 
   it('follows a leader whose term is within reach of the clock (legitimate progression)', () => {

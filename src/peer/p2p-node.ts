@@ -137,6 +137,14 @@ export class P2PNode {
         }),
       )
       .then((session) => {
+        // The agent stopped while this dial was in flight: close() has closed every session it
+        // knew, not this one. Left open, it would stay 'ready' on the other side with no agent
+        // behind it, and the other agent would keep sending there (an owner's CopyAvailable to
+        // a viewer who signed in again elsewhere, refused forever: seen in the lab campaign).
+        if (this.closed) {
+          session.close('agent stopping');
+          throw new PeerRefusal('stopping', 'the agent is shutting down');
+        }
         this.track(session);
         return session;
       });

@@ -20,6 +20,7 @@ import { encodeFrame } from '../../../src/protocol/frame.js';
 import { PEER_LIMITS } from '../../../src/protocol/peer-protocol.js';
 import { createLogger } from '../../../src/util/log.js';
 import { rawPeerClient, startRelay, type Relay } from '../../helpers/p2p-wire.js';
+import { Signal } from '../../helpers/signal.js';
 
 const logger = createLogger('test', { level: 'error' });
 
@@ -230,6 +231,42 @@ describe('peer sessions', () => {
       /closed before the reply \(the peer closed the connection: handshake_timeout/,
     );
     expect(error).not.toMatch(/unexpected_message/);
+  });
+
+  it('a dial that completes after its agent stopped is closed, not kept open to the other side', async () => {
+    const helloReached = new Signal();
+    let asked = false;
+    let admitAlice: () => void = () => undefined;
+    const admitted = new Promise<void>((resolve) => (admitAlice = resolve));
+    const bobNode = new P2PNode({
+      me: bob,
+      logger,
+      handler: echo,
+      resolvePeer: async (userId) => {
+        asked = true;
+        helloReached.changed();
+        await admitted; // bob's directory lookup of alice takes a while
+        return identities.get(userId) as PeerIdentity;
+      },
+    });
+    nodes.push(bobNode);
+    const { port } = await bobNode.listen('127.0.0.1');
+    const aliceNode = new P2PNode({
+      me: alice,
+      logger,
+      handler: echo,
+      resolvePeer: async () => asPeer(bob),
+    });
+    nodes.push(aliceNode);
+    const outcome = aliceNode.connect({ ...asPeer(bob), address: '127.0.0.1', port }).then(
+      (session) => `connected (open: ${session.isOpen})`,
+      (err: unknown) => String(err),
+    );
+    await helloReached.until(() => asked, "alice's PeerHello at bob");
+    await aliceNode.close(); // alice signs out while her handshake waits on bob
+    admitAlice();
+    expect(await outcome).toMatch(/shutting down/);
+    expect(aliceNode.connectionCount).toBe(0);
   });
 
   it('limits the message rate and closes a flooding peer', async () => {

@@ -173,7 +173,6 @@ export class Simulation {
     };
   }
 
-
   onNodeEvent(listener: (server: SimServer, e: NodeEvent) => void): void {
     this.nodeEventListeners.push(listener);
   }
@@ -279,7 +278,6 @@ export class Simulation {
     this.withServer(s, (driver) => driver.receive(from, message, binary ?? undefined));
   }
 
-
   private onServerTimer(id: number, token: number): void {
     const s = this.server(id);
     if (token !== s.timerToken || s.status !== 'up' || s.driver === null) return;
@@ -287,7 +285,6 @@ export class Simulation {
     this.hash(3, this.now, id);
     s.driver.tick();
   }
-
 
   /** The driver of `s` carried out everything its node produced: check, and arm the timer. */
   private afterServerInput(s: SimServer, next: number): void {
@@ -301,7 +298,6 @@ export class Simulation {
       this.queue.push(next, { kind: 'serverTimer', id: s.id, token: s.timerToken });
     }
   }
-
 
   private route(from: Source, to: Source, message: Message, binary: Uint8Array | null): void {
     this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1);
@@ -389,7 +385,6 @@ export class Simulation {
     }
     s.workers.startWorkers();
   }
-
 
   // ------------------------------------------------------------------------------------
   // Load
@@ -508,7 +503,6 @@ export class Simulation {
     return this.clientSide.submit(index, taskId);
   }
 
-
   // ------------------------------------------------------------------------------------
   // Observation
   // ------------------------------------------------------------------------------------
@@ -541,7 +535,6 @@ export class Simulation {
   pendingTasks(): string[] {
     return this.clientSide.pending();
   }
-
 
   /**
    * Every server's history and local task tables are empty (all work acknowledged), and its

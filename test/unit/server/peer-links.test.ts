@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/core/messages.js';
 import { createCloudCodec } from '../../../src/protocol/cloud-protocol.js';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
@@ -74,6 +74,7 @@ class RecordingPeer {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-peer-links-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let peer: RecordingPeer;
 let links: PeerLinks;
 let now_ms = 0;

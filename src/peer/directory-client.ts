@@ -21,7 +21,7 @@ import {
   toHex,
   type RequestAuth,
 } from '../protocol/directory-protocol.js';
-import { describeIssue, v } from '../protocol/schema.js';
+import { describeIssue, parseFirst } from '../protocol/schema.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import { resolveCloudTrust } from '../client/cloud-trust.js';
 import { allImmediate, cloudUnreachable, type DialFailure } from '../client/unreachable.js';
@@ -64,8 +64,6 @@ export class BadDirectoryAnswer extends CloudP2PError {
     );
   }
 }
-
-const FIRST_ISSUE = { abortEarly: true, abortPipeEarly: true } as const;
 
 export interface DirectoryClientOptions {
   servers: Endpoint[];
@@ -237,8 +235,7 @@ export class DirectoryClient {
 
 /** The answer typed by its op's schema, or BadDirectoryAnswer naming the field. */
 function checkedAnswer<Op extends DirectoryOp>(op: Op, answer: unknown): OpAnswer<Op> {
-  const parsed = v.safeParse(DIRECTORY_OP_TABLE[op].answer, answer, FIRST_ISSUE);
-  if (!parsed.success)
-    throw new BadDirectoryAnswer(op, describeIssue(parsed.issues[0], 'the answer'));
-  return parsed.output as OpAnswer<Op>;
+  const parsed = parseFirst(DIRECTORY_OP_TABLE[op].answer, answer);
+  if (!parsed.ok) throw new BadDirectoryAnswer(op, describeIssue(parsed.issue, 'the answer'));
+  return parsed.value as OpAnswer<Op>;
 }

@@ -35,10 +35,21 @@ export function checker<S extends Schema>(schema: S): Checker<Infer<S>> {
     schema,
     is: (value): value is Infer<S> => v.is(schema, value),
     problem: (value, where = '') => {
-      const result = v.safeParse(schema, value, FIRST_ISSUE);
-      return result.success ? null : describeIssue(result.issues[0], where);
+      const result = parseFirst(schema, value);
+      return result.ok ? null : describeIssue(result.issue, where);
     },
   };
+}
+
+/** The typed value, or the first issue found (for callers that word the refusal themselves). */
+export function parseFirst<S extends Schema>(
+  schema: S,
+  value: unknown,
+): { ok: true; value: Infer<S> } | { ok: false; issue: v.BaseIssue<unknown> } {
+  const result = v.safeParse(schema, value, FIRST_ISSUE);
+  return result.success
+    ? { ok: true, value: result.output }
+    : { ok: false, issue: result.issues[0] };
 }
 
 /** "<where>.<path>: <message>" for a valibot issue. */

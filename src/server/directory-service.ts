@@ -21,7 +21,7 @@ import {
   type DirectoryResponseMessage,
   type RequestAuth,
 } from '../protocol/directory-protocol.js';
-import { describeIssue, v } from '../protocol/schema.js';
+import { describeIssue, parseFirst } from '../protocol/schema.js';
 import { verify } from '../identity/keys.js';
 import {
   DirectoryError,
@@ -37,16 +37,15 @@ import type { ExtraMessageHandler } from './runtime.js';
 
 /** Users' public keys never change: cache them (bounded) to verify signatures without a query. */
 const KEY_CACHE_LIMIT = 10_000;
-const FIRST_ISSUE = { abortEarly: true, abortPipeEarly: true } as const;
 
 /**
  * The op's arguments checked by its schema in the op table, or `invalid_argument` naming the
  * field, what is allowed, and briefly what came instead (never the value: it may be huge).
  */
 function parseArgs<Op extends DirectoryOp>(op: Op, args: Record<string, unknown>): OpArgs<Op> {
-  const parsed = v.safeParse(DIRECTORY_OP_TABLE[op].args, args, FIRST_ISSUE);
-  if (parsed.success) return parsed.output as OpArgs<Op>;
-  const issue = parsed.issues[0];
+  const parsed = parseFirst(DIRECTORY_OP_TABLE[op].args, args);
+  if (parsed.ok) return parsed.value as OpArgs<Op>;
+  const issue = parsed.issue;
   const sent = issue.expected === 'never' ? undefined : issue.input;
   throw new DirectoryError('invalid_argument', `${describeIssue(issue, op)}${gotWhat(sent)}`);
 }

@@ -36,6 +36,7 @@ import type {
   SweepResult,
   UserId,
   UserRecord,
+  ViewConsumed,
 } from './store.js';
 
 export type { StoreContext } from './sql/runner.js';
@@ -153,6 +154,9 @@ export class SqlDirectoryStore implements DirectoryStore {
     grant: GrantKey & { consumed: number },
   ): Promise<{ consumed: number }> {
     return grants.recordViews(this.run, actorId, grant);
+  }
+  consumeView(actorId: UserId, grant: GrantKey): Promise<ViewConsumed> {
+    return grants.consumeView(this.run, actorId, grant);
   }
 
   // ---- Queued updates and housekeeping (sql/updates.ts) ----------------------------------------

@@ -140,6 +140,16 @@ export interface AccessGrant extends GrantKey {
   updated_at_ms: number;
 }
 
+export interface ViewConsumed {
+  /** True when this call used one view; false when none was left or the grant is revoked. */
+  granted: boolean;
+  /** Views used so far, this one included when granted. */
+  consumed: number;
+  quota: number;
+  revoked: boolean;
+  version: number;
+}
+
 export interface AnsweredRequest {
   request: ImageRequest;
   /** The grant as it stands after an acceptance; absent for a rejection. */
@@ -386,6 +396,15 @@ export interface DirectoryStore {
     actorId: UserId,
     grant: GrantKey & { consumed: number },
   ): Promise<{ consumed: number }>;
+
+  /**
+   * The viewer asks to use one view, before it shows the image: atomically, the count grows by
+   * one only while the grant is not revoked and views are left, so two devices of the same user
+   * viewing at once can never pass the quota together. Returns whether the view was granted and
+   * the grant's state after it. `denied` unless actorId === viewer_id; `not_found` when there is
+   * no such grant.
+   */
+  consumeView(actorId: UserId, grant: GrantKey): Promise<ViewConsumed>;
 
   // ---- Queued updates (offline best effort) --------------------------------------------------
 

@@ -4,7 +4,7 @@
  * Listings stop at `MAX_LISTED` items so a huge directory cannot exhaust the agent.
  */
 import type { Identity } from '../identity/keys.js';
-import type { Page } from '../protocol/directory-ops.js';
+import type { OpAnswer, Page } from '../protocol/directory-ops.js';
 import type { Endpoint } from '../transport/endpoint.js';
 import type { CloudTrust } from '../transport/tls.js';
 import {
@@ -18,6 +18,9 @@ import {
   type WireUpdate,
   type WireUser,
 } from './directory-client.js';
+
+/** The directory's answer to consume_view: whether this view was granted, and the grant after it. */
+export type ViewAtDirectory = OpAnswer<'consume_view'>;
 
 const MAX_LISTED = 5000;
 
@@ -141,6 +144,11 @@ export class PeerDirectory {
     return this.everyPage((cursor) =>
       this.client.call('list_grants', { role, limit: 500, ...cursor }),
     );
+  }
+
+  /** Uses one view at the directory, before the image is shown (the count's truth is there). */
+  consumeView(grant: { owner_id: string; image_id: string }): Promise<ViewAtDirectory> {
+    return this.client.call('consume_view', grant);
   }
 
   /** Reports views used of a grant; returns the highest count the directory holds. */

@@ -1,6 +1,7 @@
 /**
- * Viewing (use case 7): a view opens the sealed image only while views are left and counts it
- * in the ledger first, then inside the image file (and reports it to the directory). Anything
+ * Viewing (use case 7): a view opens the sealed image only while views are left. Online the view
+ * is used at the directory first (the count's truth), then counted in the ledger and inside the
+ * image file; offline the ledger decides and the directory hears of it later. Anything
  * that does not check out — used up, revoked, not named, tampered, damaged — shows the default
  * image and says why. Also the list of images received, with the views left.
  */
@@ -22,6 +23,8 @@ import {
   type CopyInfo,
 } from './copies.js';
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
+import type { ViewAtDirectory } from './directory.js';
+import { DirectoryRequestError } from './directory-client.js';
 import type { PeerIdentity } from './p2p-session.js';
 import { count } from '../util/words.js';
 
@@ -166,7 +169,7 @@ export class ViewerViews {
     }
   }
 
-  /** The copy checked out and names me: count one view (ledger first), then open it. */
+  /** The copy checked out and names me: use one view (at the directory when online), then show it. */
   private async consumeOne(
     copy: CopyInfo,
     owner: PeerIdentity,
@@ -200,22 +203,6 @@ export class ViewerViews {
           });
         }
       }
-      if (ledger.revoked)
-        return this.defaultView(
-          'revoked',
-          `${owner.username} revoked your access to ${copy.imageId}`,
-          owner.username,
-          copy.imageId,
-          ledger,
-        );
-      if (viewsLeft(ledger) === 0)
-        return this.defaultView(
-          'quota_used',
-          `you have used ${ledger.quota === 1 ? 'the only view' : `all ${ledger.quota} views`} of ${owner.username}/${copy.imageId}; ask for more with \`cloudp2p peer more-views ${owner.username}/${copy.imageId} --views N\``,
-          owner.username,
-          copy.imageId,
-          ledger,
-        );
       let image;
       try {
         image = openCopy(copy, this.ctx.me);
@@ -224,18 +211,39 @@ export class ViewerViews {
           return this.defaultView(err.problem, err.message, owner.username, copy.imageId, ledger);
         throw err;
       }
-      const after = this.ctx.db.consumeView(owner.user_id, copy.imageId);
-      if (!after)
+      // Online, the count's truth is the directory: one view is used there first, atomically
+      // (two devices of this user viewing at once can never pass the grant together), and only
+      // then is the image shown; the ledger and the file follow the directory's count.
+      const atDirectory = await this.consumeAtDirectory(owner.user_id, copy.imageId);
+      if (atDirectory === 'no_grant')
         return this.defaultView(
-          'quota_used',
-          `no views of ${owner.username}/${copy.imageId} are left`,
+          'revoked',
+          `the directory holds no grant of ${owner.username}/${copy.imageId} to you`,
           owner.username,
           copy.imageId,
           ledger,
         );
+      if (atDirectory !== 'offline') {
+        ledger = this.ctx.db.mergeLedger(
+          key,
+          {
+            version: atDirectory.version,
+            quota: atDirectory.quota,
+            revoked: atDirectory.revoked,
+          },
+          atDirectory.consumed,
+        );
+        if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
+        if (!atDirectory.granted) return this.refused(ledger, owner.username, copy.imageId);
+        return this.shown(ledger, owner.username, copy.imageId, image);
+      }
+      // Offline: the local record decides (the directory hears of the view when back online).
+      if (ledger.revoked || viewsLeft(ledger) === 0)
+        return this.refused(ledger, owner.username, copy.imageId);
+      const after = this.ctx.db.consumeView(owner.user_id, copy.imageId);
+      if (!after) return this.refused(ledger, owner.username, copy.imageId);
       ledger = after;
       if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
-      // The directory keeps the count too, so a lost ledger cannot give views back.
       this.ctx.inBackground(
         this.ctx.directory.recordViews({
           owner_id: owner.user_id,
@@ -243,28 +251,77 @@ export class ViewerViews {
           consumed: ledger.consumed,
         }),
       );
-      this.ctx.events.emit({
-        type: 'image-viewed',
-        owner: owner.username,
-        image_id: copy.imageId,
-        views_left: viewsLeft(ledger),
-      });
-      return {
-        record: {
-          verdict: 'shown',
-          reason: 'ok',
-          message: `${owner.username}/${copy.imageId}: ${viewsLeft(ledger)} of ${count(ledger.quota, 'view')} left`,
-          owner: owner.username,
-          image_id: copy.imageId,
-          views_left: viewsLeft(ledger),
-          quota: ledger.quota,
-          consumed: ledger.consumed,
-          media_type: image.mediaType,
-          size_bytes: image.bytes.length,
-        },
-        image: image.bytes,
-      };
+      return this.shown(ledger, owner.username, copy.imageId, image);
     });
+  }
+
+  /**
+   * Uses one view at the directory. 'offline' when no cloud server answered (then the local
+   * record decides); 'no_grant' when the directory has none for this copy.
+   */
+  private async consumeAtDirectory(
+    ownerId: string,
+    imageId: string,
+  ): Promise<ViewAtDirectory | 'offline' | 'no_grant'> {
+    try {
+      return await this.ctx.directory.consumeView({ owner_id: ownerId, image_id: imageId });
+    } catch (err) {
+      if (err instanceof CloudP2PError && err.code === 'directory_unreachable') {
+        this.ctx.logger.info('directory unreachable: the view is decided offline', {
+          error: errorMessage(err),
+        });
+        return 'offline';
+      }
+      if (err instanceof DirectoryRequestError && err.code === 'not_found') return 'no_grant';
+      throw err;
+    }
+  }
+
+  private refused(ledger: LedgerRow, owner: string, imageId: string): ViewOutcome {
+    return ledger.revoked
+      ? this.defaultView(
+          'revoked',
+          `${owner} revoked your access to ${imageId}`,
+          owner,
+          imageId,
+          ledger,
+        )
+      : this.defaultView(
+          'quota_used',
+          `you have used ${ledger.quota === 1 ? 'the only view' : `all ${ledger.quota} views`} of ${owner}/${imageId}; ask for more with \`cloudp2p peer more-views ${owner}/${imageId} --views N\``,
+          owner,
+          imageId,
+          ledger,
+        );
+  }
+
+  private shown(
+    ledger: LedgerRow,
+    owner: string,
+    imageId: string,
+    image: { bytes: Uint8Array; mediaType: ViewRecord['media_type'] },
+  ): ViewOutcome {
+    this.ctx.events.emit({
+      type: 'image-viewed',
+      owner,
+      image_id: imageId,
+      views_left: viewsLeft(ledger),
+    });
+    return {
+      record: {
+        verdict: 'shown',
+        reason: 'ok',
+        message: `${owner}/${imageId}: ${viewsLeft(ledger)} of ${count(ledger.quota, 'view')} left`,
+        owner,
+        image_id: imageId,
+        views_left: viewsLeft(ledger),
+        quota: ledger.quota,
+        consumed: ledger.consumed,
+        media_type: image.mediaType,
+        size_bytes: image.bytes.length,
+      },
+      image: image.bytes,
+    };
   }
 
   /** Writes the ledger's count into the stored copy (the ledger already holds it). */

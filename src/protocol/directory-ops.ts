@@ -238,6 +238,17 @@ export const DIRECTORY_OP_TABLE = {
     { owner_id: UserId, image_id: ImageId, consumed: Quota },
     v.object({ consumed: Quota }),
   ),
+  /** One view used before it is shown: granted only while not revoked and views are left. */
+  consume_view: user(
+    { owner_id: UserId, image_id: ImageId },
+    v.object({
+      granted: Bool(),
+      consumed: Quota,
+      quota: Quota,
+      revoked: Bool(),
+      version: GrantVersion,
+    }),
+  ),
 
   // Updates queued for offline users
   take_updates: user(

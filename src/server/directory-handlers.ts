@@ -123,6 +123,9 @@ export const DIRECTORY_HANDLERS: Handlers = {
   record_views: ({ store, actor }, views) =>
     store.recordViews(actor, { ...views, viewer_id: actor }),
 
+  consume_view: ({ store, actor }, grant) =>
+    store.consumeView(actor, { ...grant, viewer_id: actor }),
+
   take_updates: ({ store, actor }, { limit }) =>
     store.takeUpdates(actor, actor, limit === undefined ? {} : { limit }),
 

@@ -2,11 +2,12 @@
  * View-limited grants: set, revoke (compare-and-set by version), read, list, and the views a
  * viewer used. Each real change bumps the version and queues an update for the viewer.
  */
+import { sql } from 'kysely';
 import { decodeCursor } from '../cursor.js';
 import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
 import { FIELD_LIMITS } from '../limits.js';
 import { decodeGrant, RowReader } from '../rows.js';
-import type { AccessGrant, GrantKey, Page, PageRequest, UserId } from '../store.js';
+import type { AccessGrant, GrantKey, Page, PageRequest, UserId, ViewConsumed } from '../store.js';
 import * as v from '../validate.js';
 import {
   countRows,
@@ -146,24 +147,55 @@ export async function recordViews(
       .where('viewer_id', '=', key.viewer_id)
       .where('views_used', '<', consumed)
       .execute();
-    const row = await trx
-      .selectFrom('dir_grants')
-      .select('views_used')
+    return { consumed: (await viewCounters(trx, key)).consumed };
+  });
+}
+
+export async function consumeView(
+  run: SqlRunner,
+  actorId: UserId,
+  grant: GrantKey,
+): Promise<ViewConsumed> {
+  const actor = v.userId(actorId, 'actor');
+  const key = grantKey(v.plainObject(grant, 'grant'));
+  requireSelf(actor, key.viewer_id, 'use the views of');
+  return run.write('consume a view', async (trx) => {
+    // One conditional UPDATE: the row lock (or, on Galera, certification of the row) orders
+    // concurrent consumers, and the condition is checked against the current row, so the count
+    // cannot pass the quota whatever number of devices ask at once.
+    const result = await trx
+      .updateTable('dir_grants')
+      .set({ views_used: sql<number>`views_used + 1` })
       .where('owner_id', '=', key.owner_id)
       .where('image_id', '=', key.image_id)
       .where('viewer_id', '=', key.viewer_id)
+      .where('revoked', '=', 0)
+      .whereRef('views_used', '<', 'quota')
       .executeTakeFirst();
-    if (!row)
-      throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);
-    return {
-      consumed: new RowReader('dir_grants', row as Row).int(
-        'views_used',
-        0,
-        FIELD_LIMITS.quota_max,
-      ),
-    };
+    return { granted: Number(result.numUpdatedRows) === 1, ...(await viewCounters(trx, key)) };
   });
 }
+
+/** A grant's view counters as they stand in this transaction; `not_found` without the grant. */
+async function viewCounters(trx: Db, key: GrantKey): Promise<Omit<ViewConsumed, 'granted'>> {
+  const row = await trx
+    .selectFrom('dir_grants')
+    .select(['views_used', 'quota', 'revoked', 'version'])
+    .where('owner_id', '=', key.owner_id)
+    .where('image_id', '=', key.image_id)
+    .where('viewer_id', '=', key.viewer_id)
+    .executeTakeFirst();
+  if (!row)
+    throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);
+  const r = new RowReader('dir_grants', row as Row);
+  return {
+    consumed: r.int('views_used', 0, FIELD_LIMITS.quota_max),
+    quota: r.int('quota', 0, FIELD_LIMITS.quota_max),
+    revoked: r.bool('revoked'),
+    version: r.int('version', 1, Number.MAX_SAFE_INTEGER),
+  };
+}
+
 export async function readGrant(db: Db, key: GrantKey): Promise<AccessGrant | undefined> {
   const row = await selectGrants(db)
     .where('g.owner_id', '=', key.owner_id)

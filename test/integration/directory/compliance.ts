@@ -793,6 +793,69 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         }
       });
 
+      it('consumes a view atomically: two devices at once never pass the grant', async () => {
+        const alice = await register('alice');
+        const bob = await register('bob');
+        const carol = await register('carol');
+        const key = { owner_id: alice.user_id, image_id: 'i1', viewer_id: bob.user_id };
+        await store.setGrant(alice.user_id, { ...key, quota: 3 });
+        // Two devices of bob (two connections, as two servers would have) ask 8 times at once.
+        const other = await h.open();
+        const answers = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            (i % 2 === 0 ? store : other).consumeView(bob.user_id, key),
+          ),
+        );
+        expect(answers.filter((a) => a.granted)).toHaveLength(3);
+        expect(
+          answers
+            .filter((a) => a.granted)
+            .map((a) => a.consumed)
+            .sort(),
+        ).toEqual([1, 2, 3]);
+        expect(answers.every((a) => a.consumed <= 3 && a.quota === 3 && !a.revoked)).toBe(true);
+        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+          granted: false,
+          consumed: 3,
+          quota: 3,
+        });
+        // More views granted: exactly those become usable; a report never lowers the count.
+        await store.setGrant(alice.user_id, { ...key, quota: 4 });
+        expect(await store.recordViews(bob.user_id, { ...key, consumed: 0 })).toEqual({
+          consumed: 3,
+        });
+        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+          granted: true,
+          consumed: 4,
+          quota: 4,
+          version: 2,
+        });
+        // A quota lowered below the views used keeps the count: nothing is left, nothing reset.
+        await store.setGrant(alice.user_id, { ...key, quota: 2 });
+        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+          granted: false,
+          consumed: 4,
+          quota: 2,
+        });
+        await store.setGrant(alice.user_id, { ...key, quota: 9 });
+        await store.revokeGrant(alice.user_id, key);
+        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+          granted: false,
+          consumed: 4,
+          revoked: true,
+        });
+        // Restored after a revocation: the views used before still count.
+        await store.setGrant(alice.user_id, { ...key, quota: 5 });
+        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+          granted: true,
+          consumed: 5,
+          revoked: false,
+        });
+        await expectCode(store.consumeView(carol.user_id, key), 'denied');
+        await expectCode(store.consumeView(alice.user_id, key), 'denied');
+        await expectCode(store.consumeView(bob.user_id, { ...key, image_id: 'nope' }), 'not_found');
+      });
+
       it('redelivers until acknowledged and applies exactly once by version', async () => {
         const { alice, bob } = await sharedImage(3);
         await store.setGrant(alice.user_id, { ...grantKey(alice, bob), quota: 10 });

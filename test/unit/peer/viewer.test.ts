@@ -40,8 +40,12 @@ beforeAll(async () => {
 
 afterAll(() => users?.close());
 
-/** A copy of the photo that alice made for `who`, hidden as the cloud hides it. */
+/**
+ * A copy of the photo that alice made for `who`, hidden as the cloud hides it; the grant it
+ * stands for is set in the directory (where views are used when online).
+ */
 async function copyFor(who: TestAgent, quota: number, imageId = IMAGE) {
+  await alice.ctx.directory.setGrant({ image_id: imageId, viewer_id: who.ctx.me.user_id, quota });
   const built = buildCopyContainer({
     owner: alice.ctx.me,
     imageId,
@@ -105,6 +109,47 @@ describe('the viewer side', () => {
     writeFileSync(storedCopy(), png);
     const view = await viewer.viewing.view('alice', IMAGE, () => new Uint8Array());
     expect(view.record).toMatchObject({ verdict: 'default', reason: 'quota_used', consumed: 2 });
+  });
+
+  it('uses each view at the directory first: views used on another device and a revocation count at once', async () => {
+    const image = 'img-two-devices';
+    const { png } = await copyFor(bob, 3, image);
+    const grant = { owner_id: alice.ctx.me.user_id, image_id: image };
+    const first = await viewer.viewing.viewFile(png);
+    expect(first.record).toMatchObject({ verdict: 'shown', views_left: 2, consumed: 1 });
+    // Bob's other device uses the two views left; this agent's ledger has not heard of them.
+    expect(await bob.ctx.directory.consumeView(grant)).toMatchObject({
+      granted: true,
+      consumed: 2,
+    });
+    expect(await bob.ctx.directory.consumeView(grant)).toMatchObject({
+      granted: true,
+      consumed: 3,
+    });
+    const used = await viewer.viewing.view('alice', image, () => new Uint8Array());
+    expect(used.record).toMatchObject({ verdict: 'default', reason: 'quota_used', consumed: 3 });
+    expect(bob.ctx.db.ledger(alice.ctx.me.user_id, image)).toMatchObject({ consumed: 3 });
+    const kept = await readCopy(
+      new Uint8Array(readFileSync(bob.ctx.dataDir.receivedPath(alice.ctx.me.user_id, image))),
+    );
+    expect(viewerEntry(kept, 'bob')).toEqual({ quota: 3, consumed: 3 });
+    // The owner adds views: the directory's quota counts before any update reaches the agent;
+    // the views already used still count against it.
+    await alice.ctx.directory.setGrant({
+      image_id: image,
+      viewer_id: bob.ctx.me.user_id,
+      quota: 4,
+    });
+    const more = await viewer.viewing.view('alice', image, () => new Uint8Array());
+    expect(more.record).toMatchObject({ verdict: 'shown', views_left: 0, consumed: 4, quota: 4 });
+    await alice.ctx.directory.setGrant({
+      image_id: image,
+      viewer_id: bob.ctx.me.user_id,
+      quota: 9,
+    });
+    await alice.ctx.directory.revokeGrant({ image_id: image, viewer_id: bob.ctx.me.user_id });
+    const revoked = await viewer.viewing.view('alice', image, () => new Uint8Array());
+    expect(revoked.record).toMatchObject({ verdict: 'default', reason: 'revoked', consumed: 4 });
   });
 
   it('shows the default image, and says why, for a copy made for someone else or altered', async () => {

@@ -41,7 +41,9 @@ const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Bu
 const copyPath = (viewer: string, owner: PeerAgent, imageId: string): string =>
   dataDirOf(world, viewer).path('received', owner.identity.user_id, `${imageId}.png`);
 
-describe('sharing images with view limits', () => {
+// Each test waits on the fixture's failure deadlines (a leader after a kill: DEADLINE.start_ms), so
+// its own limit is the suite's, not vitest's 30 s default that a busy machine outlasts.
+describe('sharing images with view limits', { timeout: TEST_TIMEOUT_MS }, () => {
   it('1. registers users with globally unique ids, once per name and data directory', async () => {
     await register(world, 'alice');
     await register(world, 'bob');

@@ -10,13 +10,6 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(import.meta.dirname, '../../src');
-/**
- * Cycles waiting for their fix: the peer page's sections import SectionProps from Shell.tsx,
- * which imports them (moved to section-props.ts once the page edits under way have landed).
- */
-const KNOWN_CYCLES = [
-  'web/pages/peer/MyImages.tsx web/pages/peer/People.tsx web/pages/peer/Received.tsx web/pages/peer/Requests.tsx web/pages/peer/Shell.tsx',
-];
 const IMPORT = /(?:from\s+|import\s*\(\s*|import\s+)['"](\.[^'"]+)['"]/g;
 
 function sourceFiles(dir: string): string[] {
@@ -114,6 +107,6 @@ describe('import cycles', () => {
     const cycles = cyclesOf(importGraph(files)).map((cycle) =>
       cycle.map((file) => relative(SRC, file)),
     );
-    expect(cycles.filter((cycle) => !KNOWN_CYCLES.includes(cycle.join(' ')))).toEqual([]);
+    expect(cycles).toEqual([]);
   });
 });

@@ -17,7 +17,7 @@ import {
   uploadProblem,
   usernameProblem,
 } from './model.js';
-import type { SectionProps } from './Shell.js';
+import type { SectionProps } from './section-props.js';
 import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
 export function MyImages(props: SectionProps) {

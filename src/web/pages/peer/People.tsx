@@ -6,7 +6,7 @@
 import { useCallback, useState } from 'preact/hooks';
 import type { OfferedImageView, PeerView, RequestCreated } from '../../../peer/api-types.js';
 import { parseCount, plural } from './model.js';
-import type { SectionProps } from './Shell.js';
+import type { SectionProps } from './section-props.js';
 import { ApiImage, CountField, EmptyNote, ProblemNote, useAction } from './ui.js';
 
 export function People(props: SectionProps) {

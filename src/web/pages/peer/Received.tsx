@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import type { ReceivedView, RequestCreated } from '../../../peer/api-types.js';
 import { parseCount, plural, receivedBadge } from './model.js';
-import type { SectionProps } from './Shell.js';
+import type { SectionProps } from './section-props.js';
 import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
 export function Received(props: SectionProps) {

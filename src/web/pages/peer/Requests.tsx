@@ -5,7 +5,7 @@
 import type { RequestView } from '../../../peer/api-types.js';
 import { formatClock } from '../shared/format.js';
 import { plural, splitRequests, type Badge } from './model.js';
-import type { SectionProps } from './Shell.js';
+import type { SectionProps } from './section-props.js';
 import { EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
 const STATUS_BADGES: Record<RequestView['status'], Badge> = {

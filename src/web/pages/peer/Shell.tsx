@@ -4,14 +4,7 @@
  * event from the live stream makes stale, so nothing needs a reload.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type {
-  AgentEvent,
-  AgentStatus,
-  OwnImageView,
-  PeerView,
-  ReceivedView,
-  RequestView,
-} from '../../../peer/api-types.js';
+import type { AgentEvent } from '../../../peer/api-types.js';
 import type { UiSession } from '../../../peer/ui-types.js';
 import { formatClock } from '../shared/format.js';
 import { LiveStream, type StreamStatus } from '../shared/live-stream.js';
@@ -30,29 +23,9 @@ import { MyImages } from './MyImages.js';
 import { People } from './People.js';
 import { Received } from './Received.js';
 import { Requests } from './Requests.js';
+import type { Lists, SectionProps } from './section-props.js';
 import { ProblemNote, problemOf, useAction } from './ui.js';
 import { Viewer, type ViewTarget } from './Viewer.js';
-
-export interface Lists {
-  status: AgentStatus;
-  images: OwnImageView[];
-  peers: PeerView[];
-  inbox: RequestView[];
-  sent: RequestView[];
-  received: ReceivedView[];
-}
-
-/** What every section gets. */
-export interface SectionProps {
-  api: PeerApi;
-  me: string;
-  data: Partial<Lists>;
-  problems: Partial<Record<Resource, Problem>>;
-  refresh: (resources: Resource[]) => void;
-  openView: (target: ViewTarget) => void;
-  titleOf: (owner: string, imageId: string) => string | null;
-  onEncryptProgress: (listener: (operation: string, step: string) => void) => () => void;
-}
 
 const ALL_RESOURCES: Resource[] = ['status', 'images', 'peers', 'inbox', 'sent', 'received'];
 const STREAM_EVENTS: AgentEvent['type'][] = [

@@ -28,7 +28,7 @@ import { MAX_SHARED_IMAGE_BYTES } from './images.js';
 import { readBody, readJson } from '../http/body.js';
 import { ApiError, answerError } from '../http/errors.js';
 import { sendBytes, sendJson } from '../http/respond.js';
-import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl } from './ui-routes.js';
+import { PeerPageFiles, UiRoutes, UiTickets, agentUiControl, linkCommand } from './ui-routes.js';
 import type { ViewOutcome } from './viewer-views.js';
 
 export interface ApiServerOptions {
@@ -107,6 +107,7 @@ export class PeerApiServer {
           files: new PeerPageFiles(),
           port: () => this.port,
           token: this.token,
+          linkCommand: linkCommand({ dataDir: options.agent.status().data_dir }),
         })
       : null;
     this.now_ms = options.now_ms ?? Date.now;

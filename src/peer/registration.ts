@@ -68,7 +68,7 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
       const challenge = await directory.client.call('challenge', { username });
       directory.actAs(challenge.user_id, keys);
       const user = await directory.userById(challenge.user_id).catch(() => null);
-      if (!user || user.public_key !== toHex(keys.publicKey)) throw err;
+      if (!user || user.public_key !== toHex(keys.publicKey)) throw usernameTaken(username);
       userId = user.user_id;
     }
     dataDir.writeIdentity({ username, user_id: userId, keys });
@@ -82,4 +82,13 @@ export async function registerUser(args: RegistrationRequest): Promise<Registere
   } finally {
     directory.close();
   }
+}
+
+/** The directory's `conflict` for a name registered with another key: said as such. */
+function usernameTaken(username: string): CloudP2PError {
+  return new CloudP2PError(
+    'username_taken',
+    `the username "${username}" is already taken in this cloud; choose another`,
+    ExitCode.badInput,
+  );
 }

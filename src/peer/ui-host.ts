@@ -23,7 +23,7 @@ import { PeerAgent, type PeerAgentOptions } from './agent.js';
 import { PeerApiServer } from './api-server.js';
 import { ApiError, answerError } from '../http/errors.js';
 import { DataDir, processAlive, readFileLimited, writeFileAtomic } from './data-dir.js';
-import { PeerPageFiles, UiRoutes, UiTickets, type UiControl } from './ui-routes.js';
+import { PeerPageFiles, UiRoutes, UiTickets, linkCommand, type UiControl } from './ui-routes.js';
 import type { UiSession, UiSessionState, UiTicketIssued } from './ui-types.js';
 
 export interface UiHostOptions {
@@ -49,6 +49,8 @@ export interface UiHostOptions {
   say?: (line: string) => void;
   /** Where the built pages are (tests); default dist/web/pages. */
   pagesDir?: string;
+  /** The command that prints a new link, as the user typed it (`linkCommand` in ui-routes.ts). */
+  linkCommand?: string;
 }
 
 /** ui.json: where a running `peer ui` program answers. */
@@ -92,6 +94,8 @@ export class PeerUiHost {
       files: new PeerPageFiles(options.pagesDir),
       port: () => this.port,
       token: this.token,
+      linkCommand:
+        options.linkCommand ?? linkCommand({ dataDir: options.dataDir?.root ?? undefined }),
     });
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.requestTimeout = 300_000; // an encryption may take a while under failover

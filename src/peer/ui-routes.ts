@@ -121,6 +121,29 @@ export interface UiRoutesOptions {
   port: () => number;
   /** The API token a link code is traded for. */
   token: string;
+  /**
+   * The command that prints a new link, as the user would type it (`cloudp2p peer -d <dir>
+   * ui`, see {@link linkCommand}): the used-link answer names it.
+   */
+  linkCommand: string;
+}
+
+/**
+ * `cloudp2p peer [-d <dir> | -u <name>] ui`: the command that prints a new link for the data
+ * directory the user chose, spelled as they chose it (a path is quoted for a POSIX shell when
+ * it needs it).
+ */
+export function linkCommand(chosen: {
+  dataDir?: string | undefined;
+  user?: string | undefined;
+}): string {
+  if (chosen.dataDir) return `cloudp2p peer -d ${shellWord(chosen.dataDir)} ui`;
+  if (chosen.user) return `cloudp2p peer -u ${shellWord(chosen.user)} ui`;
+  return 'cloudp2p peer ui';
+}
+
+function shellWord(text: string): string {
+  return /^[A-Za-z0-9_\-./~:@%+=,]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Answers the page and `/ui/...` (see the header comment). */
@@ -184,7 +207,7 @@ export class UiRoutes {
         throw new ApiError(
           401,
           'link_used',
-          'this sign-in link was already used or has expired (each link works once, for 10 minutes); run `cloudp2p peer ui` for a new one',
+          `this sign-in link was already used or has expired (each link works once, within ${Math.round(TICKET_TTL_MS / 60_000)} minutes); run \`${this.options.linkCommand}\` for a new one`,
           ExitCode.denied,
         );
       const granted: UiTicketGranted = { token: this.options.token };

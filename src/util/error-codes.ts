@@ -156,6 +156,8 @@ export const ERROR_CODES = {
   agent_running: e(usage, 400),
   agent_unreachable: e(unavailable, 503),
   already_registered: e(usage, 409),
+  /** Registering a username someone else holds in this cloud (the directory's `conflict`). */
+  username_taken: e(badInput, 409),
   bad_data_dir: e(corrupted, 422),
   identity_mismatch: e(denied, 403),
   no_identity: e(usage, 400),

@@ -65,12 +65,15 @@ function showLink(url: string, who: string, open: boolean, ticketTtl_ms: number)
 
 async function runUi(options: UiOptions): Promise<void> {
   // The page's host is most of the agent: imported only when this command runs.
-  const [{ PeerUiHost, readUiHostInfo, requestSignInUrl }, { TICKET_TTL_MS }, { resolveServers }] =
-    await Promise.all([
-      import('../../peer/ui-host.js'),
-      import('../../peer/ui-routes.js'),
-      import('../servers.js'),
-    ]);
+  const [
+    { PeerUiHost, readUiHostInfo, requestSignInUrl },
+    { TICKET_TTL_MS, linkCommand },
+    { resolveServers },
+  ] = await Promise.all([
+    import('../../peer/ui-host.js'),
+    import('../../peer/ui-routes.js'),
+    import('../servers.js'),
+  ]);
   const dataDir = dataDirFor(options);
   if (dataDir) {
     // Already running for this user: a fresh link to it, nothing new started.
@@ -119,6 +122,8 @@ async function runUi(options: UiOptions): Promise<void> {
     logger,
     onQuit: () => finish(),
     say,
+    // A used link's page names this command, spelled as the user chose the data directory.
+    linkCommand: linkCommand({ dataDir: options.dataDir, user: options.user }),
   });
   const { url } = await host.listen();
   process.once('SIGINT', () => void host.quit('Ctrl-C'));

@@ -28,6 +28,7 @@ import {
   uploadProblem,
   usernameProblem,
   viewCaption,
+  viewerHeading,
 } from '../../../src/web/pages/peer/model.js';
 
 const request = (over: Partial<RequestView> = {}): RequestView => ({
@@ -84,24 +85,72 @@ describe('errors in words', () => {
     expect(explainProblem(401, 'unauthorized', 'missing or wrong token').detail).toContain(
       'cloudp2p peer ui',
     );
-    const used = explainProblem(401, 'link_used', 'this sign-in link was already used');
-    expect(used.title).toBe('This link was already used');
+    const used = explainProblem(
+      401,
+      'link_used',
+      'this sign-in link was already used or has expired (each link works once, within 10 minutes); run `cloudp2p peer -d /tmp/my dir ui` for a new one',
+    );
+    expect(used).toMatchObject({
+      title: 'This link was already used or has expired',
+      command: 'cloudp2p peer -d /tmp/my dir ui',
+    });
+    // Said once: the detail does not repeat the title.
+    expect(used.detail).not.toMatch(/already used/);
+    expect(explainProblem(401, 'link_used', 'used').command).toBe('cloudp2p peer ui');
     expect(explainProblem(409, 'signed_out', 'x').title).toBe('You are signed out');
     expect(explainProblem(429, 'rate_limited', 'x').detail).toMatch(/Wait a moment/);
     expect(explainProblem(415, 'unsupported_media_type', 'x').detail).toContain('PNG or JPEG');
     const busy = explainProblem(503, 'busy', 'every server is busy');
     expect(busy.detail).toBe('Every server is busy. Try again in a moment.');
-    const taken = explainProblem(409, 'conflict', 'username "alice" is already taken');
+    const taken = explainProblem(
+      409,
+      'username_taken',
+      'the username "alice" is already taken in this cloud; choose another',
+    );
     expect(taken).toMatchObject({
       status: 409,
-      code: 'conflict',
-      title: 'That cannot be done now',
-      detail: 'Username "alice" is already taken.',
+      code: 'username_taken',
+      title: 'That username is taken',
     });
+    expect(taken.detail).toContain('"alice" is already taken');
+  });
+
+  it('never answers with a title that does not say what is wrong', () => {
+    // A code without its own title: the agent's sentence is the title.
+    const answered = explainProblem(409, 'conflict', 'request r1 was already accepted');
+    expect(answered.title).toBe('Request r1 was already accepted');
+    expect(explainProblem(404, 'not_found', 'bob has no grant on i123').title).toBe(
+      'Bob has no grant on i123',
+    );
+    expect(explainProblem(403, 'denied', 'only the owner may revoke').title).toBe(
+      'Only the owner may revoke',
+    );
+    expect(explainProblem(422, 'image_invalid', 'the PNG ends early').title).toBe(
+      'The image could not be read',
+    );
+    const generic =
+      /^(That cannot be done now|That was not accepted|Not found|Something went wrong)$/;
+    for (const status of [400, 403, 404, 409, 422, 500])
+      for (const message of ['', 'the grant moved on'])
+        expect(explainProblem(status, `http_${status}`, message).title).not.toMatch(generic);
     expect(explainProblem(500, 'internal', '').detail).toContain('500');
     const cloud = explainProblem(503, 'directory_unreachable', 'no cloud server answered');
     expect(cloud.title).toBe('The cloud cannot be reached');
     expect(cloud.detail).toMatch(/^No cloud server answered\. Check that/);
+  });
+});
+
+describe('the viewer dialog', () => {
+  it('labels the default image as such, never with the real image’s title', () => {
+    const target = { owner: 'alice', image_id: 'i123', title: 'Harbour at dawn', own: false };
+    expect(viewerHeading(target, null)).toBe('Opening alice’s image…');
+    expect(viewerHeading(target, { verdict: 'shown' })).toBe('alice’s image “Harbour at dawn”');
+    const fallback = viewerHeading(target, { verdict: 'default' });
+    expect(fallback).toBe('The default image, not alice’s image');
+    expect(fallback).not.toContain('Harbour');
+    expect(viewerHeading({ ...target, own: true, title: null }, { verdict: 'shown' })).toBe(
+      'Your image i123',
+    );
   });
 });
 

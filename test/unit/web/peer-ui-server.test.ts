@@ -14,7 +14,7 @@ import { PeerAgent } from '../../../src/peer/agent.js';
 import { PeerApiServer } from '../../../src/peer/api-server.js';
 import { DataDir } from '../../../src/peer/data-dir.js';
 import { PeerUiHost, readUiHostInfo, requestSignInUrl } from '../../../src/peer/ui-host.js';
-import { UiTickets } from '../../../src/peer/ui-routes.js';
+import { UiTickets, linkCommand } from '../../../src/peer/ui-routes.js';
 import type { UiSession } from '../../../src/peer/ui-types.js';
 import { createLogger } from '../../../src/util/log.js';
 import { Signal } from '../../helpers/signal.js';
@@ -104,6 +104,16 @@ describe('one-time link codes', () => {
   });
 });
 
+describe('the command that prints a new link', () => {
+  it('is spelled as the user chose the data directory, quoted for a shell when needed', () => {
+    expect(linkCommand({})).toBe('cloudp2p peer ui');
+    expect(linkCommand({ user: 'bob' })).toBe('cloudp2p peer -u bob ui');
+    expect(linkCommand({ dataDir: '~/alice', user: 'bob' })).toBe('cloudp2p peer -d ~/alice ui');
+    expect(linkCommand({ dataDir: '/tmp/my photos' })).toBe("cloudp2p peer -d '/tmp/my photos' ui");
+    expect(linkCommand({ dataDir: "it's" })).toBe("cloudp2p peer -d 'it'\\''s' ui");
+  });
+});
+
 describe('cloudp2p peer ui before anyone registered', () => {
   let root: string;
   let host: PeerUiHost;
@@ -163,7 +173,8 @@ describe('cloudp2p peer ui before anyone registered', () => {
     expect(again.status).toBe(401);
     expect(again.json<{ error: { code: string; message: string } }>().error).toMatchObject({
       code: 'link_used',
-      message: expect.stringContaining('cloudp2p peer ui'),
+      // The command for a new link names this program's data directory.
+      message: expect.stringContaining(`run \`cloudp2p peer -d ${dataDir().root} ui\``),
     });
     expect((await call(port, 'POST', '/ui/ticket', { json: { ticket: 5 } })).status).toBe(401);
     expect((await call(port, 'POST', '/ui/ticket', { json: { other: 1 } })).status).toBe(400);

@@ -177,17 +177,27 @@ function Centered({ title, children }: { title: string; children: ComponentChild
 }
 
 function NeedLink({ problem }: { problem: Problem | null }) {
+  // A used or expired link: the problem says it once, with the exact command for a new one.
+  if (problem?.command)
+    return (
+      <Centered title={problem.title}>
+        <p data-testid="need-link">{problem.detail}</p>
+        <pre>
+          <code data-testid="link-command">{problem.command}</code>
+        </pre>
+      </Centered>
+    );
   return (
     <Centered title="Open cloudp2p with your link">
       <ProblemNote problem={problem} />
-      <p>
+      <p data-testid="need-link">
         This page belongs to the cloudp2p program on this computer. To keep other people and other
-        web sites out, it opens only with a one-time link. In a terminal, run:
+        web sites out, it opens only with a one-time link (it works once, within 10 minutes). In a
+        terminal, run this and open the link it prints:
       </p>
       <pre>
-        <code>cloudp2p peer ui</code>
+        <code data-testid="link-command">cloudp2p peer ui</code>
       </pre>
-      <p>and open the link it prints. Each link works once, within 10 minutes.</p>
     </Centered>
   );
 }

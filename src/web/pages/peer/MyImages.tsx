@@ -18,7 +18,15 @@ import {
   usernameProblem,
 } from './model.js';
 import type { SectionProps } from './section-props.js';
-import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
+import {
+  ApiImage,
+  ConfirmButton,
+  CountField,
+  EmptyNote,
+  ProblemNote,
+  StateBadge,
+  useAction,
+} from './ui.js';
 
 export function MyImages(props: SectionProps) {
   const images = props.data.images;
@@ -330,19 +338,20 @@ function GrantRow(props: SectionProps & { image: OwnImageView; grant: GrantView 
       </td>
       <td>
         {!grant.revoked && (
-          <button
-            type="button"
-            class="danger"
-            disabled={revoke.busy}
-            onClick={() =>
+          // Revoking cannot be undone without giving the views again: it asks first.
+          <ConfirmButton
+            label={`Revoke<${grant.viewer}’s access`}
+            question={`Revoke ${grant.viewer}’s access to “${image.title}”? From then on ${grant.viewer} sees the default image instead.`}
+            confirm={`Yes, revoke<${grant.viewer}’s access`}
+            keep={`Keep access<for ${grant.viewer}`}
+            busy={revoke.busy}
+            onConfirm={() =>
               void revoke.run(async () => {
                 await api.revoke(image.image_id, grant.viewer);
                 props.refresh(['images']);
               })
             }
-          >
-            Revoke<span class="visually-hidden"> {grant.viewer}’s access</span>
-          </button>
+          />
         )}
       </td>
     </tr>

@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiViewRecord } from '../../../peer/api-types.js';
 import type { PeerApi } from './api.js';
-import { viewCaption, type Resource } from './model.js';
+import { viewCaption, viewerHeading, type Resource } from './model.js';
 import { ProblemNote, Spinner, useAction } from './ui.js';
 
 export interface ViewTarget {
@@ -58,8 +58,8 @@ export function Viewer(props: {
   }, [target, api, run, refresh]);
 
   const caption = record ? viewCaption(record) : null;
-  const name = target ? (target.title ? `“${target.title}”` : target.image_id) : '';
   const shown = record?.verdict === 'shown';
+  const heading = viewerHeading(target, record);
 
   return (
     <dialog
@@ -70,8 +70,8 @@ export function Viewer(props: {
       data-testid="viewer"
     >
       <div class="viewer-head">
-        <h2 id="viewer-title">
-          {target ? (target.own ? `Your image ${name}` : `${target.owner}’s image ${name}`) : ''}
+        <h2 id="viewer-title" data-testid="viewer-title">
+          {heading}
         </h2>
         <button type="button" onClick={() => dialog.current?.close()}>
           Close
@@ -85,11 +85,7 @@ export function Viewer(props: {
             src={imageUrl}
             data-testid="viewer-image"
             data-verdict={record.verdict}
-            alt={
-              shown
-                ? `${target?.owner ?? ''}’s image ${name}`
-                : 'The default image, shown instead of the picture'
-            }
+            alt={shown ? heading : 'The default image, shown instead of the picture'}
           />
           <figcaption>
             <strong data-testid="viewer-caption">

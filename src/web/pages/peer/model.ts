@@ -22,6 +22,8 @@ export interface Problem {
   code: string;
   title: string;
   detail: string;
+  /** A command to run in a terminal that fixes it (shown on its own line), when there is one. */
+  command?: string;
 }
 
 /** "the owner is offline" → "The owner is offline." */
@@ -30,6 +32,41 @@ export function sentence(text: string): string {
   if (trimmed === '') return '';
   const first = trimmed.charAt(0).toUpperCase() + trimmed.slice(1);
   return /[.!?)]$/.test(first) ? first : `${first}.`;
+}
+
+/** The command in a message: the last `cloudp2p …` between backticks. */
+function commandIn(message: string): string | null {
+  const commands = [...message.matchAll(/`(cloudp2p [^`]{1,300})`/g)];
+  return commands.at(-1)?.[1] ?? null;
+}
+
+/** "username “alice” is already taken." → "Username “alice” is already taken" (a title). */
+function titleOf(said: string): string {
+  return said.replace(/\.$/, '');
+}
+
+/**
+ * Short titles for codes whose own words need one; the agent's sentence is the detail. Codes
+ * not named here get the agent's sentence itself as the title: it says what is wrong, where a
+ * title by HTTP status ("That cannot be done now") would not.
+ */
+const TITLES: Record<string, string> = {
+  username_taken: 'That username is taken',
+  already_registered: 'Already registered on this computer',
+  already_signed_in: 'Already signed in',
+  limit_exceeded: 'A limit was reached',
+  not_here: 'Not possible from this page',
+  image_invalid: 'The image could not be read',
+  image_unsupported: 'That kind of image cannot be used',
+  image_too_large: 'That image is too large',
+  capacity_exceeded: 'The image does not fit in the cover',
+  file_too_large: 'That file is too large',
+  body_too_large: 'That file is too large',
+};
+
+/** What the person can do about a failure the agent did not foresee. */
+function adviceFor(status: number): string {
+  return status >= 500 ? 'Try again; if it keeps failing, the agent’s log says more.' : '';
 }
 
 /**
@@ -46,7 +83,13 @@ export function explainProblem(status: number, code: string, message: string): P
       'It may have stopped. Start it again with `cloudp2p peer ui` and open the new link.',
     );
   if (code === 'link_used')
-    return make('This link was already used', `${said} Each link opens the page once.`);
+    return {
+      ...make(
+        'This link was already used or has expired',
+        'Each link opens the page once, within 10 minutes. For a new link, run this in a terminal:',
+      ),
+      command: commandIn(message) ?? 'cloudp2p peer ui',
+    };
   if (status === 401)
     return make(
       'This page is no longer connected',
@@ -54,7 +97,6 @@ export function explainProblem(status: number, code: string, message: string): P
     );
   if (code === 'signed_out') return make('You are signed out', 'Sign in again to continue.');
   if (status === 429) return make('Too many actions at once', 'Wait a moment and try again.');
-  if (status === 413) return make('That file is too large', said);
   if (status === 415)
     return make('That kind of file cannot be used', 'Choose a PNG or JPEG image.');
   if (code === 'directory_unreachable' || code === 'cloud_unreachable')
@@ -69,11 +111,14 @@ export function explainProblem(status: number, code: string, message: string): P
       'The cloud or the other person could not be reached',
       `${said} Try again in a moment.`,
     );
-  if (status === 422) return make('The image could not be used', said);
-  if (status === 404) return make('Not found', said);
-  if (status === 409) return make('That cannot be done now', said);
-  if (status === 400 || status === 403) return make('That was not accepted', said);
-  return make('Something went wrong', said || `The agent answered with status ${status}.`);
+  const advice = adviceFor(status);
+  const title = TITLES[code];
+  if (title) return make(title, [said, advice].filter(Boolean).join(' '));
+  if (said) return make(titleOf(said), advice);
+  return make(
+    'The agent did not say what went wrong',
+    `It answered with status ${status}${code.startsWith('http_') ? '' : ` (${code})`}. ${advice}`.trim(),
+  );
 }
 
 // ---- Navigation -----------------------------------------------------------------------------
@@ -266,6 +311,22 @@ export function viewCaption(record: ViewRecord): { title: string; detail: string
     };
   }
   return { title: 'Default image', detail: REASONS[record.reason] ?? sentence(record.message) };
+}
+
+/**
+ * The viewer dialog's heading. The real image's title appears only once the real image is
+ * shown: the default image is not that picture, so it never carries its title.
+ */
+export function viewerHeading(
+  target: { owner: string; image_id: string; title: string | null; own: boolean } | null,
+  record: Pick<ViewRecord, 'verdict'> | null,
+): string {
+  if (!target) return '';
+  const whose = target.own ? 'your image' : `${target.owner}’s image`;
+  if (!record) return `Opening ${whose}…`;
+  if (record.verdict !== 'shown') return `The default image, not ${whose}`;
+  const name = target.title ? `“${target.title}”` : target.image_id;
+  return target.own ? `Your image ${name}` : `${target.owner}’s image ${name}`;
 }
 
 /** The request page's groups: to answer, answered by me, and mine. */

@@ -57,7 +57,14 @@ export function ProblemNote({ problem, id }: { problem: Problem | null; id?: str
       <span class="problem-icon" aria-hidden="true">
         ⚠
       </span>{' '}
-      <strong>{problem.title}.</strong> {problem.detail}
+      <strong>{/[.!?]$/.test(problem.title) ? problem.title : `${problem.title}.`}</strong>{' '}
+      {problem.detail}
+      {problem.command && (
+        <>
+          {' '}
+          <code>{problem.command}</code>
+        </>
+      )}
     </p>
   );
 }
@@ -172,5 +179,65 @@ export function ApiImage(props: {
       {...(props.height ? { height: props.height } : {})}
       onError={onError}
     />
+  );
+}
+
+/** "Revoke<bob’s access" → "Revoke" shown, " bob’s access" for screen readers only. */
+function Labelled({ text }: { text: string }) {
+  const [shown, hidden] = text.split('<', 2);
+  return (
+    <>
+      {shown}
+      {hidden && <span class="visually-hidden"> {hidden}</span>}
+    </>
+  );
+}
+
+/**
+ * A destructive action that asks first, in place: the button turns into the question with a
+ * confirm and a keep button (focus moves to "keep", the safe choice). Labels may carry
+ * screen-reader-only words after a `<` ("Revoke<bob’s access").
+ */
+export function ConfirmButton(props: {
+  label: string;
+  question: string;
+  confirm: string;
+  keep: string;
+  busy: boolean;
+  onConfirm: () => void;
+  /** More in the question (e.g. an option), shown above its buttons. */
+  children?: ComponentChildren;
+}) {
+  const [asking, setAsking] = useState(false);
+  const keep = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (asking) keep.current?.focus();
+  }, [asking]);
+  if (!asking)
+    return (
+      <button type="button" class="danger" disabled={props.busy} onClick={() => setAsking(true)}>
+        <Labelled text={props.label} />
+      </button>
+    );
+  return (
+    <div class="confirm" role="group" aria-label={props.question}>
+      <p>{props.question}</p>
+      {props.children}
+      <div class="row">
+        <button
+          type="button"
+          class="danger"
+          onClick={() => {
+            setAsking(false);
+            props.onConfirm();
+          }}
+        >
+          <Labelled text={props.confirm} />
+        </button>
+        <button type="button" ref={keep} onClick={() => setAsking(false)}>
+          <Labelled text={props.keep} />
+        </button>
+      </div>
+    </div>
   );
 }

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { packagePath } from '../../../src/util/package-info.js';
+import { DEADLINE } from '../../integration/helpers/cluster-fixture.js';
 
 const CLI = packagePath('dist', 'cli', 'main.js');
 /** The one-time link `peer ui` prints. */
@@ -56,7 +57,7 @@ export async function startPeerUi(
   name: string,
   root: string,
   env: PeerEnv,
-  timeout_ms = 20_000,
+  timeout_ms = DEADLINE.progress_ms,
 ): Promise<PeerUiProcess> {
   const dataDir = join(root, name);
   mkdirSync(env.logDir, { recursive: true });
@@ -93,7 +94,7 @@ export function peerCommand(
   env: PeerEnv,
   dataDir: string,
   args: string[],
-  timeout_ms = 30_000,
+  timeout_ms = DEADLINE.progress_ms,
 ): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const { child, output } = run(env, dataDir, args);

@@ -1,16 +1,20 @@
 /**
  * `npm run bench:peer`: peer-to-peer sharing figures for docs/RESULTS.md, on this machine.
  *
- * A cloud of three real server processes sharing one SQLite directory, and the agents of alice
- * and bob (this process, real TCP on loopback). Measured:
+ * A cloud of three real server processes sharing one SQLite directory, and two pairs of agents
+ * in this process (real TCP on loopback): alice and bob talk TLS 1.3 as every agent does;
+ * carol and dave use the `plaintext-benchmark-only` P2P transport (an agent option no config,
+ * environment variable or CLI flag reaches), so the cost of encryption shows side by side in
+ * one run, the two pairs taking turns. Measured:
  *
- *   1. accept -> viewer holds the image: alice accepts bob's request (directory answer, copy
- *      sealed and signed, hidden by the cloud, CopyAvailable, bob pulls, checks and stores
- *      it); timed from the accept call to bob's image-received event. BENCH_RUNS requests
- *      (default 20) for a 108 KB JPEG, and 3 for a 5 MB PNG.
- *   2. P2P transfer rate of the 5 MB image's copy on loopback: bob's authenticated session
- *      pulls the whole copy from alice's listener with CopyFetch, chunk sizes side by side
- *      (BENCH_TRANSFERS pulls each, default 10), raw transfer only (no checks, no disk write).
+ *   1. accept -> viewer holds the image: the owner accepts the viewer's request (directory
+ *      answer, copy sealed and signed, hidden by the cloud, CopyAvailable, the viewer pulls,
+ *      checks and stores it); timed from the accept call to the viewer's image-received event.
+ *      BENCH_RUNS requests per pair (default 20) for a 108 KB JPEG, and 3 for a 5 MB PNG.
+ *   2. P2P transfer rate of the 5 MB image's copy on loopback: the viewer's authenticated
+ *      session pulls the whole copy from the owner's listener with CopyFetch, chunk sizes side
+ *      by side (BENCH_TRANSFERS pulls each, default 10), raw transfer only (no checks, no disk
+ *      write). Target: TLS keeps at least 90% of the plaintext MiB/s (issue 11).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,8 +25,9 @@ import { PeerAgent } from '../src/peer/agent.js';
 import type { AgentEvent } from '../src/peer/api-types.js';
 import { DataDir } from '../src/peer/data-dir.js';
 import { PeerRefusal, PeerSession } from '../src/peer/p2p-session.js';
-import { p2pTransport } from '../src/peer/p2p-tls.js';
+import { p2pTransport, type P2PTransportKind } from '../src/peer/p2p-tls.js';
 import { LocalCluster } from '../src/server/local-cluster.js';
+import { INSECURE_PLAINTEXT } from '../src/transport/tls.js';
 import { createLogger } from '../src/util/log.js';
 import { packagePath } from '../src/util/package-info.js';
 import { quantileSorted } from '../src/util/stats.js';
@@ -84,7 +89,7 @@ async function acceptToHeld(
       alice,
       (e) => e.type === 'request-received' && e.request.image_id === own.image_id,
     );
-    const created = await bob.request('alice', own.image_id, 3);
+    const created = await bob.request(alice.username, own.image_id, 3);
     await seen;
     const held = waitFor(bob, (e) => e.type === 'image-received' && e.image_id === own.image_id);
     const started = performance.now();
@@ -95,6 +100,94 @@ async function acceptToHeld(
   }
   return { times, copyBytes, cloud_ms };
 }
+
+/** An owner and a viewer whose P2P links use `transport`. */
+interface Pair {
+  label: string;
+  transport: P2PTransportKind;
+  owner: PeerAgent;
+  viewer: PeerAgent;
+}
+
+/** Runs `measure` for each pair in turn, `runs` times, the first pair alternating (drift hits both). */
+async function alternate<T>(
+  pairs: Pair[],
+  runs: number,
+  measure: (pair: Pair) => Promise<T>,
+): Promise<Map<Pair, T[]>> {
+  const results = new Map<Pair, T[]>(pairs.map((p) => [p, []]));
+  for (let i = 0; i < runs; i++) {
+    for (const pair of i % 2 === 0 ? pairs : [...pairs].reverse())
+      results.get(pair)?.push(await measure(pair));
+  }
+  return results;
+}
+
+/** Pulls the viewer's largest copy from the owner in `chunk`-byte CopyFetch requests; ms. */
+async function transferTimes(
+  pairs: Pair[],
+  chunk: number,
+  transfers: number,
+): Promise<{ times: Map<Pair, number[]>; bytes: number }> {
+  let bytes = 0;
+  const sessions = new Map<Pair, { session: PeerSession; image_id: string }>();
+  for (const pair of pairs) {
+    const { owner, viewer } = pair;
+    const target = viewer.received().sort((a, b) => (b.size_bytes ?? 0) - (a.size_bytes ?? 0))[0];
+    if (!target) throw new Error(`${viewer.username} holds no copy to transfer`);
+    const me = {
+      user_id: viewer.identity.user_id,
+      username: viewer.username,
+      keys: viewer.identity.keys,
+    };
+    const session = await PeerSession.dial({
+      host: '127.0.0.1',
+      port: owner.p2pAddress?.port as number,
+      me,
+      expected: {
+        user_id: owner.identity.user_id,
+        username: owner.username,
+        public_key: owner.identity.keys.publicKey,
+      },
+      handler: async () => {
+        throw new PeerRefusal('unsupported', 'bench');
+      },
+      transport: await p2pTransport(pair.transport, me),
+    });
+    sessions.set(pair, { session, image_id: target.image_id });
+  }
+  try {
+    const times = await alternate(pairs, transfers, async (pair) => {
+      const { session, image_id } = sessions.get(pair) as {
+        session: PeerSession;
+        image_id: string;
+      };
+      const started = performance.now();
+      let offset = 0;
+      let total = 0;
+      do {
+        const reply = await session.request(
+          { type: 'CopyFetch', image_id, offset, length: chunk },
+          { timeout_ms: 60_000 },
+        );
+        if (reply.message.type !== 'CopyPart') throw new Error('unexpected reply');
+        total = reply.message.total_bytes;
+        offset += reply.binary.length;
+      } while (offset < total);
+      bytes = total;
+      return performance.now() - started;
+    });
+    return { times, bytes };
+  } finally {
+    for (const { session } of sessions.values()) session.close('bench done');
+  }
+}
+
+const median = (values: number[]): number =>
+  quantileSorted(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  ) ?? NaN;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-bench-peer-'));
@@ -113,82 +206,85 @@ async function main(): Promise<void> {
       return { host: host as string, port: Number(port) };
     });
     const logger = (name: string) => createLogger(name, { level: 'error' });
-    for (const name of ['alice', 'bob']) {
+    // The cloud itself always speaks TLS here: only the P2P links differ between the pairs.
+    const cloudTrust = cluster.clientTrust;
+    if (cloudTrust === INSECURE_PLAINTEXT) throw new Error('the benchmark cloud has no CA');
+    const open = async (name: string, transport: P2PTransportKind): Promise<PeerAgent> => {
       const dataDir = new DataDir(join(dir, name));
-      await PeerAgent.register({ dataDir, username: name, servers });
-      const agent = PeerAgent.open({ dataDir, mode: 'running', logger: logger(name) });
+      await PeerAgent.register({ dataDir, username: name, servers, cloudTrust });
+      const agent = PeerAgent.open({
+        dataDir,
+        mode: 'running',
+        logger: logger(name),
+        p2pTransport: transport,
+      });
       await agent.start();
       agents.push(agent);
-    }
-    const [alice, bob] = agents as [PeerAgent, PeerAgent];
-    console.log(`node ${process.version}, ${RUNS} runs; cloud: 3 servers, SQLite directory`);
+      return agent;
+    };
+    const pairs: Pair[] = [
+      {
+        label: 'TLS',
+        transport: 'tls',
+        owner: await open('alice', 'tls'),
+        viewer: await open('bob', 'tls'),
+      },
+      {
+        label: 'plaintext',
+        transport: 'plaintext-benchmark-only',
+        owner: await open('carol', 'plaintext-benchmark-only'),
+        viewer: await open('dave', 'plaintext-benchmark-only'),
+      },
+    ];
+    const [tls, plain] = pairs as [Pair, Pair];
+    console.log(
+      `node ${process.version}, ${RUNS} runs per pair; cloud: 3 servers, SQLite directory; TLS pair alice->bob, plaintext pair carol->dave, taking turns`,
+    );
+    const side = (results: Map<Pair, number[]>, text: (values: number[]) => string): string =>
+      pairs
+        .map((pair) => `    ${pair.label.padEnd(9)} ${text(results.get(pair) ?? [])}`)
+        .join('\n');
+    const ratio = (results: Map<Pair, number[]>): string =>
+      `TLS / plaintext (medians): ${(median(results.get(tls) ?? []) / median(results.get(plain) ?? [])).toFixed(2)}`;
 
     const photo = new Uint8Array(readFileSync(packagePath('assets', 'samples', 'photo.jpg')));
-    await acceptToHeld(alice, bob, photo, 2); // warm-up: cloud connections, covers, JIT
-    const small = await acceptToHeld(alice, bob, photo, RUNS);
-    console.log(
-      `accept -> held, ${photo.length} B JPEG (copy ${small.copyBytes} B): ${summary(small.times)}`,
-    );
-    console.log(
-      `  cloud round trip for the same container (owner's own copy): ${summary(small.cloud_ms)}`,
-    );
+    const held = async (image: Uint8Array, runs: number) => {
+      const copyBytes = new Map<Pair, number>();
+      const cloud = new Map<Pair, number[]>(pairs.map((p) => [p, []]));
+      const times = await alternate(pairs, runs, async (pair) => {
+        const one = await acceptToHeld(pair.owner, pair.viewer, image, 1);
+        copyBytes.set(pair, one.copyBytes);
+        cloud.get(pair)?.push(...one.cloud_ms);
+        return one.times[0] as number;
+      });
+      return { times, cloud, copyBytes: copyBytes.get(tls) ?? 0 };
+    };
+    await held(photo, 2); // warm-up: cloud connections, covers, JIT
+    const small = await held(photo, RUNS);
+    console.log(`accept -> held, ${photo.length} B JPEG (copy ${small.copyBytes} B):`);
+    console.log(side(small.times, summary));
+    console.log(`    ${ratio(small.times)}`);
+    console.log(`  cloud round trip for the same container (owner's own copy):`);
+    console.log(side(small.cloud, summary));
 
     const big = await noisePng(4_740_000); // about 5.0 MB: noise PNGs do not compress
-    const large = await acceptToHeld(alice, bob, big, 3);
-    console.log(
-      `accept -> held, ${big.length} B PNG (copy ${large.copyBytes} B): ${summary(large.times)}`,
-    );
-    console.log(
-      `  cloud round trip for the same container (owner's own copy): ${summary(large.cloud_ms)}`,
-    );
+    const large = await held(big, 3);
+    console.log(`accept -> held, ${big.length} B PNG (copy ${large.copyBytes} B):`);
+    console.log(side(large.times, summary));
+    console.log(`    ${ratio(large.times)}`);
 
-    // Raw transfer of the last 5 MB copy: bob's own authenticated session to alice's listener.
-    const target = bob.received().sort((a, b) => (b.size_bytes ?? 0) - (a.size_bytes ?? 0))[0];
-    if (!target) throw new Error('no copy to transfer');
-    const me = { user_id: bob.identity.user_id, username: 'bob', keys: bob.identity.keys };
-    const session = await PeerSession.dial({
-      host: '127.0.0.1',
-      port: alice.p2pAddress?.port as number,
-      me,
-      expected: {
-        user_id: alice.identity.user_id,
-        username: 'alice',
-        public_key: alice.identity.keys.publicKey,
-      },
-      handler: async () => {
-        throw new PeerRefusal('unsupported', 'bench');
-      },
-      transport: await p2pTransport('tls', me),
-    });
-    const rates: string[] = [];
+    // Raw transfer of the 5 MB copies: each viewer's own authenticated session to its owner.
+    console.log(
+      `P2P transfer of the 5 MB image's copy on loopback (median of ${TRANSFERS} pulls):`,
+    );
     for (const mib of CHUNKS_MIB) {
-      const chunk = mib * 1024 * 1024;
-      const times: number[] = [];
-      let total = 0;
-      for (let i = 0; i < TRANSFERS; i++) {
-        const started = performance.now();
-        let offset = 0;
-        do {
-          const reply = await session.request(
-            { type: 'CopyFetch', image_id: target.image_id, offset, length: chunk },
-            { timeout_ms: 60_000 },
-          );
-          if (reply.message.type !== 'CopyPart') throw new Error('unexpected reply');
-          total = reply.message.total_bytes;
-          offset += reply.binary.length;
-        } while (offset < total);
-        times.push(performance.now() - started);
-      }
-      const median = quantileSorted(
-        [...times].sort((a, b) => a - b),
-        0.5,
-      );
-      rates.push(
-        `${mib} MiB chunks: ${(total / 1024 / 1024 / (median / 1000)).toFixed(0)} MiB/s (median ${median.toFixed(1)} ms for ${total} B, n=${TRANSFERS})`,
+      const { times, bytes } = await transferTimes(pairs, mib * 1024 * 1024, TRANSFERS);
+      const rate = (pair: Pair): number =>
+        bytes / 1024 / 1024 / (median(times.get(pair) ?? []) / 1000);
+      console.log(
+        `  ${mib} MiB chunks: ${pairs.map((p) => `${p.label} ${rate(p).toFixed(0)} MiB/s (${median(times.get(p) ?? []).toFixed(1)} ms)`).join(', ')}; TLS / plaintext ${(rate(tls) / rate(plain)).toFixed(2)} (target >= 0.9)`,
       );
     }
-    session.close('bench done');
-    console.log(`P2P transfer of the 5 MB image's copy on loopback:\n  ${rates.join('\n  ')}`);
   } finally {
     await Promise.allSettled(agents.map((a) => a.stop('bench over')));
     await cluster.stopAll(5000);

@@ -87,6 +87,8 @@ export interface RuntimeStatus extends Omit<NodeStatus, 'silent_until_ms'> {
   connections: number;
   /** Bytes held for unfinished frames across all connections (bounded by max_buffered_mb). */
   buffered_bytes: number;
+  /** The most of each held at once since start (high-water marks of the two above). */
+  peaks: { connections: number; buffered_bytes: number };
   /** Whether links are TLS (false only in the benchmark's plaintext mode). */
   tls: boolean;
 }
@@ -277,6 +279,7 @@ export class ServerRuntime {
       pool: this.executor.stats(),
       connections: this.listener.connectionCount,
       buffered_bytes: this.listener.buffered,
+      peaks: this.listener.peaks,
       tls: this.security.kind === 'tls',
     };
   }

@@ -97,6 +97,8 @@ export class MessageServer<M extends { type: string }> {
   private readonly perAddress = new Map<string, number>();
   private readonly acceptor: TlsAcceptor | null;
   private bufferedBytes = 0;
+  private connectionsPeak = 0;
+  private bufferedBytesPeak = 0;
   private nextId = 1;
   private sweeper: NodeJS.Timeout | null = null;
 
@@ -139,6 +141,15 @@ export class MessageServer<M extends { type: string }> {
     return this.bufferedBytes;
   }
 
+  /**
+   * The most connections held at once and the most unfinished-frame bytes held once a chunk was
+   * accounted for (over-budget holders dropped), since start: what the budgets bound, seen
+   * without sampling.
+   */
+  get peaks(): { connections: number; buffered_bytes: number } {
+    return { connections: this.connectionsPeak, buffered_bytes: this.bufferedBytesPeak };
+  }
+
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
@@ -179,6 +190,7 @@ export class MessageServer<M extends { type: string }> {
       connection: null,
     };
     this.entries.set(entry.id, entry);
+    this.connectionsPeak = Math.max(this.connectionsPeak, this.entries.size);
     this.perAddress.set(address, (this.perAddress.get(address) ?? 0) + 1);
     raw.once('close', () => this.forget(entry));
     if (!this.acceptor) {
@@ -237,6 +249,7 @@ export class MessageServer<M extends { type: string }> {
           this.bufferedBytes += delta;
           if (delta > 0 && this.bufferedBytes > this.options.budgets.maxBufferedBytes)
             this.shedBuffered();
+          this.bufferedBytesPeak = Math.max(this.bufferedBytesPeak, this.bufferedBytes);
         },
       },
     );

@@ -50,11 +50,19 @@ async function client(id: string, deadline_ms?: number): Promise<CloudClient> {
   return c;
 }
 
-/** 20 clients × 10 tasks in parallel; returns every outcome. */
+/**
+ * Concurrent clients, each with two tasks in flight at a time. The counts are what the claims
+ * need (work on every server, tasks in flight at a kill), not more: on a starved machine every
+ * extra task is time, and the tests assert behaviour, never throughput.
+ */
+const CLIENTS = 20;
+const TASKS_EACH = 3;
+
+/** `clientCount` clients × `tasksEach` tasks in parallel; returns every outcome. */
 async function load(
   prefix: string,
-  clientCount = 20,
-  tasksEach = 10,
+  clientCount = CLIENTS,
+  tasksEach = TASKS_EACH,
   onOutcome?: (outcome: Outcome) => void,
 ): Promise<Outcome[]> {
   const all = await Promise.all(
@@ -96,34 +104,34 @@ describe('three servers on loopback', () => {
     expect(Buffer.from(plainImage(hidden).bytes).equals(Buffer.from(SAMPLE_IMAGE))).toBe(true);
   });
 
-  it('runs 20 concurrent clients × 10 tasks: all succeed and every server gets work', async () => {
+  it('runs 20 concurrent clients: every task succeeds and every server gets work', async () => {
     const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1 });
     await c.waitForLeader(DEADLINE.start_ms);
     const outcomes = await load('spread');
-    expect(outcomes).toHaveLength(200);
+    expect(outcomes).toHaveLength(CLIENTS * TASKS_EACH);
     const perServer = new Map<number, number>();
     for (const o of outcomes) perServer.set(o.serverId, (perServer.get(o.serverId) ?? 0) + 1);
     expect([...perServer.keys()].sort()).toEqual([1, 2, 3]);
-    for (const count of perServer.values()) expect(count).toBeGreaterThan(20);
   });
 
   it('survives kill -9 of the leader under load: a new leader, every task completes', async () => {
     const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1 });
     const first = await c.waitForLeader(DEADLINE.start_ms);
     let done = 0;
-    const running = load('kill-leader', 20, 10, () => done++);
-    // The leader itself runs tasks too: kill it while it holds some.
-    const inFlight = await workInFlight(c, first.leader);
+    const running = load('kill-leader', CLIENTS, TASKS_EACH, () => done++);
+    // The leader itself runs tasks too: kill it while it holds some. Two on one worker: one
+    // waits in the queue, so it cannot finish in the moment between this check and the kill.
+    const inFlight = await workInFlight(c, first.leader, 2);
     const doneAtKill = done;
     await c.kill(first.leader);
     expect(inFlight).toBeGreaterThan(0);
-    expect(doneAtKill).toBeLessThan(200);
+    expect(doneAtKill).toBeLessThan(CLIENTS * TASKS_EACH);
     const survivors = c.members.map((m) => m.id).filter((id) => id !== first.leader);
     const second = await c.waitForLeader(DEADLINE.failover_ms, survivors);
     expect(second.leader).not.toBe(first.leader);
     expect(second.epoch).toBeGreaterThan(first.epoch);
     const outcomes = await running;
-    expect(outcomes).toHaveLength(200);
+    expect(outcomes).toHaveLength(CLIENTS * TASKS_EACH);
     // What the dead leader held was run again elsewhere, never answered by it.
     expect(outcomes.some((o) => o.reassignments > 0)).toBe(true);
     expect(outcomes.every((o) => o.serverId !== first.leader || o.reassignments === 0)).toBe(true);
@@ -132,7 +140,7 @@ describe('three servers on loopback', () => {
   it('reassigns the tasks of a killed worker, and they complete', async () => {
     const { cluster: c } = await cluster({ size: 3, thread_pool_size: 1, max_queue_size: 200 });
     const { leader } = await c.waitForLeader(DEADLINE.start_ms);
-    const running = load('kill-worker', 10, 10);
+    const running = load('kill-worker', 10, 4);
     // Wait until a follower holds queued work, then crash it.
     let victim = 0;
     const found = await eventually(
@@ -150,7 +158,7 @@ describe('three servers on loopback', () => {
     expect(found).toBe(true);
     await c.kill(victim);
     const outcomes = await running;
-    expect(outcomes).toHaveLength(100);
+    expect(outcomes).toHaveLength(40);
     expect(outcomes.some((o) => o.reassignments > 0)).toBe(true);
     expect(outcomes.every((o) => o.serverId !== victim || o.reassignments === 0)).toBe(true);
     const leaderStatus = await c.status(leader);
@@ -229,27 +237,35 @@ describe('three servers on loopback', () => {
     const [host, port] = target.address.split(':') as [string, string];
     // Anonymous TLS (any client may get that far), then bytes no conforming client sends.
     const security = clientSecurityOf(c) as ClientTls;
-    const hostile = async (bytes: Uint8Array): Promise<string[]> => {
+    /**
+     * Sends `bytes`; resolves with the error codes received once `expected` came or the server
+     * closed. Without `expected` (truncated or random bytes, about which nothing is asserted:
+     * the server may wait for more until its frame-read deadline), a 2 s cap ends it.
+     */
+    const hostile = async (bytes: Uint8Array, expected?: string): Promise<string[]> => {
       const socket = await dialTls(host, Number(port), DEADLINE.progress_ms, security);
       return new Promise((resolve) => {
         const decoder = new FrameDecoder();
         const codes: string[] = [];
+        const done = (): void => {
+          socket.destroy();
+          resolve(codes);
+        };
         socket.on('data', (chunk) => {
           for (const frame of decoder.push(chunk))
             codes.push(JSON.parse(new TextDecoder().decode(frame.meta)).code as string);
+          if (expected !== undefined && codes.includes(expected)) done();
         });
-        socket.on('close', () => resolve(codes));
+        socket.on('close', done);
         socket.on('error', () => undefined);
         socket.write(bytes);
-        // A cap, not a pause: the server closes bad connections itself (truncated or random
-        // bytes may wait for more until its frame-read deadline).
-        setTimeout(() => socket.destroy(), 2000);
+        if (expected === undefined) setTimeout(done, 2000);
       });
     };
     const codec = createCloudCodec();
     const running = load('hostile', 4, 5);
     const answers = await Promise.all([
-      hostile(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n')),
+      hostile(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'), 'bad_magic'),
       hostile(
         encodeFrame(
           { type: 33, clusterId: 1, requestId: 1, epoch: 0 },
@@ -257,8 +273,11 @@ describe('three servers on loopback', () => {
           new Uint8Array(0),
         ).subarray(0, 4),
       ),
-      hostile(codec.encode({ type: 'TaskAck', client_id: 'x', task_id: 'y' }, { clusterId: 99 })),
-      hostile(oversizeHeader()),
+      hostile(
+        codec.encode({ type: 'TaskAck', client_id: 'x', task_id: 'y' }, { clusterId: 99 }),
+        'wrong_cluster',
+      ),
+      hostile(oversizeHeader(), 'oversize_frame'),
       hostile(crypto.getRandomValues(new Uint8Array(4096))),
     ]);
     expect(answers[0]).toEqual(['bad_magic']);

@@ -11,6 +11,7 @@ import { DataDir } from '../../src/peer/data-dir.js';
 import { packagePath } from '../../src/util/package-info.js';
 import { createLogger } from '../../src/util/log.js';
 import { modesNotPrivate } from '../helpers/file-modes.js';
+import { Signal } from '../helpers/signal.js';
 import {
   DEADLINE,
   serversOf,
@@ -65,7 +66,7 @@ export async function register(world: PeerWorld, username: string): Promise<void
   });
 }
 
-const recorded = new WeakMap<PeerAgent, AgentEvent[]>();
+const recorded = new WeakMap<PeerAgent, { events: AgentEvent[]; signal: Signal }>();
 
 /** Opens `username`'s agent (registering it first if needed), recording its events. */
 export async function openAgent(
@@ -84,9 +85,12 @@ export async function openAgent(
     }),
     ...options,
   });
-  const events: AgentEvent[] = [];
-  recorded.set(agent, events);
-  agent.events.on((event) => events.push(event));
+  const record = { events: [] as AgentEvent[], signal: new Signal() };
+  recorded.set(agent, record);
+  agent.events.on((event) => {
+    record.events.push(event);
+    record.signal.changed();
+  });
   world.agents.push(agent);
   return agent;
 }
@@ -112,18 +116,19 @@ export async function eventOf<T extends AgentEvent['type']>(
   match: (event: Extract<AgentEvent, { type: T }>) => boolean = () => true,
   timeout_ms = DEADLINE.progress_ms,
 ): Promise<Extract<AgentEvent, { type: T }>> {
-  const events = recorded.get(agent) ?? [];
-  const deadline = Date.now() + timeout_ms;
-  for (;;) {
-    const found = events.find(
+  const record = recorded.get(agent);
+  if (!record) throw new Error(`${agent.username}'s agent was not opened by openAgent()`);
+  const find = (): Extract<AgentEvent, { type: T }> | undefined =>
+    record.events.find(
       (event): event is Extract<AgentEvent, { type: T }> =>
         event.type === type && match(event as Extract<AgentEvent, { type: T }>),
     );
-    if (found) return found;
-    if (Date.now() > deadline)
-      throw new Error(`no ${type} event on ${agent.username}'s agent within ${timeout_ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  await record.signal.until(
+    () => find() !== undefined,
+    `a ${type} event on ${agent.username}'s agent`,
+    timeout_ms,
+  );
+  return find() as Extract<AgentEvent, { type: T }>;
 }
 
 /** Polls until `check` returns a value (not undefined/false) or throws after `timeout_ms`. */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { openDirectory } from '../../../src/directory/index.js';
+import { TEST_TIMEOUT_MS } from '../helpers/cluster-fixture.js';
 
 const WORKERS = 3;
 const ROUNDS = 40;
@@ -26,8 +27,18 @@ interface WorkerReport {
   errors: string[];
 }
 
-function runWorker(url: string, index: number, startAt: number): Promise<WorkerReport> {
-  return new Promise((resolve, reject) => {
+interface Worker {
+  /** Resolves when the worker has loaded and waits for the start line. */
+  ready: Promise<void>;
+  start(): void;
+  report: Promise<WorkerReport>;
+}
+
+function runWorker(url: string, index: number): Worker {
+  let ready = (): void => undefined;
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  let start = (): void => undefined;
+  const report = new Promise<WorkerReport>((resolve, reject) => {
     const child = spawn(
       process.execPath,
       [
@@ -38,13 +49,16 @@ function runWorker(url: string, index: number, startAt: number): Promise<WorkerR
         String(index),
         String(WORKERS),
         String(ROUNDS),
-        String(startAt),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'] },
     );
+    start = () => void child.stdin.write('go\n');
     let out = '';
     let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (/^ready$/m.test(out)) ready();
+    });
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
@@ -56,32 +70,39 @@ function runWorker(url: string, index: number, startAt: number): Promise<WorkerR
       }
     });
   });
+  // A worker that dies before "ready" must fail the test, not leave it waiting.
+  const loaded = Promise.race([readyPromise, report.then(() => undefined)]);
+  return { ready: loaded, start: () => start(), report };
 }
 
-it('lets several processes migrate and write one SQLite file without lock errors', async () => {
-  dir = mkdtempSync(join(tmpdir(), 'cloudp2p-dir-procs-'));
-  const url = `sqlite:${join(dir, 'shared', 'directory.db')}`;
-  // Node + TypeScript start-up takes about a second; all workers then open at the same instant.
-  const startAt = Date.now() + 2500;
-  const reports = await Promise.all(
-    Array.from({ length: WORKERS }, (_, i) => runWorker(url, i, startAt)),
-  );
-  for (const report of reports) {
-    expect(report.errors).toEqual([]);
-    expect(report.seen).toBe(WORKERS);
-  }
-  const store = await openDirectory(url);
-  try {
+it(
+  'lets several processes migrate and write one SQLite file without lock errors',
+  async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cloudp2p-dir-procs-'));
+    const url = `sqlite:${join(dir, 'shared', 'directory.db')}`;
+    // Node + TypeScript start-up takes a while; all workers open once every one has loaded.
+    const workers = Array.from({ length: WORKERS }, (_, i) => runWorker(url, i));
+    await Promise.all(workers.map((w) => w.ready));
+    for (const worker of workers) worker.start();
+    const reports = await Promise.all(workers.map((w) => w.report));
     for (const report of reports) {
-      const grant = await store.getGrant(report.user_id, {
-        owner_id: report.user_id,
-        image_id: 'shared',
-        viewer_id: report.viewer_id,
-      });
-      expect(grant).toMatchObject({ quota: ROUNDS, version: ROUNDS });
+      expect(report.errors).toEqual([]);
+      expect(report.seen).toBe(WORKERS);
     }
-    expect((await store.listOnlineUsers()).items).toHaveLength(WORKERS);
-  } finally {
-    await store.close();
-  }
-}, 60_000);
+    const store = await openDirectory(url);
+    try {
+      for (const report of reports) {
+        const grant = await store.getGrant(report.user_id, {
+          owner_id: report.user_id,
+          image_id: 'shared',
+          viewer_id: report.viewer_id,
+        });
+        expect(grant).toMatchObject({ quota: ROUNDS, version: ROUNDS });
+      }
+      expect((await store.listOnlineUsers()).items).toHaveLength(WORKERS);
+    } finally {
+      await store.close();
+    }
+  },
+  TEST_TIMEOUT_MS,
+);

@@ -136,8 +136,13 @@ export interface RunInfo {
 /** Poll /status this often (ms) by default. */
 export const DEFAULT_POLL_MS = 200;
 const CONNECT_TIMEOUT_MS = 30_000;
-const LEADER_WAIT_MS = 30_000;
-const FINAL_LEADER_WAIT_MS = 30_000;
+/**
+ * How long the cloud may take to agree on a leader, at the start and at the end: deadlines for
+ * failure, not speed (a healthy cloud goes on the moment it agrees). On two busy cores three
+ * servers needed well over 30 s to start.
+ */
+const LEADER_WAIT_MS = 120_000;
+const FINAL_LEADER_WAIT_MS = 120_000;
 const RECENT_WINDOW_MS = 5000;
 /** After Ctrl-C, requests in flight get this long before their clients are closed. */
 const ABORT_GRACE_MS = 3000;

@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
+import type { OfflineAllowance } from './offline-allowance.js';
 
 const MIGRATIONS: readonly string[] = [
   // 1: initial schema
@@ -70,6 +71,16 @@ const MIGRATIONS: readonly string[] = [
     pinned_at_ms INTEGER NOT NULL
   );
   `,
+  // 2: the offline allowance (issue 11): when the directory last confirmed this grant's count
+  // (NULL: never, so nothing may be viewed offline) and the views used offline since then.
+  `
+  ALTER TABLE ledger ADD COLUMN online_at_ms INTEGER;
+  ALTER TABLE ledger ADD COLUMN offline_used INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE copies_out ADD COLUMN offline_views INTEGER;
+  ALTER TABLE copies_out ADD COLUMN offline_window_ms INTEGER;
+  ALTER TABLE received ADD COLUMN offline_views INTEGER;
+  ALTER TABLE received ADD COLUMN offline_window_ms INTEGER;
+  `,
 ];
 
 export interface OwnImageRow {
@@ -103,6 +114,8 @@ export interface CopyOutRow {
   /** Highest rights version the viewer acknowledged (in the copy or a RightsUpdate). */
   rights_delivered_version: number;
   updated_at_ms: number;
+  /** The offline allowance signed into the copy (null: a copy made before allowances). */
+  offline: OfflineAllowance | null;
 }
 
 export interface ReceivedRow {
@@ -114,6 +127,8 @@ export interface ReceivedRow {
   image_digest: Uint8Array;
   size_bytes: number;
   received_at_ms: number;
+  /** The offline allowance signed into the stored file (null: made before allowances). */
+  offline: OfflineAllowance | null;
 }
 
 export interface LedgerRow {
@@ -125,6 +140,14 @@ export interface LedgerRow {
   revoked: boolean;
   consumed: number;
   updated_at_ms: number;
+  /**
+   * When the directory last confirmed this grant's count (a view used there, or a sync); null
+   * when it never did on this agent. Offline views are allowed only within the owner's window
+   * from here.
+   */
+  online_at_ms: number | null;
+  /** Views used offline since online_at_ms (bounded by the owner's offline allowance). */
+  offline_used: number;
 }
 
 /** Views left under a ledger entry (none once revoked). */
@@ -170,6 +193,22 @@ function boolOf(row: Row, table: string, column: string): boolean {
   return v === 1;
 }
 
+function offlineOf(row: Row, table: string): OfflineAllowance | null {
+  return row.offline_views === null || row.offline_views === undefined
+    ? null
+    : {
+        views: intOf(row, table, 'offline_views'),
+        window_ms: intOf(row, table, 'offline_window_ms', 1),
+      };
+}
+/** The allowance as the two columns that hold it. */
+function offlineColumns(offline: OfflineAllowance | null): {
+  offline_views: number | null;
+  offline_window_ms: number | null;
+} {
+  return { offline_views: offline?.views ?? null, offline_window_ms: offline?.window_ms ?? null };
+}
+
 function ownImage(row: Row): OwnImageRow {
   const t = 'own_images';
   return {
@@ -202,6 +241,7 @@ function copyOut(row: Row): CopyOutRow {
     copy_delivered: boolOf(row, t, 'copy_delivered'),
     rights_delivered_version: intOf(row, t, 'rights_delivered_version'),
     updated_at_ms: intOf(row, t, 'updated_at_ms'),
+    offline: offlineOf(row, t),
   };
 }
 
@@ -215,6 +255,7 @@ function received(row: Row): ReceivedRow {
     image_digest: bytesOf(row, t, 'image_digest', 32),
     size_bytes: intOf(row, t, 'size_bytes', 1),
     received_at_ms: intOf(row, t, 'received_at_ms'),
+    offline: offlineOf(row, t),
   };
 }
 
@@ -229,6 +270,8 @@ function ledger(row: Row): LedgerRow {
     revoked: boolOf(row, t, 'revoked'),
     consumed: intOf(row, t, 'consumed'),
     updated_at_ms: intOf(row, t, 'updated_at_ms'),
+    online_at_ms: row.online_at_ms === null ? null : intOf(row, t, 'online_at_ms'),
+    offline_used: intOf(row, t, 'offline_used'),
   };
 }
 
@@ -335,14 +378,15 @@ export class AgentDatabase {
 
   /** Records a freshly built copy (replacing an older one for the same viewer). */
   putCopy(row: Omit<CopyOutRow, 'updated_at_ms'>): void {
+    const { offline, ...withoutOffline } = row;
     this.db
       .prepare(
         `INSERT INTO copies_out (image_id, viewer_id, viewer_username, copy_version, image_digest,
            copy_size_bytes, copy_sha256, grant_version, quota, revoked, copy_delivered,
-           rights_delivered_version, updated_at_ms)
+           rights_delivered_version, updated_at_ms, offline_views, offline_window_ms)
          VALUES (@image_id, @viewer_id, @viewer_username, @copy_version, @image_digest,
            @copy_size_bytes, @copy_sha256, @grant_version, @quota, @revoked, @copy_delivered,
-           @rights_delivered_version, @updated_at_ms)
+           @rights_delivered_version, @updated_at_ms, @offline_views, @offline_window_ms)
          ON CONFLICT (image_id, viewer_id) DO UPDATE SET
            viewer_username = excluded.viewer_username, copy_version = excluded.copy_version,
            image_digest = excluded.image_digest, copy_size_bytes = excluded.copy_size_bytes,
@@ -354,10 +398,12 @@ export class AgentDatabase {
                           THEN excluded.revoked ELSE copies_out.revoked END,
            copy_delivered = excluded.copy_delivered,
            rights_delivered_version = excluded.rights_delivered_version,
-           updated_at_ms = excluded.updated_at_ms`,
+           updated_at_ms = excluded.updated_at_ms, offline_views = excluded.offline_views,
+           offline_window_ms = excluded.offline_window_ms`,
       )
       .run({
-        ...row,
+        ...withoutOffline,
+        ...offlineColumns(offline),
         image_digest: Buffer.from(row.image_digest),
         revoked: row.revoked ? 1 : 0,
         copy_delivered: row.copy_delivered ? 1 : 0,
@@ -433,17 +479,23 @@ export class AgentDatabase {
   // ---- Received copies and the ledger (viewer side) ----------------------------------------------
 
   putReceived(row: ReceivedRow): void {
+    const { offline, ...withoutOffline } = row;
     this.db
       .prepare(
         `INSERT INTO received (owner_id, image_id, owner_username, file_version, image_digest,
-           size_bytes, received_at_ms)
+           size_bytes, received_at_ms, offline_views, offline_window_ms)
          VALUES (@owner_id, @image_id, @owner_username, @file_version, @image_digest, @size_bytes,
-           @received_at_ms)
+           @received_at_ms, @offline_views, @offline_window_ms)
          ON CONFLICT (owner_id, image_id) DO UPDATE SET owner_username = excluded.owner_username,
            file_version = excluded.file_version, image_digest = excluded.image_digest,
-           size_bytes = excluded.size_bytes, received_at_ms = excluded.received_at_ms`,
+           size_bytes = excluded.size_bytes, received_at_ms = excluded.received_at_ms,
+           offline_views = excluded.offline_views, offline_window_ms = excluded.offline_window_ms`,
       )
-      .run({ ...row, image_digest: Buffer.from(row.image_digest) });
+      .run({
+        ...withoutOffline,
+        ...offlineColumns(offline),
+        image_digest: Buffer.from(row.image_digest),
+      });
   }
 
   received(ownerId: string, imageId: string): ReceivedRow | undefined {
@@ -514,17 +566,50 @@ export class AgentDatabase {
   }
 
   /**
-   * Uses one view if any is left, atomically; returns the row after, or null when none was
-   * left (quota used up or revoked).
+   * The directory just confirmed this grant's count (a view used there, or views exchanged at
+   * sync): the offline window starts again from now, with no offline views used in it.
    */
-  consumeView(ownerId: string, imageId: string): LedgerRow | null {
+  markOnline(ownerId: string, imageId: string): void {
+    this.db
+      .prepare(
+        `UPDATE ledger SET online_at_ms = @now, offline_used = 0, updated_at_ms = @now
+         WHERE owner_id = @owner_id AND image_id = @image_id`,
+      )
+      .run({ owner_id: ownerId, image_id: imageId, now: this.clock() });
+  }
+
+  /**
+   * Uses one view offline, atomically, only while one is left under the grant, the directory
+   * confirmed the count within the last `window_ms`, and fewer than `views` were used offline
+   * since; returns the row after, or null when the view is not allowed.
+   */
+  consumeOfflineView(
+    ownerId: string,
+    imageId: string,
+    allowance: { views: number; window_ms: number },
+  ): LedgerRow | null {
+    const now = this.clock();
     const changes = this.db
       .prepare(
-        `UPDATE ledger SET consumed = consumed + 1, updated_at_ms = @now
-         WHERE owner_id = @owner_id AND image_id = @image_id AND revoked = 0 AND consumed < quota`,
+        `UPDATE ledger SET consumed = consumed + 1, offline_used = offline_used + 1,
+           updated_at_ms = @now
+         WHERE owner_id = @owner_id AND image_id = @image_id AND revoked = 0
+           AND consumed < quota AND online_at_ms IS NOT NULL AND online_at_ms <= @now
+           AND @now < online_at_ms + @window_ms AND offline_used < @views`,
       )
-      .run({ owner_id: ownerId, image_id: imageId, now: this.clock() }).changes;
+      .run({
+        owner_id: ownerId,
+        image_id: imageId,
+        now,
+        views: allowance.views,
+        window_ms: allowance.window_ms,
+      }).changes;
     return changes === 1 ? (this.ledger(ownerId, imageId) as LedgerRow) : null;
+  }
+
+  /** The agent's clock (injected in tests). */
+  now(): number {
+    return this.clock();
   }
 
   // ---- Pinned keys ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import { createLogger, type Logger } from '../util/log.js';
 import { AgentDatabase } from './agent-db.js';
 import { explainWrongCloud, sameTrust, savedCloudCa, trustOfSaved } from './cloud-ca.js';
 import type {
+  OfflineAllowance,
   AgentStatus,
   AnswerResult,
   EncryptResult,
@@ -408,8 +409,12 @@ export class PeerAgent {
   }
 
   /** Use case 6: accept (makes and delivers the viewer's copy) or reject. */
-  answer(requestId: string, decision: 'accepted' | 'rejected'): Promise<AnswerResult> {
-    return this.owner.grants.answer(requestId, decision);
+  answer(
+    requestId: string,
+    decision: 'accepted' | 'rejected',
+    offline?: OfflineAllowance,
+  ): Promise<AnswerResult> {
+    return this.owner.grants.answer(requestId, decision, offline);
   }
 
   /** Use case 9: grants I gave, with their delivery state. */
@@ -418,8 +423,13 @@ export class PeerAgent {
   }
 
   /** Use case 9: give `username` a total of `quota` views (a new viewer gets a copy). */
-  setGrant(imageId: string, username: string, quota: number): Promise<GrantView> {
-    return this.owner.grants.setGrant(imageId, username, quota);
+  setGrant(
+    imageId: string,
+    username: string,
+    quota: number,
+    offline?: OfflineAllowance,
+  ): Promise<GrantView> {
+    return this.owner.grants.setGrant(imageId, username, quota, offline);
   }
 
   revoke(imageId: string, username: string): Promise<GrantView> {

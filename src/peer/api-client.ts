@@ -9,6 +9,7 @@ import { toErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
+  OfflineAllowance,
   AgentEvent,
   AgentStatus,
   AnswerResult,
@@ -180,18 +181,31 @@ export class ApiAgentClient implements AgentOps {
   request(owner: string, imageId: string, views: number): Promise<RequestCreated> {
     return this.json('POST', '/api/requests', { owner, image_id: imageId, views });
   }
-  answer(requestId: string, decision: 'accepted' | 'rejected'): Promise<AnswerResult> {
+  answer(
+    requestId: string,
+    decision: 'accepted' | 'rejected',
+    offline?: OfflineAllowance,
+  ): Promise<AnswerResult> {
     const verb = decision === 'accepted' ? 'accept' : 'reject';
-    return this.json('POST', `/api/requests/${encodeURIComponent(requestId)}/${verb}`, {});
+    return this.json(
+      'POST',
+      `/api/requests/${encodeURIComponent(requestId)}/${verb}`,
+      offlineBody(offline),
+    );
   }
   grants(): Promise<GrantView[]> {
     return this.json('GET', '/api/grants');
   }
-  setGrant(imageId: string, username: string, quota: number): Promise<GrantView> {
+  setGrant(
+    imageId: string,
+    username: string,
+    quota: number,
+    offline?: OfflineAllowance,
+  ): Promise<GrantView> {
     return this.json(
       'PUT',
       `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(username)}`,
-      { quota },
+      { quota, ...offlineBody(offline) },
     );
   }
   revoke(imageId: string, username: string): Promise<GrantView> {
@@ -290,4 +304,9 @@ async function limitedBytes(response: Response, maxBytes: number): Promise<Uint8
       ExitCode.failure,
     );
   return bytes;
+}
+
+/** The allowance as the API's body fields (none: the agent's default). */
+function offlineBody(offline: OfflineAllowance | undefined): Record<string, number> {
+  return offline ? { offline_views: offline.views, offline_window_ms: offline.window_ms } : {};
 }

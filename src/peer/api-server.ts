@@ -8,6 +8,8 @@
  * cannot reach it by DNS rebinding), and bodies, request rates and concurrent requests are
  * bounded. Errors are `{ "error": { "code", "message", "exit_code" } }` with a fitting status.
  */
+import { DEFAULT_OFFLINE_ALLOWANCE, OFFLINE_LIMITS } from './offline-allowance.js';
+import type { OfflineAllowance } from './api-types.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { PEER_LIMITS } from '../protocol/peer-protocol.js';
@@ -356,8 +358,12 @@ export class PeerApiServer {
         json(res, 201, await agent.request(owner, imageId, views));
       }),
       route('POST', '/api/requests/:request_id/accept', async ({ req, res, params }) => {
-        await readJson(req, [], true);
-        json(res, 200, await agent.answer(params.request_id as string, 'accepted'));
+        const body = await readJson(req, OFFLINE_FIELDS, true);
+        json(
+          res,
+          200,
+          await agent.answer(params.request_id as string, 'accepted', offlineField(body)),
+        );
       }),
       route('POST', '/api/requests/:request_id/reject', async ({ req, res, params }) => {
         await readJson(req, [], true);
@@ -365,12 +371,17 @@ export class PeerApiServer {
       }),
       route('GET', '/api/grants', async ({ res }) => json(res, 200, await agent.grants())),
       route('PUT', '/api/grants/:image_id/:username', async ({ req, res, params }) => {
-        const body = await readJson(req, ['quota']);
+        const body = await readJson(req, ['quota', ...OFFLINE_FIELDS]);
         const quota = intField(body, 'quota', 0, 1_000_000);
         json(
           res,
           200,
-          await agent.setGrant(params.image_id as string, params.username as string, quota),
+          await agent.setGrant(
+            params.image_id as string,
+            params.username as string,
+            quota,
+            offlineField(body),
+          ),
         );
       }),
       route('DELETE', '/api/grants/:image_id/:username', async ({ res, params }) =>
@@ -461,6 +472,28 @@ function stringField(body: Record<string, unknown>, key: string, pattern: RegExp
   if (typeof value !== 'string' || !pattern.test(value))
     throw new ApiError(400, 'invalid_argument', `${key}: expected a string matching ${pattern}`);
   return value;
+}
+
+const OFFLINE_FIELDS = ['offline_views', 'offline_window_ms'];
+
+/** The owner's offline allowance from a body (either field may be left out: its default). */
+function offlineField(body: Record<string, unknown>): OfflineAllowance | undefined {
+  if (body.offline_views === undefined && body.offline_window_ms === undefined) return undefined;
+  return {
+    views:
+      body.offline_views === undefined
+        ? DEFAULT_OFFLINE_ALLOWANCE.views
+        : intField(body, 'offline_views', 0, OFFLINE_LIMITS.max_views),
+    window_ms:
+      body.offline_window_ms === undefined
+        ? DEFAULT_OFFLINE_ALLOWANCE.window_ms
+        : intField(
+            body,
+            'offline_window_ms',
+            OFFLINE_LIMITS.min_window_ms,
+            OFFLINE_LIMITS.max_window_ms,
+          ),
+  };
 }
 
 function intField(body: Record<string, unknown>, key: string, min: number, max: number): number {

@@ -59,6 +59,14 @@ export interface PreviewView {
   preview_size_bytes: number;
 }
 
+/** The owner's offline allowance of one grant (src/peer/offline-allowance.ts). */
+export interface OfflineAllowance {
+  /** Views usable while the viewer's agent cannot reach the cloud (0: none). */
+  views: number;
+  /** How long after the cloud last confirmed the count those views may be used. */
+  window_ms: number;
+}
+
 export type Delivery =
   /** The viewer's agent holds the copy and the latest rights. */
   | 'delivered'
@@ -78,6 +86,11 @@ export interface GrantView {
   delivery: Delivery;
   /** Why the viewer does not have it yet, when it is not just "offline". */
   problem?: string;
+  /**
+   * The offline allowance signed into the viewer's copy (views usable while the viewer's agent
+   * cannot reach the cloud, within window_ms of its last contact); null until a copy is made.
+   */
+  offline: OfflineAllowance | null;
 }
 
 export interface OwnImageView {
@@ -140,6 +153,12 @@ export interface ReceivedView {
   /** Rights version signed inside the stored copy (null without a copy). */
   file_version: number | null;
   size_bytes: number | null;
+  /** The offline allowance the owner signed into the copy (null without a copy). */
+  offline: OfflineAllowance | null;
+  /** Views used offline since the cloud last confirmed the count. */
+  offline_used: number;
+  /** Offline views are allowed until then; null: the cloud never confirmed it on this agent. */
+  offline_until_ms: number | null;
 }
 
 export type ViewReason =
@@ -154,7 +173,11 @@ export type ViewReason =
   | 'wrong_owner_key'
   | 'damaged'
   | 'not_a_copy'
-  | 'no_copy';
+  | 'no_copy'
+  /** Offline, and the owner's offline allowance is used until the agent reaches the cloud. */
+  | 'offline_used'
+  /** Offline, and the directory never confirmed the count on this agent, or too long ago. */
+  | 'not_synced';
 
 export interface ViewRecord {
   /** `shown`: the hidden image; `default`: the default image, for `reason`. */

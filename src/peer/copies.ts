@@ -28,7 +28,14 @@ import {
   rightsSignedBytesFromDigest,
   sealablePlaintext,
 } from '../stego/index.js';
-import type { AccessRights, ContainerPayload, HiddenImage, SealedPayload } from '../stego/index.js';
+import type {
+  AccessRights,
+  ContainerPayload,
+  HiddenImage,
+  OfflineGrant,
+  SealedPayload,
+} from '../stego/index.js';
+import { DEFAULT_OFFLINE_ALLOWANCE, type OfflineAllowance } from './offline-allowance.js';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 
 const encoder = new TextEncoder();
@@ -68,6 +75,8 @@ export function buildCopyContainer(args: {
   viewer: { username: string; publicKey: Uint8Array };
   quota: number;
   version: number;
+  /** The viewer's offline allowance, signed with the rights (viewer copies only). */
+  offline?: OfflineAllowance;
 }): BuiltContainer {
   const { owner, imageId, viewer } = args;
   const sealedImage = seal(
@@ -79,7 +88,9 @@ export function buildCopyContainer(args: {
   const rights: AccessRights = {
     owner: owner.username,
     imageId,
-    viewers: ownCopy ? [] : [{ username: viewer.username, quota: args.quota }],
+    viewers: ownCopy
+      ? []
+      : [{ username: viewer.username, quota: args.quota, ...offlineGrant(args.offline) }],
   };
   const signature = sign(owner.keys, rightsSignedBytes({ rights, sealedImage }, args.version));
   const payload: SealedPayload = {
@@ -180,6 +191,29 @@ export function viewerEntry(copy: CopyInfo, viewer: string): { quota: number; co
   return { quota: grant.quota, consumed };
 }
 
+/** The allowance as the rights carry it (whole seconds), or nothing for a legacy copy. */
+function offlineGrant(allowance: OfflineAllowance | null | undefined): {
+  offline?: OfflineGrant;
+} {
+  return allowance
+    ? { offline: { views: allowance.views, windowSeconds: Math.round(allowance.window_ms / 1000) } }
+    : {};
+}
+
+/**
+ * The offline allowance the owner signed into this copy for `viewer`, or the default for a
+ * copy made before allowances existed (its signature covers no allowance at all).
+ */
+export function offlineAllowanceOf(copy: CopyInfo, viewer: string): OfflineAllowance {
+  return signedOfflineAllowance(copy, viewer) ?? DEFAULT_OFFLINE_ALLOWANCE;
+}
+
+/** The allowance signed into this copy for `viewer`; null for a copy made before allowances. */
+export function signedOfflineAllowance(copy: CopyInfo, viewer: string): OfflineAllowance | null {
+  const signed = copy.payload.rights.viewers.find((v) => v.username === viewer)?.offline;
+  return signed ? { views: signed.views, window_ms: signed.windowSeconds * 1000 } : null;
+}
+
 /** Opens the sealed image for `me` (the viewer named in the copy, or the owner's own copy). */
 export function openCopy(copy: CopyInfo, me: { username: string; keys: Identity }): HiddenImage {
   try {
@@ -207,12 +241,20 @@ export function rightsUpdateBytes(args: {
   revoked: boolean;
   version: number;
   imageDigest: Uint8Array;
+  /** The allowance signed into the copy (it stays as it was; absent for a legacy copy). */
+  offline?: OfflineAllowance | null;
 }): Uint8Array {
   return rightsSignedBytesFromDigest(
     {
       owner: args.owner,
       imageId: args.imageId,
-      viewers: [{ username: args.viewer, quota: args.revoked ? 0 : args.quota }],
+      viewers: [
+        {
+          username: args.viewer,
+          quota: args.revoked ? 0 : args.quota,
+          ...offlineGrant(args.offline),
+        },
+      ],
     },
     args.version,
     args.imageDigest,
@@ -246,7 +288,9 @@ export function withSignedRights(
     ...payload,
     rights: {
       ...payload.rights,
-      viewers: [{ username: viewer, quota: update.revoked ? 0 : update.quota }],
+      viewers: payload.rights.viewers
+        .filter((v) => v.username === viewer)
+        .map((v) => ({ ...v, quota: update.revoked ? 0 : update.quota })),
     },
     consumedViews: [{ username: viewer, consumed }],
     ownerSignature: {

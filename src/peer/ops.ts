@@ -6,6 +6,7 @@
 import type { PeerAgent } from './agent.js';
 import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
+  OfflineAllowance,
   AgentStatus,
   AnswerResult,
   EncryptResult,
@@ -39,9 +40,18 @@ export interface AgentOps {
     status?: 'pending' | 'accepted' | 'rejected',
   ): Promise<RequestView[]>;
   request(owner: string, imageId: string, views: number): Promise<RequestCreated>;
-  answer(requestId: string, decision: 'accepted' | 'rejected'): Promise<AnswerResult>;
+  answer(
+    requestId: string,
+    decision: 'accepted' | 'rejected',
+    offline?: OfflineAllowance,
+  ): Promise<AnswerResult>;
   grants(): Promise<GrantView[]>;
-  setGrant(imageId: string, username: string, quota: number): Promise<GrantView>;
+  setGrant(
+    imageId: string,
+    username: string,
+    quota: number,
+    offline?: OfflineAllowance,
+  ): Promise<GrantView>;
   revoke(imageId: string, username: string): Promise<GrantView>;
   received(): Promise<ReceivedView[]>;
   view(owner: string, imageId: string): Promise<ViewOutcome>;
@@ -71,9 +81,10 @@ export function localOps(agent: PeerAgent): AgentOps {
     ownStego: async (imageId) => agent.ownStego(imageId),
     requests: (role, status) => agent.requests(role, status),
     request: (owner, imageId, views) => agent.request(owner, imageId, views),
-    answer: (requestId, decision) => agent.answer(requestId, decision),
+    answer: (requestId, decision, offline) => agent.answer(requestId, decision, offline),
     grants: () => agent.grants(),
-    setGrant: (imageId, username, quota) => agent.setGrant(imageId, username, quota),
+    setGrant: (imageId, username, quota, offline) =>
+      agent.setGrant(imageId, username, quota, offline),
     revoke: (imageId, username) => agent.revoke(imageId, username),
     received: async () => agent.received(),
     view: (owner, imageId) => agent.view(owner, imageId),

@@ -10,6 +10,7 @@ import { errorMessage } from '../util/errors.js';
 import type { AgentDatabase, CopyOutRow } from './agent-db.js';
 import type { Delivery, GrantView } from './api-types.js';
 import type { AgentContext } from './context.js';
+import { DEFAULT_OFFLINE_ALLOWANCE } from './offline-allowance.js';
 import { rightsUpdateBytes } from './copies.js';
 import type { WireGrant } from './directory-client.js';
 
@@ -44,6 +45,7 @@ export function grantView(grant: WireGrant, copy: CopyOutRow | undefined): Grant
     version: grant.version,
     revoked: grant.revoked,
     delivery,
+    offline: copy ? (copy.offline ?? DEFAULT_OFFLINE_ALLOWANCE) : null,
   };
 }
 
@@ -93,6 +95,7 @@ export class CopyDelivery {
               revoked: now.revoked,
               version: now.grant_version,
               imageDigest: now.image_digest,
+              offline: now.offline,
             }),
           );
           const reply = await session.request({
@@ -152,6 +155,7 @@ export class CopyDelivery {
             version: now.grant_version,
             revoked: now.revoked,
             delivery: 'delivered',
+            offline: now.offline ?? DEFAULT_OFFLINE_ALLOWANCE,
           },
         });
       }

@@ -15,11 +15,21 @@ import { readFileLimited, writeFileAtomic } from './data-dir.js';
 import type { WireGrant } from './directory-client.js';
 import { MAX_SHARED_IMAGE_BYTES } from './images.js';
 import { grantView, grantViews, type CopyDelivery } from './owner-delivery.js';
+import {
+  checkOfflineAllowance,
+  DEFAULT_OFFLINE_ALLOWANCE,
+  describeAllowance,
+  sameAllowance,
+  type OfflineAllowance,
+} from './offline-allowance.js';
 import { hideThroughCloud, type OwnImages } from './owner-images.js';
 
 export class OwnerGrants {
-  /** Grants whose copy could not be made yet, by `copy:<image>:<viewer>`. */
-  private readonly copiesToMake = new Map<string, WireGrant>();
+  /** Grants whose copy could not be made yet (and its allowance), by `copy:<image>:<viewer>`. */
+  private readonly copiesToMake = new Map<
+    string,
+    { grant: WireGrant; offline: OfflineAllowance }
+  >();
 
   constructor(
     private readonly ctx: AgentContext,
@@ -27,17 +37,34 @@ export class OwnerGrants {
     private readonly delivery: CopyDelivery,
   ) {}
 
-  async answer(requestId: string, decision: 'accepted' | 'rejected'): Promise<AnswerResult> {
+  /**
+   * Accepts or rejects a request. `offline` is the viewer's offline allowance, signed into the
+   * copy made now (default: DEFAULT_OFFLINE_ALLOWANCE); a viewer who already holds a copy keeps
+   * the allowance signed into it.
+   */
+  async answer(
+    requestId: string,
+    decision: 'accepted' | 'rejected',
+    offline?: OfflineAllowance,
+  ): Promise<AnswerResult> {
+    const allowance = checkOfflineAllowance(offline);
     const result = await this.ctx.directory.answerRequest(requestId, decision);
     const request = requestView(result.request);
     if (result.request.owner_id !== this.ctx.me.user_id)
       throw new CloudP2PError('bad_directory_answer', 'the directory answered for another owner');
     if (decision === 'rejected' || !result.grant) return { request };
-    const grant = await this.applyGrant(result.grant);
+    const grant = await this.applyGrant(result.grant, allowance);
     return { request, grant };
   }
 
-  async setGrant(imageId: string, username: string, quota: number): Promise<GrantView> {
+  /** Grants or changes a viewer's quota; `offline` as in answer(), for a new copy only. */
+  async setGrant(
+    imageId: string,
+    username: string,
+    quota: number,
+    offline?: OfflineAllowance,
+  ): Promise<GrantView> {
+    const allowance = checkOfflineAllowance(offline);
     this.images.ownImage(imageId);
     const viewer = await this.ctx.keys.byUsername(username);
     if (viewer.user_id === this.ctx.me.user_id)
@@ -46,12 +73,19 @@ export class OwnerGrants {
         'you are the owner: your own views are unlimited',
         ExitCode.usage,
       );
+    const held = this.ctx.db.copy(imageId, viewer.user_id);
+    if (offline && held && !sameAllowance(held.offline, allowance))
+      throw new CloudP2PError(
+        'invalid_argument',
+        `${username}'s copy of ${imageId} already carries ${describeAllowance(held.offline ?? DEFAULT_OFFLINE_ALLOWANCE)}, signed into it when it was made; an allowance is set when a copy is made (accept or grant) and cannot be changed afterwards`,
+        ExitCode.usage,
+      );
     const grant = await this.ctx.directory.setGrant({
       image_id: imageId,
       viewer_id: viewer.user_id,
       quota,
     });
-    return this.applyGrant(grant);
+    return this.applyGrant(grant, allowance);
   }
 
   async revoke(imageId: string, username: string): Promise<GrantView> {
@@ -72,7 +106,10 @@ export class OwnerGrants {
    * Brings a viewer's copy in line with a grant the directory reports: builds the copy when
    * there is none, records the new state, and delivers what the viewer lacks if online.
    */
-  async applyGrant(grant: WireGrant): Promise<GrantView> {
+  async applyGrant(
+    grant: WireGrant,
+    offline: OfflineAllowance = DEFAULT_OFFLINE_ALLOWANCE,
+  ): Promise<GrantView> {
     if (grant.owner_id !== this.ctx.me.user_id)
       throw new CloudP2PError(
         'bad_directory_answer',
@@ -85,13 +122,13 @@ export class OwnerGrants {
       if (copy) this.ctx.db.updateCopyGrant(grant.image_id, grant.viewer_id, grant);
       else if (!grant.revoked && this.ctx.db.ownImage(grant.image_id)) {
         try {
-          await this.buildCopy(grant);
+          await this.buildCopy(grant, offline);
           this.copiesToMake.delete(key);
         } catch (err) {
           // The grant stands in the directory: keep trying to make the copy (every heartbeat,
           // and at every sync) instead of failing an accept that already happened.
           problem = `the copy could not be made yet (${errorMessage(err)}); it is retried`;
-          this.copiesToMake.set(key, grant);
+          this.copiesToMake.set(key, { grant, offline });
           this.ctx.logger.warn('copy not made; retrying later', {
             image: grant.image_id,
             viewer: grant.viewer_username,
@@ -110,14 +147,14 @@ export class OwnerGrants {
   /** Makes the copies that failed earlier (e.g. the cloud was unreachable); returns how many. */
   async retryCopies(): Promise<number> {
     let made = 0;
-    for (const grant of [...this.copiesToMake.values()]) {
-      const view = await this.applyGrant(grant);
+    for (const { grant, offline } of [...this.copiesToMake.values()]) {
+      const view = await this.applyGrant(grant, offline);
       if (!view.problem) made++;
     }
     return made;
   }
 
-  private async buildCopy(grant: WireGrant): Promise<void> {
+  private async buildCopy(grant: WireGrant, offline: OfflineAllowance): Promise<void> {
     const row = this.images.ownImage(grant.image_id);
     const viewer = await this.ctx.keys.byId(grant.viewer_id);
     const original = readFileLimited(
@@ -132,6 +169,7 @@ export class OwnerGrants {
       viewer: { username: viewer.username, publicKey: viewer.public_key },
       quota: grant.quota,
       version: grant.version,
+      offline,
     });
     const result = await hideThroughCloud(
       this.ctx,
@@ -159,6 +197,7 @@ export class OwnerGrants {
       revoked: grant.revoked,
       copy_delivered: false,
       rights_delivered_version: 0,
+      offline,
     });
     this.ctx.logger.info('copy made for a viewer', {
       image: row.image_id,
@@ -191,7 +230,8 @@ export class OwnerGrants {
           if (copy && existsSync(copyPath))
             this.ctx.db.updateCopyGrant(grant.image_id, grant.viewer_id, grant);
           else if (!grant.revoked) {
-            await this.buildCopy(grant);
+            // Made again after a lost state: the allowance it had, when the record survived.
+            await this.buildCopy(grant, copy?.offline ?? DEFAULT_OFFLINE_ALLOWANCE);
             built++;
           }
         });

@@ -99,6 +99,8 @@ export class ViewerGrants {
             null,
             known,
           );
+        // The directory now holds every view this agent used: the offline window starts again.
+        this.ctx.db.markOnline(grant.owner_id, grant.image_id);
       } catch (err) {
         this.ctx.logger.warn('could not exchange view counts with the directory', {
           image: grant.image_id,

@@ -18,9 +18,11 @@ import {
   readCopy,
   rewriteCopy,
   rightsUpdateBytes,
+  signedOfflineAllowance,
   viewerEntry,
   withConsumed,
   withSignedRights,
+  type CopyInfo,
 } from './copies.js';
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
 import { PeerRefusal, type PeerIdentity, type PeerSession, type Reply } from './p2p-session.js';
@@ -144,6 +146,7 @@ export class CopyReceiver {
       image_digest: copy.imageDigest,
       size_bytes: stored.length,
       received_at_ms: Date.now(),
+      offline: signedOfflineAllowance(copy, this.ctx.me.username),
     });
     this.ctx.logger.info('copy received', {
       owner: owner.username,
@@ -170,6 +173,17 @@ export class CopyReceiver {
           'no_copy',
           `${this.ctx.me.username} holds no copy of ${owner.username}/${update.image_id} yet`,
         );
+      // The allowance signed into the copy stays as it was: the update is signed over it too.
+      const path = this.ctx.dataDir.receivedPath(owner.user_id, update.image_id);
+      let heldCopy: CopyInfo;
+      try {
+        heldCopy = await readCopy(readFileLimited(path, PEER_LIMITS.max_copy_bytes, 'copy'));
+      } catch (err) {
+        throw new PeerRefusal(
+          'no_copy',
+          `${this.ctx.me.username}'s copy of ${owner.username}/${update.image_id} cannot be read (${errorMessage(err)}); it will be fetched again`,
+        );
+      }
       const signed = rightsUpdateBytes({
         owner: owner.username,
         imageId: update.image_id,
@@ -178,6 +192,7 @@ export class CopyReceiver {
         revoked: update.revoked,
         version: update.version,
         imageDigest: held.image_digest,
+        offline: signedOfflineAllowance(heldCopy, this.ctx.me.username),
       });
       const signature = fromHex(update.signature, 64) as Uint8Array;
       if (!verify(owner.public_key, signed, signature))
@@ -193,9 +208,8 @@ export class CopyReceiver {
       const before = this.ctx.db.ledger(owner.user_id, update.image_id);
       const ledger = this.ctx.db.mergeLedger(key, update);
       if (update.version > held.file_version) {
-        const path = this.ctx.dataDir.receivedPath(owner.user_id, update.image_id);
         try {
-          const copy = await readCopy(readFileLimited(path, PEER_LIMITS.max_copy_bytes, 'copy'));
+          const copy = heldCopy;
           const consumed = Math.max(
             ledger.consumed,
             viewerEntry(copy, this.ctx.me.username).consumed,

@@ -25,6 +25,8 @@ import {
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
 import type { ViewAtDirectory } from './directory.js';
 import { DirectoryRequestError } from './directory-client.js';
+import { offlineAllowanceOf, signedOfflineAllowance } from './copies.js';
+import { DEFAULT_OFFLINE_ALLOWANCE, offlineRefusal } from './offline-allowance.js';
 import type { PeerIdentity } from './p2p-session.js';
 import { count } from '../util/words.js';
 
@@ -73,6 +75,12 @@ export class ViewerViews {
               : 'used_up',
         file_version: held?.file_version ?? null,
         size_bytes: held?.size_bytes ?? null,
+        offline: held ? (held.offline ?? DEFAULT_OFFLINE_ALLOWANCE) : null,
+        offline_used: ledger.offline_used,
+        offline_until_ms:
+          ledger.online_at_ms === null
+            ? null
+            : ledger.online_at_ms + (held?.offline ?? DEFAULT_OFFLINE_ALLOWANCE).window_ms,
       };
     });
   }
@@ -151,6 +159,16 @@ export class ViewerViews {
     } catch (err) {
       if (err instanceof CopyError)
         return this.defaultView(err.problem, err.message, null, null, null);
+      // The owner's key is not pinned here (a new or wiped agent) and the cloud cannot be
+      // reached to learn it: nothing is shown offline until the agent has synced.
+      if (err instanceof CloudP2PError && err.code === 'directory_unreachable')
+        return this.defaultView(
+          'not_synced',
+          `the cloud cannot be reached and this agent has no record of this copy (${errorMessage(err)}); it shows it only after it has reached the cloud`,
+          null,
+          null,
+          null,
+        );
       throw err;
     }
     return this.consumeOne(copy, owner, bytes, storedPath);
@@ -200,6 +218,7 @@ export class ViewerViews {
             image_digest: copy.imageDigest,
             size_bytes: bytes.length,
             received_at_ms: Date.now(),
+            offline: signedOfflineAllowance(copy, me),
           });
         }
       }
@@ -213,8 +232,9 @@ export class ViewerViews {
       }
       // Online, the count's truth is the directory: one view is used there first, atomically
       // (two devices of this user viewing at once can never pass the grant together), and only
-      // then is the image shown; the ledger and the file follow the directory's count.
-      const atDirectory = await this.consumeAtDirectory(owner.user_id, copy.imageId);
+      // then is the image shown; the ledger and the file follow the directory's count. Views
+      // used offline since the last contact are reported first, so they count there too.
+      const atDirectory = await this.consumeAtDirectory(ledger);
       if (atDirectory === 'no_grant')
         return this.defaultView(
           'revoked',
@@ -233,15 +253,32 @@ export class ViewerViews {
           },
           atDirectory.consumed,
         );
+        this.ctx.db.markOnline(owner.user_id, copy.imageId);
         if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
         if (!atDirectory.granted) return this.refused(ledger, owner.username, copy.imageId);
         return this.shown(ledger, owner.username, copy.imageId, image);
       }
-      // Offline: the local record decides (the directory hears of the view when back online).
+      // Offline: the local record decides, within the owner's offline allowance (views and
+      // window since the directory last confirmed the count); the directory hears of the view
+      // when back online.
       if (ledger.revoked || viewsLeft(ledger) === 0)
         return this.refused(ledger, owner.username, copy.imageId);
-      const after = this.ctx.db.consumeView(owner.user_id, copy.imageId);
-      if (!after) return this.refused(ledger, owner.username, copy.imageId);
+      const allowance = offlineAllowanceOf(copy, me);
+      const name = `${owner.username}/${copy.imageId}`;
+      const refusal = offlineRefusal(ledger, allowance, this.ctx.db.now(), name);
+      const after = refusal
+        ? null
+        : this.ctx.db.consumeOfflineView(owner.user_id, copy.imageId, allowance);
+      if (!after) {
+        const why = refusal ??
+          offlineRefusal(
+            this.ctx.db.ledger(owner.user_id, copy.imageId) ?? ledger,
+            allowance,
+            this.ctx.db.now(),
+            name,
+          ) ?? { reason: 'quota_used' as const, message: `no views of ${name} are left` };
+        return this.defaultView(why.reason, why.message, owner.username, copy.imageId, ledger);
+      }
       ledger = after;
       if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
       this.ctx.inBackground(
@@ -260,11 +297,13 @@ export class ViewerViews {
    * record decides); 'no_grant' when the directory has none for this copy.
    */
   private async consumeAtDirectory(
-    ownerId: string,
-    imageId: string,
+    ledger: LedgerRow,
   ): Promise<ViewAtDirectory | 'offline' | 'no_grant'> {
+    const grant = { owner_id: ledger.owner_id, image_id: ledger.image_id };
     try {
-      return await this.ctx.directory.consumeView({ owner_id: ownerId, image_id: imageId });
+      if (ledger.offline_used > 0)
+        await this.ctx.directory.recordViews({ ...grant, consumed: ledger.consumed });
+      return await this.ctx.directory.consumeView(grant);
     } catch (err) {
       if (err instanceof CloudP2PError && err.code === 'directory_unreachable') {
         this.ctx.logger.info('directory unreachable: the view is decided offline', {

@@ -13,6 +13,7 @@ export type {
   SealedPayload,
   ViewerConsumption,
   ViewerGrant,
+  OfflineGrant,
 } from './types.js';
 export { CapacityError, StegoError, StegoErrorCode } from './errors.js';
 export type { StegoErrorCodeValue } from './errors.js';

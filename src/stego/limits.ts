@@ -13,6 +13,10 @@ export const MAX_HIDDEN_IMAGE_BYTES = 12 * 1024 * 1024;
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 export const MAX_VIEWERS = 256;
 export const MAX_VIEW_COUNT = 1_000_000;
+/** The offline allowance an owner may sign into a viewer's rights (docs/SHARING.md). */
+export const MAX_OFFLINE_VIEWS = 10;
+export const MIN_OFFLINE_WINDOW_SECONDS = 3600;
+export const MAX_OFFLINE_WINDOW_SECONDS = 7 * 24 * 3600;
 export const MAX_USERNAME_LENGTH = 32;
 export const MAX_IMAGE_ID_LENGTH = 64;
 /** Usernames in a container (format v1; broader than protocol/ids.ts on purpose). */

@@ -9,8 +9,11 @@ import { imageSectionDigest } from './image-section.js';
 import {
   IMAGE_ID_PATTERN,
   IMAGE_ID_RULE,
+  MAX_OFFLINE_VIEWS,
+  MAX_OFFLINE_WINDOW_SECONDS,
   MAX_VIEW_COUNT,
   MAX_VIEWERS,
+  MIN_OFFLINE_WINDOW_SECONDS,
   USERNAME_PATTERN,
   USERNAME_RULE,
 } from './limits.js';
@@ -18,12 +21,15 @@ import type {
   AccessRights,
   ContainerPayload,
   HiddenImage,
+  OfflineGrant,
   PlainPayload,
   ViewerConsumption,
   ViewerGrant,
 } from './types.js';
 
 const RIGHTS_SIGNATURE_DOMAIN = new TextEncoder().encode('cloudp2p rights v1\0');
+/** Marks the optional offline-allowance block after the viewers (one entry per viewer). */
+const OFFLINE_BLOCK = 0x01;
 
 export function validateUsername(username: unknown, what: string): string {
   if (typeof username !== 'string' || !USERNAME_PATTERN.test(username)) {
@@ -56,7 +62,14 @@ export function canonicalRights(rights: AccessRights): AccessRights {
   const viewers: ViewerGrant[] = rights.viewers.map((viewer) => ({
     username: validateUsername(viewer.username, 'viewer'),
     quota: validateCount(viewer.quota, `quota of viewer ${viewer.username}`),
+    ...(viewer.offline === undefined
+      ? {}
+      : { offline: validateOffline(viewer.offline, `offline allowance of ${viewer.username}`) }),
   }));
+  // The allowance is one optional block after the viewers: all of them carry it, or none.
+  const withOffline = viewers.filter((viewer) => viewer.offline !== undefined).length;
+  if (withOffline !== 0 && withOffline !== viewers.length)
+    throw invalid('either every viewer has an offline allowance or none has');
   viewers.sort((a, b) => compareAscii(a.username, b.username));
   for (let i = 1; i < viewers.length; i++) {
     if (viewers[i]?.username === viewers[i - 1]?.username) {
@@ -64,6 +77,29 @@ export function canonicalRights(rights: AccessRights): AccessRights {
     }
   }
   return { owner, imageId: rights.imageId, viewers };
+}
+
+export function validateOffline(value: OfflineGrant, what: string): OfflineGrant {
+  const { views, windowSeconds } = value ?? {};
+  if (
+    typeof views !== 'number' ||
+    !Number.isInteger(views) ||
+    views < 0 ||
+    views > MAX_OFFLINE_VIEWS
+  )
+    throw invalid(
+      `${what}: views must be an integer from 0 to ${MAX_OFFLINE_VIEWS}, got ${String(views)}`,
+    );
+  if (
+    typeof windowSeconds !== 'number' ||
+    !Number.isInteger(windowSeconds) ||
+    windowSeconds < MIN_OFFLINE_WINDOW_SECONDS ||
+    windowSeconds > MAX_OFFLINE_WINDOW_SECONDS
+  )
+    throw invalid(
+      `${what}: the window must be an integer number of seconds from ${MIN_OFFLINE_WINDOW_SECONDS} (1 hour) to ${MAX_OFFLINE_WINDOW_SECONDS} (7 days), got ${String(windowSeconds)}`,
+    );
+  return { views, windowSeconds };
 }
 
 function compareAscii(a: string, b: string): number {
@@ -98,6 +134,13 @@ export function encodeRights(rights: AccessRights): Uint8Array {
     writer.shortAscii(viewer.username);
     writer.u32(viewer.quota);
   }
+  if (canonical.viewers.some((viewer) => viewer.offline)) {
+    writer.u8(OFFLINE_BLOCK);
+    for (const viewer of canonical.viewers) {
+      writer.u16(viewer.offline?.views ?? 0);
+      writer.u32(viewer.offline?.windowSeconds ?? 0);
+    }
+  }
   return writer.result();
 }
 
@@ -110,6 +153,15 @@ export function decodeRights(value: Uint8Array): AccessRights {
   for (let i = 0; i < count; i++) {
     const username = reader.shortAscii('viewer name');
     viewers.push({ username, quota: reader.u32('viewer quota') });
+  }
+  if (reader.remaining !== 0) {
+    if (reader.u8('rights block') !== OFFLINE_BLOCK)
+      throw corrupted('unknown block after the viewers in the access rights');
+    for (const viewer of viewers)
+      viewer.offline = {
+        views: reader.u16('offline views'),
+        windowSeconds: reader.u32('offline window'),
+      };
   }
   if (reader.remaining !== 0) throw corrupted('extra bytes after the access rights');
   const rights = { owner, imageId, viewers };

@@ -24,6 +24,17 @@ export interface ViewerGrant {
   username: string;
   /** How many times this viewer may open the image in total. */
   quota: number;
+  /**
+   * How many of those views the viewer's agent may use while it cannot reach the cloud, within
+   * how long of the directory's last confirmation of the count. Signed with the rights; absent
+   * in copies made before it existed (the agent then applies its default).
+   */
+  offline?: OfflineGrant;
+}
+
+export interface OfflineGrant {
+  views: number;
+  windowSeconds: number;
 }
 
 /**

@@ -29,16 +29,38 @@ describe('agent database ledger', () => {
     expect(row).toMatchObject({ version: 3, quota: 4, consumed: 4 });
   });
 
-  it('uses views one at a time until the quota, and none when revoked', () => {
-    db.mergeLedger(key, { version: 1, quota: 2, revoked: false });
-    expect(db.consumeView('o1', 'img')?.consumed).toBe(1);
-    expect(db.consumeView('o1', 'img')?.consumed).toBe(2);
-    expect(db.consumeView('o1', 'img')).toBeNull();
-    db.mergeLedger(key, { version: 2, quota: 10, revoked: true });
-    expect(db.consumeView('o1', 'img')).toBeNull();
-    db.mergeLedger(key, { version: 3, quota: 10, revoked: false });
-    expect(db.consumeView('o1', 'img')?.consumed).toBe(3);
-    expect(db.consumeView('nobody', 'img')).toBeNull();
+  it('uses views offline only within the allowance since the directory last confirmed the count', () => {
+    let now_ms = 1_000_000;
+    const clocked = new AgentDatabase(join(dir, 'clocked.sqlite'), () => now_ms);
+    const allowance = { views: 2, window_ms: 60_000 };
+    const offline = () => clocked.consumeOfflineView('o1', 'img', allowance);
+    try {
+      clocked.mergeLedger(key, { version: 1, quota: 4, revoked: false });
+      expect(offline()).toBeNull(); // never confirmed online on this agent: nothing
+      clocked.markOnline('o1', 'img');
+      expect(offline()).toMatchObject({ consumed: 1, offline_used: 1, online_at_ms: now_ms });
+      expect(offline()).toMatchObject({ consumed: 2, offline_used: 2 });
+      expect(offline()).toBeNull(); // the allowance is used until the next confirmation
+      now_ms += 1000;
+      clocked.markOnline('o1', 'img');
+      expect(clocked.ledger('o1', 'img')).toMatchObject({ consumed: 2, offline_used: 0 });
+      now_ms += 59_999;
+      expect(offline()).toMatchObject({ consumed: 3, offline_used: 1 });
+      now_ms += 1; // the window since the confirmation is over
+      expect(offline()).toBeNull();
+      clocked.markOnline('o1', 'img');
+      now_ms -= 10; // a clock set back before the confirmation gains nothing
+      expect(offline()).toBeNull();
+      now_ms += 10;
+      expect(offline()).toMatchObject({ consumed: 4 });
+      clocked.markOnline('o1', 'img');
+      expect(offline()).toBeNull(); // the quota is used
+      clocked.mergeLedger(key, { version: 2, quota: 10, revoked: true });
+      expect(offline()).toBeNull(); // revoked
+      expect(clocked.consumeOfflineView('nobody', 'img', allowance)).toBeNull();
+    } finally {
+      clocked.close();
+    }
   });
 
   it('keeps copies: the grant moves forward only, deliveries are recorded', () => {
@@ -55,7 +77,9 @@ describe('agent database ledger', () => {
       revoked: false,
       copy_delivered: false,
       rights_delivered_version: 0,
+      offline: { views: 2, window_ms: 3_600_000 },
     });
+    expect(db.copy('img', 'v1')?.offline).toEqual({ views: 2, window_ms: 3_600_000 });
     expect(db.undeliveredCopies()).toHaveLength(1);
     db.markCopyDelivered('img', 'v1', 1);
     expect(db.undeliveredCopies()).toHaveLength(0);

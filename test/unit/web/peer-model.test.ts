@@ -54,6 +54,7 @@ const grant = (over: Partial<GrantView> = {}): GrantView => ({
   version: 2,
   revoked: false,
   delivery: 'delivered',
+  offline: { views: 1, window_ms: 86_400_000 },
   ...over,
 });
 
@@ -69,6 +70,9 @@ const received = (over: Partial<ReceivedView> = {}): ReceivedView => ({
   state: 'viewable',
   file_version: 1,
   size_bytes: 100,
+  offline: { views: 1, window_ms: 86_400_000 },
+  offline_used: 0,
+  offline_until_ms: null,
   ...over,
 });
 

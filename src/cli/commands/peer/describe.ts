@@ -37,4 +37,6 @@ export const DENIED_REASONS: ReadonlySet<ViewReason> = new Set<ViewReason>([
   'wrong_owner_key',
   'not_a_copy',
   'no_copy',
+  'offline_used',
+  'not_synced',
 ]);

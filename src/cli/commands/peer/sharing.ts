@@ -3,6 +3,12 @@
  * `revoke`: asking for views, answering, and changing who may view what.
  */
 import type { Command } from 'commander';
+import type { OfflineAllowance } from '../../../peer/api-types.js';
+import {
+  DEFAULT_OFFLINE_ALLOWANCE,
+  HOUR_MS,
+  OFFLINE_LIMITS,
+} from '../../../peer/offline-allowance.js';
 import { count } from '../../../util/words.js';
 import { describeGrant, describeRequest } from './describe.js';
 import { parseCount, parseImageId, parseImageRef, parseRequestId, parseUsername } from './parse.js';
@@ -77,31 +83,33 @@ export function registerSharingCommands(peer: Command): void {
     });
 
   for (const decision of ['accept', 'reject'] as const) {
-    peer
+    const answer = peer
       .command(decision)
       .description(`use case 6: ${decision} a request (see \`peer inbox\`)`)
-      .argument('<request_id>', 'the request id', parseRequestId)
-      .action(async (requestId: string, _o, command: Command) => {
-        const options = globals(command);
-        await withAgent(
-          options,
-          async (ops) => {
-            const result = await ops.answer(
-              requestId,
-              decision === 'accept' ? 'accepted' : 'rejected',
+      .argument('<request_id>', 'the request id', parseRequestId);
+    if (decision === 'accept') withOfflineOptions(answer);
+    answer.action(async (requestId: string, o: OfflineOptions, command: Command) => {
+      const options = globals(command);
+      await withAgent(
+        options,
+        async (ops) => {
+          const result = await ops.answer(
+            requestId,
+            decision === 'accept' ? 'accepted' : 'rejected',
+            offlineOf(o),
+          );
+          output(options, result, () => {
+            say(
+              `${result.request.status} ${result.request.requester}'s request for ${result.request.image_id}`,
             );
-            output(options, result, () => {
-              say(
-                `${result.request.status} ${result.request.requester}'s request for ${result.request.image_id}`,
-              );
-              if (result.grant) say(`  ${describeGrant(result.grant)}`);
-            });
-          },
-          decision === 'accept'
-            ? 'the copy goes to the viewer now if online, else when both agents are online'
-            : undefined,
-        );
-      });
+            if (result.grant) say(`  ${describeGrant(result.grant)}`);
+          });
+        },
+        decision === 'accept'
+          ? 'the copy goes to the viewer now if online, else when both agents are online'
+          : undefined,
+      );
+    });
   }
 
   peer
@@ -119,26 +127,39 @@ export function registerSharingCommands(peer: Command): void {
     });
 
   const grantAction =
-    (verb: string) => async (imageId: string, user: string, quota: number, command: Command) => {
+    (verb: string) =>
+    async (
+      imageId: string,
+      user: string,
+      quota: number,
+      command: Command,
+      offline?: OfflineAllowance,
+    ) => {
       const options = globals(command);
       await withAgent(
         options,
         async (ops) => {
-          const grant = await ops.setGrant(imageId, user, quota);
+          const grant = await ops.setGrant(imageId, user, quota, offline);
           output(options, grant, () => say(`${verb}: ${describeGrant(grant)}`));
         },
         'a viewer who is online gets the change now; an offline one at sign-in',
       );
     };
-  peer
-    .command('grant')
-    .description('use case 9: let a user view your image N times in total (they get a copy)')
-    .argument('<image_id>', 'your image', parseImageId)
-    .argument('<user>', 'the viewer', parseUsername)
-    .requiredOption('--views <n>', 'total views (0-1000000)', parseCount(0, 1_000_000))
-    .action(async (imageId: string, user: string, o: { views: number }, command: Command) =>
-      grantAction('granted')(imageId, user, o.views, command),
-    );
+  withOfflineOptions(
+    peer
+      .command('grant')
+      .description('use case 9: let a user view your image N times in total (they get a copy)')
+      .argument('<image_id>', 'your image', parseImageId)
+      .argument('<user>', 'the viewer', parseUsername)
+      .requiredOption('--views <n>', 'total views (0-1000000)', parseCount(0, 1_000_000)),
+  ).action(
+    async (
+      imageId: string,
+      user: string,
+      o: { views: number } & OfflineOptions,
+      command: Command,
+    ) => grantAction('granted')(imageId, user, o.views, command, offlineOf(o)),
+  );
   peer
     .command('set-quota')
     .description("use case 9: change a viewer's total views (also while they are offline)")
@@ -168,4 +189,33 @@ export function registerSharingCommands(peer: Command): void {
         'a viewer who is online gets the change now; an offline one at sign-in',
       );
     });
+}
+
+interface OfflineOptions {
+  offlineViews?: number;
+  offlineHours?: number;
+}
+
+/** The owner's offline allowance, signed into the copy made now (docs/SHARING.md). */
+function withOfflineOptions(command: Command): Command {
+  return command
+    .option(
+      '--offline-views <n>',
+      `views the viewer may use while their agent cannot reach the cloud (0-${OFFLINE_LIMITS.max_views}; default ${DEFAULT_OFFLINE_ALLOWANCE.views})`,
+      parseCount(0, OFFLINE_LIMITS.max_views),
+    )
+    .option(
+      '--offline-hours <h>',
+      `within how many hours of their last contact with the cloud (1-${OFFLINE_LIMITS.max_window_ms / HOUR_MS}; default ${DEFAULT_OFFLINE_ALLOWANCE.window_ms / HOUR_MS})`,
+      parseCount(1, OFFLINE_LIMITS.max_window_ms / HOUR_MS),
+    );
+}
+
+function offlineOf(o: OfflineOptions): OfflineAllowance | undefined {
+  if (o.offlineViews === undefined && o.offlineHours === undefined) return undefined;
+  return {
+    views: o.offlineViews ?? DEFAULT_OFFLINE_ALLOWANCE.views,
+    window_ms:
+      o.offlineHours === undefined ? DEFAULT_OFFLINE_ALLOWANCE.window_ms : o.offlineHours * HOUR_MS,
+  };
 }

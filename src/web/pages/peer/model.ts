@@ -298,6 +298,10 @@ const REASONS: Record<ViewReason, string> = {
   not_a_copy: 'This file is not a shared copy, so the default image is shown instead.',
   no_copy:
     'The copy has not arrived yet (it comes when the owner is online), so the default image is shown instead.',
+  offline_used:
+    'The cloud cannot be reached and the views the owner allows offline are used, so the default image is shown instead.',
+  not_synced:
+    'The cloud cannot be reached and this agent has not reached it recently enough to view offline, so the default image is shown instead.',
 };
 
 /** What a view says beside the picture. */

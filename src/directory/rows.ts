@@ -242,6 +242,8 @@ export function decodeGrant(row: Record<string, unknown>, where = 'dir_grants ro
     viewer_id: userIdOf(r, 'viewer_id'),
     viewer_username: usernameOf(r, 'viewer_username'),
     quota: r.int('quota', 0, FIELD_LIMITS.quota_max),
+    // Queued updates written before the count was part of a grant have none: 0 (not shown there).
+    views_used: row.views_used === undefined ? 0 : r.int('views_used', 0, FIELD_LIMITS.quota_max),
     version: r.int('version', 1, Number.MAX_SAFE_INTEGER),
     revoked: r.bool('revoked'),
     created_at_ms: r.time('created_at_ms'),

@@ -133,6 +133,8 @@ export interface AccessGrant extends GrantKey {
   viewer_username: string;
   /** Total views the viewer may use, 0–1000000. */
   quota: number;
+  /** Views the viewer reported using (recordViews); only ever grows. */
+  views_used: number;
   /** Starts at 1 and grows by 1 on every change: apply an update only if its version is newer. */
   version: number;
   revoked: boolean;

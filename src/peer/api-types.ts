@@ -81,6 +81,11 @@ export interface GrantView {
   viewer_id: string;
   /** Total views allowed (views already used count against it). */
   quota: number;
+  /**
+   * Views the viewer has used, as their agent last reported to the directory (null: unknown,
+   * e.g. an older cloud). Views left = quota - views_used.
+   */
+  views_used: number | null;
   version: number;
   revoked: boolean;
   delivery: Delivery;

@@ -42,6 +42,7 @@ export function grantView(grant: WireGrant, copy: CopyOutRow | undefined): Grant
     viewer: grant.viewer_username,
     viewer_id: grant.viewer_id,
     quota: grant.quota,
+    views_used: grant.views_used ?? null,
     version: grant.version,
     revoked: grant.revoked,
     delivery,
@@ -152,6 +153,7 @@ export class CopyDelivery {
             viewer: now.viewer_username,
             viewer_id: now.viewer_id,
             quota: now.quota,
+            views_used: null, // the copy's record does not hold it; `peer grants` asks the directory
             version: now.grant_version,
             revoked: now.revoked,
             delivery: 'delivered',

@@ -104,6 +104,8 @@ export const WireGrant = v.object({
   owner_username: Username,
   viewer_username: Username,
   quota: Quota,
+  /** Views the viewer reported using (record_views); absent in updates queued before it existed. */
+  views_used: v.optional(Quota),
   version: GrantVersion,
   revoked: Bool(),
   created_at_ms: Time,

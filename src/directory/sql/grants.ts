@@ -245,6 +245,7 @@ export async function writeGrant(
       owner_username: requireUser(users, key.owner_id, 'owner'),
       viewer_username: requireUser(users, key.viewer_id, 'viewer'),
       ...state,
+      views_used: 0,
       version: 1,
       created_at_ms: now,
       updated_at_ms: now,

@@ -78,6 +78,7 @@ export function selectGrants(db: Db) {
       'g.viewer_id',
       'w.username as viewer_username',
       'g.quota',
+      'g.views_used',
       'g.version',
       'g.revoked',
       'g.created_at_ms',

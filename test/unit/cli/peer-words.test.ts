@@ -56,6 +56,28 @@ describe('peer command words', () => {
     expect(describeReceived(received)).toBe('alice/img1: 1 of 1 view left');
   });
 
+  it("shows each viewer's views used and left, when the directory knows them", () => {
+    const grant = (over: Partial<GrantView>): GrantView => ({
+      image_id: 'img1',
+      viewer: 'bob',
+      viewer_id: 'b',
+      quota: 5,
+      views_used: 2,
+      revoked: false,
+      version: 3,
+      delivery: 'delivered',
+      ...over,
+    });
+    expect(describeGrant(grant({}))).toBe('img1 -> bob: 5 views (2 used, 3 left), version 3');
+    expect(describeGrant(grant({ views_used: 1, quota: 1 }))).toBe(
+      'img1 -> bob: 1 view (1 used, 0 left), version 3',
+    );
+    expect(describeGrant(grant({ views_used: null }))).toBe('img1 -> bob: 5 views, version 3');
+    expect(describeGrant(grant({ revoked: true }))).toBe(
+      'img1 -> bob: revoked (2 views used before), version 3',
+    );
+  });
+
   it('escapes control characters a peer put in a delivery problem', () => {
     const grant = {
       image_id: 'img1',

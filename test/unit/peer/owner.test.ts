@@ -84,7 +84,16 @@ describe('the owner side', () => {
     });
     expect(bob.ctx.db.received(alice.ctx.me.user_id, imageId)).toMatchObject({ file_version: 1 });
     expect(await owner.grants.grants()).toEqual([
-      expect.objectContaining({ viewer: 'bob', quota: 3, delivery: 'delivered' }),
+      expect.objectContaining({ viewer: 'bob', quota: 3, views_used: 0, delivery: 'delivered' }),
+    ]);
+    // bob's agent reports the views he used; alice sees them per viewer.
+    await bob.ctx.directory.recordViews({
+      owner_id: alice.ctx.me.user_id,
+      image_id: imageId,
+      consumed: 2,
+    });
+    expect(await owner.grants.grants()).toEqual([
+      expect.objectContaining({ viewer: 'bob', quota: 3, views_used: 2 }),
     ]);
   });
 

@@ -51,6 +51,7 @@ const grant = (over: Partial<GrantView> = {}): GrantView => ({
   viewer: 'bob',
   viewer_id: 'b',
   quota: 5,
+  views_used: 0,
   version: 2,
   revoked: false,
   delivery: 'delivered',

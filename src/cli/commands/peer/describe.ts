@@ -9,13 +9,22 @@ export function describeRequest(r: RequestView): string {
 }
 
 export function describeGrant(g: GrantView): string {
-  const state = g.revoked ? 'revoked' : count(g.quota, 'view');
+  const state = g.revoked
+    ? `revoked${g.views_used ? ` (${count(g.views_used, 'view')} used before)` : ''}`
+    : `${count(g.quota, 'view')}${viewsUsed(g)}`;
   const delivery = g.problem
     ? `  (pending: ${printable(g.problem)})`
     : g.delivery === 'pending'
       ? '  (pending: waits for the viewer to come online)'
       : '';
   return `${g.image_id} -> ${g.viewer}: ${state}, version ${g.version}${delivery}`;
+}
+
+/** ` (2 used, 3 left)` from the viewer's last report to the directory; empty when unknown. */
+function viewsUsed(g: GrantView): string {
+  if (typeof g.views_used !== 'number') return '';
+  const used = Math.min(g.views_used, g.quota);
+  return ` (${used} used, ${g.quota - used} left)`;
 }
 
 export function describeReceived(r: ReceivedView): string {

@@ -81,6 +81,8 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE received ADD COLUMN offline_views INTEGER;
   ALTER TABLE received ADD COLUMN offline_window_ms INTEGER;
   `,
+  // 3: images the owner withdrew (no longer offered in the directory; grants stand)
+  `ALTER TABLE own_images ADD COLUMN withdrawn_at_ms INTEGER;`,
 ];
 
 export interface OwnImageRow {
@@ -94,6 +96,8 @@ export interface OwnImageRow {
   preview_height: number;
   preview_size_bytes: number;
   created_at_ms: number;
+  /** When the owner withdrew it from the directory (`peer withdraw`); null while offered. */
+  withdrawn_at_ms: number | null;
 }
 
 export interface CopyOutRow {
@@ -222,6 +226,7 @@ function ownImage(row: Row): OwnImageRow {
     preview_height: intOf(row, t, 'preview_height', 1),
     preview_size_bytes: intOf(row, t, 'preview_size_bytes', 1),
     created_at_ms: intOf(row, t, 'created_at_ms'),
+    withdrawn_at_ms: row.withdrawn_at_ms === null ? null : intOf(row, t, 'withdrawn_at_ms'),
   };
 }
 
@@ -352,7 +357,16 @@ export class AgentDatabase {
 
   // ---- Own images ------------------------------------------------------------------------------
 
-  addOwnImage(row: OwnImageRow): void {
+  /** Marks an own image withdrawn (kept, with its copies, but no longer offered). */
+  withdrawOwnImage(imageId: string): void {
+    this.db
+      .prepare(
+        'UPDATE own_images SET withdrawn_at_ms = ? WHERE image_id = ? AND withdrawn_at_ms IS NULL',
+      )
+      .run(this.clock(), imageId);
+  }
+
+  addOwnImage(row: Omit<OwnImageRow, 'withdrawn_at_ms'>): void {
     this.db
       .prepare(
         `INSERT INTO own_images (image_id, title, media_type, width, height, size_bytes,

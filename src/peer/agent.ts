@@ -33,6 +33,7 @@ import type {
   RequestCreated,
   RequestView,
   SyncReport,
+  WithdrawResult,
 } from './api-types.js';
 import { API_VERSION, ENCRYPT_DONE_STEP } from './api-types.js';
 import {
@@ -434,6 +435,11 @@ export class PeerAgent {
 
   revoke(imageId: string, username: string): Promise<GrantView> {
     return this.owner.grants.revoke(imageId, username);
+  }
+
+  /** Stops offering an own image (OwnerGrants.withdraw). */
+  withdraw(imageId: string, options: { revokeGrants?: boolean } = {}): Promise<WithdrawResult> {
+    return this.owner.grants.withdraw(imageId, options);
   }
 
   /** Use case 7: images received, with views left. */

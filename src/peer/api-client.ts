@@ -23,6 +23,7 @@ import type {
   RequestCreated,
   RequestView,
   SyncReport,
+  WithdrawResult,
 } from './api-types.js';
 import { processAlive, type DataDir, type RunningAgentInfo } from './data-dir.js';
 import type { AgentOps, ViewOutcome } from './ops.js';
@@ -195,6 +196,11 @@ export class ApiAgentClient implements AgentOps {
   }
   grants(): Promise<GrantView[]> {
     return this.json('GET', '/api/grants');
+  }
+  withdraw(imageId: string, options: { revokeGrants?: boolean } = {}): Promise<WithdrawResult> {
+    return this.json('DELETE', `/api/images/${encodeURIComponent(imageId)}`, {
+      revoke_grants: options.revokeGrants ?? false,
+    });
   }
   setGrant(
     imageId: string,

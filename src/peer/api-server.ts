@@ -326,6 +326,13 @@ export class PeerApiServer {
         const body = await readBody(req, MAX_SHARED_IMAGE_BYTES);
         json(res, 201, await agent.encrypt(body, title, operation));
       }),
+      route('DELETE', '/api/images/:image_id', async ({ req, res, params }) => {
+        const body = await readJson(req, ['revoke_grants'], true);
+        const revokeGrants = body.revoke_grants ?? false;
+        if (typeof revokeGrants !== 'boolean')
+          throw new ApiError(400, 'invalid_argument', 'revoke_grants: expected true or false');
+        json(res, 200, await agent.withdraw(params.image_id as string, { revokeGrants }));
+      }),
       route('GET', '/api/images/:image_id/preview', async ({ res, params }) =>
         sendBytes(res, 'image/jpeg', agent.ownPreview(params.image_id as string)),
       ),

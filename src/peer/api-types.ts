@@ -107,9 +107,21 @@ export interface OwnImageView {
   size_bytes: number;
   preview: { width: number; height: number; size_bytes: number };
   created_at_ms: number;
-  /** Whether the directory lists it (false: it will be offered again at the next sync). */
+  /**
+   * Whether the directory lists it (false and not withdrawn: it will be offered again at the
+   * next sync).
+   */
   offered: boolean;
+  /** The owner withdrew it (`peer withdraw`): not offered any more; its grants stand. */
+  withdrawn: boolean;
   grants: GrantView[];
+}
+
+/** What `peer withdraw` / DELETE /api/images/:image_id did. */
+export interface WithdrawResult {
+  image: OwnImageView;
+  /** Grants revoked with it (only when asked: `revoke_grants`). */
+  revoked: GrantView[];
 }
 
 export interface RequestView {

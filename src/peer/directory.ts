@@ -3,6 +3,7 @@
  * servers, every answer checked against its op's schema) plus whole listings instead of pages.
  * Listings stop at `MAX_LISTED` items so a huge directory cannot exhaust the agent.
  */
+import { CloudP2PError } from '../util/errors.js';
 import type { Identity } from '../identity/keys.js';
 import type { OpAnswer, Page } from '../protocol/directory-ops.js';
 import type { Endpoint } from '../transport/endpoint.js';
@@ -101,6 +102,17 @@ export class PeerDirectory {
     preview: WireImage['preview'];
   }): Promise<WireImage> {
     return this.client.call('offer_image', offer);
+  }
+
+  /** Stops offering an image; true if the directory listed it, false if it already did not. */
+  async withdrawImage(imageId: string): Promise<boolean> {
+    try {
+      await this.client.withdrawImage(imageId);
+      return true;
+    } catch (err) {
+      if (err instanceof CloudP2PError && err.code === 'not_found') return false;
+      throw err;
+    }
   }
 
   async createRequest(request: {

@@ -18,6 +18,7 @@ import type {
   RequestCreated,
   RequestView,
   SyncReport,
+  WithdrawResult,
 } from './api-types.js';
 import type { ViewOutcome } from './viewer-views.js';
 
@@ -53,6 +54,7 @@ export interface AgentOps {
     offline?: OfflineAllowance,
   ): Promise<GrantView>;
   revoke(imageId: string, username: string): Promise<GrantView>;
+  withdraw(imageId: string, options?: { revokeGrants?: boolean }): Promise<WithdrawResult>;
   received(): Promise<ReceivedView[]>;
   view(owner: string, imageId: string): Promise<ViewOutcome>;
   viewFile(bytes: Uint8Array): Promise<ViewOutcome>;
@@ -86,6 +88,7 @@ export function localOps(agent: PeerAgent): AgentOps {
     setGrant: (imageId, username, quota, offline) =>
       agent.setGrant(imageId, username, quota, offline),
     revoke: (imageId, username) => agent.revoke(imageId, username),
+    withdraw: (imageId, options) => agent.withdraw(imageId, options),
     received: async () => agent.received(),
     view: (owner, imageId) => agent.view(owner, imageId),
     viewFile: (bytes) => agent.viewFile(bytes),

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { HiddenMediaType } from '../stego/index.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
-import type { AnswerResult, GrantView } from './api-types.js';
+import type { AnswerResult, GrantView, WithdrawResult } from './api-types.js';
 import { requestView, type AgentContext } from './context.js';
 import { buildCopyContainer, checkCloudResult, sha256Hex } from './copies.js';
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
@@ -96,6 +96,29 @@ export class OwnerGrants {
       viewer_id: viewer.user_id,
     });
     return this.applyGrant(grant);
+  }
+
+  /**
+   * Stops offering an own image (OwnImages.withdraw); with `revokeGrants`, also revokes every
+   * viewer's grant of it, else viewers keep the views they were given (docs/SHARING.md).
+   */
+  async withdraw(
+    imageId: string,
+    options: { revokeGrants?: boolean } = {},
+  ): Promise<WithdrawResult> {
+    const row = await this.images.withdraw(imageId);
+    const revoked: GrantView[] = [];
+    if (options.revokeGrants)
+      for (const grant of await this.grantsOf(imageId))
+        if (!grant.revoked) revoked.push(await this.revoke(imageId, grant.viewer));
+    return {
+      image: this.images.imageView(row, false, await this.grantsOf(imageId)),
+      revoked,
+    };
+  }
+
+  private async grantsOf(imageId: string): Promise<GrantView[]> {
+    return (await this.grants()).filter((g) => g.image_id === imageId);
   }
 
   async grants(): Promise<GrantView[]> {

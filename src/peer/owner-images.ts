@@ -66,7 +66,7 @@ export class OwnImages {
     writeFileAtomic(this.ctx.dataDir.originalPath(imageId), bytes, 0o600);
     writeFileAtomic(this.ctx.dataDir.previewPath(imageId), preview.bytes, 0o600);
     writeFileAtomic(this.ctx.dataDir.stegoPath(imageId), result.png, 0o600);
-    const row: OwnImageRow = {
+    const row: Omit<OwnImageRow, 'withdrawn_at_ms'> = {
       image_id: imageId,
       title,
       media_type: image.mediaType,
@@ -79,6 +79,7 @@ export class OwnImages {
       created_at_ms: Date.now(),
     };
     this.ctx.db.addOwnImage(row);
+    const kept = this.ownImage(imageId);
     let offered = false;
     try {
       await this.offer(row);
@@ -89,7 +90,7 @@ export class OwnImages {
     }
     this.ctx.events.emit({ type: 'image-added', image_id: imageId, title });
     return {
-      image: this.imageView(row, offered, []),
+      image: this.imageView(kept, offered, []),
       stego_size_bytes: result.png.length,
       server_id: result.serverId,
       latency_ms: Math.round(result.latency_ms),
@@ -97,7 +98,7 @@ export class OwnImages {
     };
   }
 
-  offer(row: OwnImageRow): Promise<unknown> {
+  offer(row: Omit<OwnImageRow, 'withdrawn_at_ms'>): Promise<unknown> {
     return this.ctx.directory.offerImage({
       image_id: row.image_id,
       title: row.title,
@@ -117,7 +118,7 @@ export class OwnImages {
     );
     let offered = 0;
     for (const row of this.ctx.db.ownImages()) {
-      if (listed.has(row.image_id)) continue;
+      if (listed.has(row.image_id) || row.withdrawn_at_ms !== null) continue;
       await this.offer(row);
       offered++;
     }
@@ -147,6 +148,18 @@ export class OwnImages {
     );
   }
 
+  /**
+   * Stops offering an image: the directory no longer lists it (no new requests, no previews),
+   * and sign-in no longer offers it again. The image, its copies and its grants stay: viewers
+   * keep the views they were given (revoke them one by one, or withdraw with revokeGrants).
+   */
+  async withdraw(imageId: string): Promise<OwnImageRow> {
+    this.ownImage(imageId);
+    await this.ctx.directory.withdrawImage(imageId);
+    this.ctx.db.withdrawOwnImage(imageId);
+    return this.ownImage(imageId);
+  }
+
   imageView(row: OwnImageRow, offered: boolean, grants: GrantView[]): OwnImageView {
     return {
       image_id: row.image_id,
@@ -162,6 +175,7 @@ export class OwnImages {
       },
       created_at_ms: row.created_at_ms,
       offered,
+      withdrawn: row.withdrawn_at_ms !== null,
       grants,
     };
   }

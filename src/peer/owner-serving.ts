@@ -24,6 +24,7 @@ export class OwnerServing {
             type: 'PreviewList',
             images: this.ctx.db
               .ownImages()
+              .filter((row) => row.withdrawn_at_ms === null)
               .slice(-PEER_LIMITS.max_preview_list)
               .map((row) => ({
                 image_id: row.image_id,
@@ -36,7 +37,7 @@ export class OwnerServing {
         };
       case 'PreviewRequest': {
         const row = this.ctx.db.ownImage(message.image_id);
-        if (!row)
+        if (!row || row.withdrawn_at_ms !== null)
           throw new PeerRefusal(
             'not_found',
             `${this.ctx.me.username} offers no image ${message.image_id}`,

@@ -66,6 +66,7 @@ describe('peer command words', () => {
       revoked: false,
       version: 3,
       delivery: 'delivered',
+      offline: null,
       ...over,
     });
     expect(describeGrant(grant({}))).toBe('img1 -> bob: 5 views (2 used, 3 left), version 3');

@@ -149,4 +149,32 @@ describe('the owner side', () => {
       asCarol.request({ type: 'PreviewRequest', image_id: 'i0000000000x' }),
     ).rejects.toMatchObject({ peerCode: 'not_found' });
   });
+
+  it('withdraws an image: no longer listed, offered again or previewed; grants stand unless revoked too', async () => {
+    const second = (await owner.images.encrypt(PHOTO, 'Lake')).image.image_id;
+    await owner.grants.setGrant(imageId, 'carol', 2);
+    const withdrawn = await owner.grants.withdraw(imageId);
+    expect(withdrawn.image).toMatchObject({ image_id: imageId, offered: false, withdrawn: true });
+    expect(withdrawn.revoked).toEqual([]);
+    const listed = async () =>
+      (await alice.ctx.directory.images({ owner_id: alice.ctx.me.user_id })).map((i) => i.image_id);
+    expect(await listed()).toEqual([second]);
+    // Sign-in's catch-up offers missing images again, but not a withdrawn one.
+    expect(await owner.images.reofferMissing()).toBe(0);
+    expect(await listed()).toEqual([second]);
+    const asCarol = await sessionTo(carol, alice);
+    const list = await asCarol.request({ type: 'PreviewListRequest' });
+    expect(list.message).toMatchObject({ images: [{ image_id: second }] });
+    await expect(
+      asCarol.request({ type: 'PreviewRequest', image_id: imageId }),
+    ).rejects.toMatchObject({ peerCode: 'not_found' });
+    // Existing grants keep working: carol still holds hers.
+    expect(withdrawn.image.grants).toContainEqual(
+      expect.objectContaining({ viewer: 'carol', quota: 2, revoked: false }),
+    );
+    // Withdrawing again (already unlisted) is fine; with revokeGrants every grant is revoked.
+    const again = await owner.grants.withdraw(imageId, { revokeGrants: true });
+    expect(again.revoked.map((g) => g.viewer)).toEqual(['carol']);
+    expect(again.image.grants.every((g) => g.revoked)).toBe(true);
+  });
 });

@@ -8,7 +8,8 @@ import { PEER_LIMITS } from '../../../protocol/peer-protocol.js';
 import { ExitCode, UsageError } from '../../../util/errors.js';
 import { printable } from '../../../util/printable.js';
 import { DENIED_REASONS, describeGrant, describeReceived } from './describe.js';
-import { parseImageRef, parseUsername } from './parse.js';
+import { parseImageId, parseImageRef, parseUsername } from './parse.js';
+import { count } from '../../../util/words.js';
 import { globals, note, output, say, withAgent } from './session.js';
 import { defaultImagePath, shownImagePath } from './view-paths.js';
 
@@ -99,7 +100,7 @@ export function registerImageCommands(peer: Command): void {
             if (images.length === 0) say('you have no images yet: cloudp2p peer encrypt <image>');
             for (const image of images) {
               say(
-                `${image.image_id}  "${printable(image.title)}"  ${image.width}x${image.height}${image.offered ? '' : '  (not offered yet)'}`,
+                `${image.image_id}  "${printable(image.title)}"  ${image.width}x${image.height}${image.withdrawn ? '  (withdrawn: not offered)' : image.offered ? '' : '  (not offered yet)'}`,
               );
               for (const g of image.grants) say(`  ${describeGrant(g)}`);
             }
@@ -110,6 +111,32 @@ export function registerImageCommands(peer: Command): void {
         output(options, received, () => {
           if (received.length === 0) say('you have received no images');
           for (const r of received) say(describeReceived(r));
+        });
+      });
+    });
+
+  peer
+    .command('withdraw')
+    .description(
+      'stop offering one of your images: the directory no longer lists it (viewers keep their views unless --revoke)',
+    )
+    .argument('<image_id>', 'your image (see `peer images --own`)', parseImageId)
+    .option('--revoke', "also revoke every viewer's access to it")
+    .action(async (imageId: string, o: { revoke?: boolean }, command: Command) => {
+      const options = globals(command);
+      await withAgent(options, async (ops) => {
+        const result = await ops.withdraw(imageId, { revokeGrants: o.revoke === true });
+        output(options, result, () => {
+          say(`withdrew ${imageId}: the directory no longer offers it; nobody can request it now`);
+          for (const g of result.revoked) say(`  revoked: ${describeGrant(g)}`);
+          const standing = result.image.grants.filter((g) => !g.revoked);
+          if (standing.length > 0) {
+            say(`  ${count(standing.length, 'viewer keeps', 'viewers keep')} their views:`);
+            for (const g of standing) say(`    ${describeGrant(g)}`);
+            say(
+              `  to take them back: cloudp2p peer revoke ${imageId} <user> (or withdraw --revoke)`,
+            );
+          }
         });
       });
     });

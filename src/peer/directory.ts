@@ -107,7 +107,7 @@ export class PeerDirectory {
   /** Stops offering an image; true if the directory listed it, false if it already did not. */
   async withdrawImage(imageId: string): Promise<boolean> {
     try {
-      await this.client.withdrawImage(imageId);
+      await this.client.call('withdraw_image', { image_id: imageId });
       return true;
     } catch (err) {
       if (err instanceof CloudP2PError && err.code === 'not_found') return false;

@@ -325,6 +325,11 @@ describe.skipIf(!availability.run)('peer app in Chromium', { timeout: TEST_TIMEO
     // Alice's mark clears once bob's agent has the signed update (her next heartbeat; if her
     // first try hit bob's old address, the retry waits 15 s).
     await delivery.filter({ hasText: 'Up to date' }).waitFor({ timeout: WAIT_MS + 15_000 });
+    // Alice sees how many of his views bob used (the two shown; the default image uses none).
+    await alice.page
+      .getByTestId(`used-${imageId}-bob`)
+      .filter({ hasText: '2 of 5 used · 3 left' })
+      .waitFor();
     view = await viewOnce(bob, 'alice', imageId);
     expect(view).toMatchObject({ verdict: 'shown', width: PHOTO_WIDTH });
     expect(view.caption).toContain('2 views left');
@@ -357,6 +362,23 @@ describe.skipIf(!availability.run)('peer app in Chromium', { timeout: TEST_TIMEO
       .filter({ hasText: '1 of 1 left' })
       .waitFor();
     await screenshot(bob.page, 'peer-received-two');
+
+    // ---- 9b. Alice withdraws the second image (asked first): bob no longer sees it offered,
+    // and keeps the views she gave him.
+    await smallCard.getByRole('button', { name: /^Withdraw/ }).click();
+    await smallCard.getByRole('button', { name: /^Yes, withdraw/ }).click();
+    await alice.page
+      .getByTestId(`offer-state-${smallId}`)
+      .filter({ hasText: 'Withdrawn' })
+      .waitFor();
+    await go(bob, 'people');
+    await bob.page.getByTestId(`offer-alice-${imageId}`).waitFor();
+    await bob.page.getByTestId(`offer-alice-${smallId}`).waitFor({ state: 'detached' });
+    await go(bob, 'received');
+    await bob.page
+      .getByTestId(`views-left-alice-${smallId}`)
+      .filter({ hasText: '1 of 1 left' })
+      .waitFor();
 
     // ---- 10. Basics a screen reader needs, checked on every page state we saw last.
     for (const user of [alice, bob]) {

@@ -29,6 +29,7 @@ import {
   usernameProblem,
   viewCaption,
   viewerHeading,
+  viewsUsedText,
 } from '../../../src/web/pages/peer/model.js';
 
 const request = (over: Partial<RequestView> = {}): RequestView => ({
@@ -287,6 +288,15 @@ describe('states in words, with an icon (never colour alone)', () => {
     ]);
     expect(split.waiting.map((r) => r.request_id)).toEqual(['c', 'a']);
     expect(split.answered.map((r) => r.request_id)).toEqual(['b']);
+  });
+});
+
+describe('what the owner sees of each viewer', () => {
+  it('shows per viewer how many views are used and left', () => {
+    expect(viewsUsedText(grant({ quota: 5, views_used: 2 }))).toBe('2 of 5 used · 3 left');
+    // A quota lowered below what was used: nothing left, never a negative count.
+    expect(viewsUsedText(grant({ quota: 1, views_used: 3 }))).toBe('3 of 1 used · 0 left');
+    expect(viewsUsedText(grant({ views_used: null }))).toBeNull();
   });
 });
 

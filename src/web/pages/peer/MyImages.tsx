@@ -16,6 +16,7 @@ import {
   titleFromFileName,
   uploadProblem,
   usernameProblem,
+  viewsUsedText,
 } from './model.js';
 import type { SectionProps } from './section-props.js';
 import {
@@ -177,6 +178,8 @@ function Upload(props: SectionProps) {
 function ImageCard(props: SectionProps & { image: OwnImageView }) {
   const { image, api, me } = props;
   const download = useAction();
+  const withdraw = useAction();
+  const [revokeAll, setRevokeAll] = useState(false);
   const waiting = image.grants.filter((g) => g.delivery === 'pending').length;
   const titleId = `image-${image.image_id}-title`;
   return (
@@ -200,7 +203,13 @@ function ImageCard(props: SectionProps & { image: OwnImageView }) {
             {image.width}×{image.height} · {formatBytes(image.size_bytes)} · id{' '}
             <code>{image.image_id}</code>
             <br />
-            {image.offered ? 'Offered to others' : 'Not offered yet (at your next sign-in)'}
+            <span data-testid={`offer-state-${image.image_id}`}>
+              {image.withdrawn
+                ? 'Withdrawn: others no longer see it or its preview'
+                : image.offered
+                  ? 'Offered to others'
+                  : 'Not offered yet (at your next sign-in)'}
+            </span>
           </p>
           {waiting > 0 && (
             <p class="waiting-note">
@@ -237,8 +246,34 @@ function ImageCard(props: SectionProps & { image: OwnImageView }) {
             >
               Download the encrypted PNG<span class="visually-hidden"> of “{image.title}”</span>
             </button>
+            {!image.withdrawn && (
+              <ConfirmButton
+                label={`Withdraw<“${image.title}”`}
+                question={`Stop offering “${image.title}”? Others no longer see it or its preview, and nobody new can ask for it.`}
+                confirm={`Yes, withdraw<“${image.title}”`}
+                keep={`Keep offering<“${image.title}”`}
+                busy={withdraw.busy}
+                onConfirm={() =>
+                  void withdraw.run(async () => {
+                    await api.withdraw(image.image_id, revokeAll);
+                    props.refresh(['images', 'status']);
+                  })
+                }
+              >
+                {image.grants.some((g) => !g.revoked) && (
+                  <label class="check">
+                    <input
+                      type="checkbox"
+                      checked={revokeAll}
+                      onChange={(e) => setRevokeAll((e.target as HTMLInputElement).checked)}
+                    />{' '}
+                    Also revoke every viewer’s access (otherwise they keep their views)
+                  </label>
+                )}
+              </ConfirmButton>
+            )}
           </div>
-          <ProblemNote problem={download.problem} />
+          <ProblemNote problem={download.problem ?? withdraw.problem} />
         </div>
       </div>
       <Viewers {...props} />
@@ -259,6 +294,7 @@ function Viewers(props: SectionProps & { image: OwnImageView }) {
             <tr>
               <th scope="col">Viewer</th>
               <th scope="col">Total views</th>
+              <th scope="col">Used</th>
               <th scope="col">Delivery</th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
@@ -329,6 +365,9 @@ function GrantRow(props: SectionProps & { image: OwnImageView; grant: GrantView 
           </p>
         )}
         <ProblemNote problem={save.problem ?? revoke.problem} />
+      </td>
+      <td data-testid={`used-${image.image_id}-${grant.viewer}`}>
+        {viewsUsedText(grant) ?? <span class="muted">—</span>}
       </td>
       <td>
         <StateBadge badge={badge} testId={`delivery-${image.image_id}-${grant.viewer}`} />

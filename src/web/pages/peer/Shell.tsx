@@ -106,7 +106,7 @@ export function Shell(props: {
   );
   const { data, problems, refresh } = usePeerData(api);
   const [stream, setStream] = useState<StreamStatus | null>(null);
-  const [activity, setActivity] = useState<Array<{ id: number; at: string; text: string }>>([]);
+  const [activity, setActivity] = useState<ActivityItem[]>([]);
   const [viewing, setViewing] = useState<ViewTarget | null>(null);
   const progressListeners = useRef(new Set<(operation: string, step: string) => void>());
   const wasLive = useRef(false);
@@ -155,12 +155,7 @@ export function Shell(props: {
           return title ? `“${title}”` : imageId;
         });
         if (text && event.type !== 'status')
-          setActivity((list) =>
-            [{ id: Date.now() + Math.random(), at: new Date().toISOString(), text }, ...list].slice(
-              0,
-              MAX_ACTIVITY,
-            ),
-          );
+          setActivity((list) => [activityItem(text), ...list].slice(0, MAX_ACTIVITY));
       },
       onStatus: (status) => {
         // Back after a gap: events may have been missed, so reload everything once.
@@ -313,4 +308,15 @@ export function Shell(props: {
       <Viewer api={api} target={viewing} onClose={() => setViewing(null)} refresh={refresh} />
     </div>
   );
+}
+
+interface ActivityItem {
+  id: number;
+  at: string;
+  text: string;
+}
+
+let nextActivityId = 0;
+function activityItem(text: string, at = new Date().toISOString()): ActivityItem {
+  return { id: nextActivityId++, at, text };
 }

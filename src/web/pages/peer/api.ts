@@ -14,6 +14,7 @@ import type {
   ReceivedView,
   RequestCreated,
   RequestView,
+  WithdrawResult,
 } from '../../../peer/api-types.js';
 import type { UiSession, UiTicketGranted } from '../../../peer/ui-types.js';
 import { explainProblem, type Problem } from './model.js';
@@ -191,6 +192,15 @@ export class PeerApi {
       timeout_ms: CLOUD_TIMEOUT_MS,
     });
     return (await response.json()) as EncryptResult;
+  }
+  /** Stops offering an image (and, with `revokeGrants`, takes back every viewer's access). */
+  withdraw(imageId: string, revokeGrants: boolean): Promise<WithdrawResult> {
+    return this.json(
+      'DELETE',
+      `/api/images/${encodeURIComponent(imageId)}`,
+      revokeGrants ? { revoke_grants: true } : {},
+      CLOUD_TIMEOUT_MS,
+    );
   }
   requests(role: 'owner' | 'requester'): Promise<RequestView[]> {
     return this.json('GET', `/api/requests?role=${role}`);

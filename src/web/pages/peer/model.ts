@@ -264,6 +264,13 @@ export function receivedBadge(r: ReceivedView): Badge {
   }
 }
 
+/** "2 of 5 used · 3 left" for the owner's grants table (null: the agent did not say). */
+export function viewsUsedText(g: GrantView): string | null {
+  if (g.views_used === undefined || g.views_used === null) return null;
+  const left = Math.max(0, g.quota - g.views_used);
+  return `${g.views_used} of ${g.quota} used · ${left} left`;
+}
+
 export function grantBadge(g: GrantView): Badge {
   if (g.delivery === 'pending')
     return {

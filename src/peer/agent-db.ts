@@ -10,7 +10,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
-import type { OfflineAllowance } from './offline-allowance.js';
+import type { OfflineAllowance } from './api-types.js';
 
 const MIGRATIONS: readonly string[] = [
   // 1: initial schema

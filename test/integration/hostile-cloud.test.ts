@@ -167,8 +167,14 @@ describe('a member naming a term far ahead of the clock (a buggy member)', () =>
         .split('\n')
         .filter((line) => / WARN .*refused a term beyond our clock/.test(line));
     expect(await eventually(() => warnings().length > 0, DEADLINE.progress_ms)).toBe(true);
-    expect(warnings()).toHaveLength(1); // the other two within 10 s are held back
-    expect(warnings()[0]).toMatch(/from=3 message=Coordinator/);
+    // At most one warning per member per 10 s: the three sent at once give one, unless the
+    // link re-sent one after its timeout on a loaded machine (then 10 s or more apart).
+    const lines = warnings();
+    for (const line of lines) expect(line).toMatch(/from=3 message=Coordinator/);
+    const times_ms = lines.map((line) => Date.parse(line.slice(0, 24)));
+    for (let i = 1; i < times_ms.length; i++)
+      expect(times_ms[i]! - times_ms[i - 1]!, lines.join('\n')).toBeGreaterThanOrEqual(9_900);
+    expect(lines.length).toBeLessThan(3);
   });
 });
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateIdentity, sign } from '../../src/identity/keys.js';
 import type { PeerAgent } from '../../src/peer/agent.js';
 import { readCopy, rightsUpdateBytes } from '../../src/peer/copies.js';
+import { DEFAULT_OFFLINE_ALLOWANCE } from '../../src/peer/offline-allowance.js';
 import { DirectoryClient } from '../../src/peer/directory-client.js';
 import { P2PNode } from '../../src/peer/p2p-node.js';
 import { PeerRefusal, PeerSession, type LocalPeer } from '../../src/peer/p2p-session.js';
@@ -197,6 +198,7 @@ describe('authenticated peers asking for what is not theirs', () => {
         revoked: false,
         version: 50,
         imageDigest: copy.imageDigest,
+        offline: DEFAULT_OFFLINE_ALLOWANCE,
       }),
     );
     await expect(asAlice.request({ ...forged, signature: toHex(byCarolsKey) })).rejects.toThrow(
@@ -213,6 +215,8 @@ describe('authenticated peers asking for what is not theirs', () => {
         revoked: false,
         version: 1,
         imageDigest: copy.imageDigest,
+        // The copy was made with the default allowance; a rights update signs it unchanged.
+        offline: DEFAULT_OFFLINE_ALLOWANCE,
       }),
     );
     const stale = await asAlice.request({ ...forged, quota: 3, version: 1, signature: toHex(old) });

@@ -181,7 +181,10 @@ describe('sharing images with view limits', { timeout: TEST_TIMEOUT_MS }, () => 
     // The file now carries alice's signed version 2 record.
     const inFile = await readCopy(readFileSync(copyPath('bob', alice, photoId)));
     expect(inFile.version).toBe(2);
-    expect(inFile.payload.rights.viewers).toEqual([{ username: 'bob', quota: 5 }]);
+    // The offline allowance signed into the copy (the default) stays as it was.
+    expect(inFile.payload.rights.viewers).toEqual([
+      { username: 'bob', quota: 5, offline: { views: 1, windowSeconds: 86400 } },
+    ]);
     // A signed rights update rewrote the copy: still private.
     expect(notPrivate(world, 'bob')).toEqual([]);
   });

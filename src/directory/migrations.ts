@@ -4,11 +4,18 @@
  * applied migration: add a new one. The same migrations serve every backend; the few type
  * differences (binary, auto-increment, MySQL table options) are picked per backend here.
  */
-import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import {
+  sql,
+  type CreateTableBuilder,
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type RawBuilder,
+} from 'kysely';
 import type { DirectoryBackend } from './store.js';
 
 /** The newest migration this build knows; a database with a newer one is refused. */
-export const LATEST_MIGRATION = '0004_user_lock_seq';
+export const LATEST_MIGRATION = '0005_view_uses';
 
 export function migrationProvider(backend: DirectoryBackend): MigrationProvider {
   return {
@@ -17,29 +24,44 @@ export function migrationProvider(backend: DirectoryBackend): MigrationProvider 
       '0002_request_nonces': requestNoncesMigration(backend),
       '0003_grant_views': grantViewsMigration(),
       '0004_user_lock_seq': userLockSeqMigration(),
+      '0005_view_uses': viewUsesMigration(backend),
     }),
   };
 }
 
 // The builders below are untyped (Kysely<unknown>) on purpose: a migration describes the schema
 // as it was at that point in history, not the current TypeScript view of it.
-function initialMigration(backend: DirectoryBackend): Migration {
-  // PostgreSQL: binary ("C") collation on every string column, so ordering and comparisons
-  // (keyset pagination) are byte-wise, like MySQL's utf8mb4_bin and SQLite's default.
-  const varchar = (chars: number) =>
+
+/**
+ * PostgreSQL: binary ("C") collation on every string column, so ordering and comparisons (keyset
+ * pagination) are byte-wise, like MySQL's utf8mb4_bin and SQLite's default.
+ */
+function varcharFor(backend: DirectoryBackend): (chars: number) => RawBuilder<unknown> {
+  return (chars) =>
     backend === 'postgres'
       ? sql.raw(`varchar(${chars}) collate "C"`)
       : sql.raw(`varchar(${chars})`);
-  const binary32 =
-    backend === 'postgres' ? sql`bytea` : backend === 'mysql' ? sql`varbinary(32)` : sql`blob`;
-  // MySQL: utf8mb4 for any title, and a binary collation so that comparisons are exact and
-  // case-sensitive like on PostgreSQL and SQLite.
-  const table = (db: Kysely<unknown>, name: string) =>
+}
+
+/**
+ * MySQL: utf8mb4 for any title, and a binary collation so that comparisons are exact and
+ * case-sensitive like on PostgreSQL and SQLite.
+ */
+function createTableFor(
+  backend: DirectoryBackend,
+): (db: Kysely<unknown>, name: string) => CreateTableBuilder<string, never> {
+  return (db, name) =>
     backend === 'mysql'
       ? db.schema
           .createTable(name)
           .modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
       : db.schema.createTable(name);
+}
+function initialMigration(backend: DirectoryBackend): Migration {
+  const varchar = varcharFor(backend);
+  const binary32 =
+    backend === 'postgres' ? sql`bytea` : backend === 'mysql' ? sql`varbinary(32)` : sql`blob`;
+  const table = createTableFor(backend);
 
   return {
     async up(db: Kysely<unknown>): Promise<void> {
@@ -261,18 +283,10 @@ function initialMigration(backend: DirectoryBackend): Migration {
  * server while its timestamp is still acceptable. Rows expire and are swept.
  */
 function requestNoncesMigration(backend: DirectoryBackend): Migration {
-  const varchar = (chars: number) =>
-    backend === 'postgres'
-      ? sql.raw(`varchar(${chars}) collate "C"`)
-      : sql.raw(`varchar(${chars})`);
+  const varchar = varcharFor(backend);
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      const create = db.schema.createTable('dir_request_nonces');
-      await (
-        backend === 'mysql'
-          ? create.modifyEnd(sql`engine=InnoDB default charset=utf8mb4 collate=utf8mb4_bin`)
-          : create
-      )
+      await createTableFor(backend)(db, 'dir_request_nonces')
         .addColumn('user_id', varchar(36), (c) => c.notNull())
         .addColumn('nonce', varchar(64), (c) => c.notNull())
         .addColumn('expires_at_ms', 'bigint', (c) => c.notNull())
@@ -332,6 +346,42 @@ function userLockSeqMigration(): Migration {
     },
     async down(db: Kysely<unknown>): Promise<void> {
       await db.schema.alterTable('dir_users').dropColumn('lock_seq').execute();
+    },
+  };
+}
+
+/**
+ * 0005: the views recently used, each under the id its agent chose for it, so that a view asked
+ * again (a retry after a lost answer, at this server or another) is answered from its first use
+ * instead of using a second view. Rows older than the retry window are swept at each use.
+ */
+function viewUsesMigration(backend: DirectoryBackend): Migration {
+  const varchar = varcharFor(backend);
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await createTableFor(backend)(db, 'dir_view_uses')
+        .addColumn('owner_id', varchar(36), (c) => c.notNull())
+        .addColumn('image_id', varchar(64), (c) => c.notNull())
+        .addColumn('viewer_id', varchar(36), (c) => c.notNull())
+        .addColumn('view_id', varchar(36), (c) => c.notNull())
+        .addColumn('used_at_ms', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('dir_view_uses_pk', [
+          'owner_id',
+          'image_id',
+          'viewer_id',
+          'view_id',
+        ])
+        .addForeignKeyConstraint(
+          'dir_view_uses_grant_fk',
+          ['owner_id', 'image_id', 'viewer_id'],
+          'dir_grants',
+          ['owner_id', 'image_id', 'viewer_id'],
+          (fk) => fk.onDelete('cascade'),
+        )
+        .execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.dropTable('dir_view_uses').execute();
     },
   };
 }

@@ -19,6 +19,7 @@ export const TABLES = {
   requests: 'dir_requests',
   grants: 'dir_grants',
   updates: 'dir_updates',
+  viewUses: 'dir_view_uses',
 } as const;
 
 export const MIGRATION_TABLE = 'dir_migrations';
@@ -93,6 +94,15 @@ export interface GrantsTable {
   views_used: ColumnType<unknown, number | undefined, number>;
 }
 
+/** A view used under the id its agent chose (migration 0005): a retry of it is not a second view. */
+export interface ViewUsesTable {
+  owner_id: Col<string>;
+  image_id: Col<string>;
+  viewer_id: Col<string>;
+  view_id: Col<string>;
+  used_at_ms: Col<number>;
+}
+
 export interface UpdatesTable {
   update_id: Generated;
   recipient_id: Col<string>;
@@ -113,4 +123,5 @@ export interface DirectoryDatabase {
   dir_requests: RequestsTable;
   dir_grants: GrantsTable;
   dir_updates: UpdatesTable;
+  dir_view_uses: ViewUsesTable;
 }

@@ -155,8 +155,8 @@ export class SqlDirectoryStore implements DirectoryStore {
   ): Promise<{ consumed: number }> {
     return grants.recordViews(this.run, actorId, grant);
   }
-  consumeView(actorId: UserId, grant: GrantKey): Promise<ViewConsumed> {
-    return grants.consumeView(this.run, actorId, grant);
+  consumeView(actorId: UserId, view: GrantKey & { view_id: string }): Promise<ViewConsumed> {
+    return grants.consumeView(this.run, actorId, view);
   }
 
   // ---- Queued updates and housekeeping (sql/updates.ts) ----------------------------------------

@@ -142,8 +142,16 @@ export interface AccessGrant extends GrantKey {
   updated_at_ms: number;
 }
 
+/**
+ * How long the directory remembers a used view's id, so that a retry of that view is not a second
+ * view. Retries come within seconds (a client's round of servers); an hour is generous and keeps
+ * at most one hour of views per grant on disk.
+ */
+export const VIEW_RETRY_WINDOW_MS = 3_600_000;
+
 export interface ViewConsumed {
-  /** True when this call used one view; false when none was left or the grant is revoked. */
+  /** True when this view was used (by this call or an earlier one with the same view_id); false
+   * when none was left or the grant is revoked. */
   granted: boolean;
   /** Views used so far, this one included when granted. */
   consumed: number;
@@ -403,10 +411,12 @@ export interface DirectoryStore {
    * The viewer asks to use one view, before it shows the image: atomically, the count grows by
    * one only while the grant is not revoked and views are left, so two devices of the same user
    * viewing at once can never pass the quota together. Returns whether the view was granted and
-   * the grant's state after it. `denied` unless actorId === viewer_id; `not_found` when there is
-   * no such grant.
+   * the grant's state after it. `view_id` (a UUID the agent chooses once per view) makes it safe
+   * to retry: the same view asked again within VIEW_RETRY_WINDOW_MS (at any server) is answered
+   * as granted with the grant's current state, without using another view. `denied` unless
+   * actorId === viewer_id; `not_found` when there is no such grant.
    */
-  consumeView(actorId: UserId, grant: GrantKey): Promise<ViewConsumed>;
+  consumeView(actorId: UserId, view: GrantKey & { view_id: string }): Promise<ViewConsumed>;
 
   // ---- Queued updates (offline best effort) --------------------------------------------------
 

@@ -54,6 +54,11 @@ export function requestId(value: unknown, field = 'request_id'): string {
   return patterned(field, value, UUID_PATTERN, UUID_RULE);
 }
 
+/** The id an agent chose for one view, so that asking again is not a second view. */
+export function viewId(value: unknown, field = 'view_id'): string {
+  return patterned(field, value, UUID_PATTERN, UUID_RULE);
+}
+
 export function username(value: unknown, field = 'username'): string {
   return patterned(field, value, USERNAME_PATTERN, USERNAME_RULE);
 }

@@ -732,9 +732,17 @@ export class LabCampaign {
   }
 }
 
+/**
+ * Grants still on their way: pending at the owner, or known to the viewer while its copy has not
+ * arrived (an accept whose answer was lost is applied at the directory before the owner's agent
+ * hears of it, so only the viewer's side shows it waiting).
+ */
 function undelivered(snapshots: readonly AgentSnapshot[]): number {
   let n = 0;
-  for (const s of snapshots) for (const g of s.grants) if (g.delivery === 'pending') n++;
+  for (const s of snapshots) {
+    for (const g of s.grants) if (g.delivery === 'pending') n++;
+    for (const r of s.received) if (r.state === 'waiting_for_copy') n++;
+  }
   return n;
 }
 

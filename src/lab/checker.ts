@@ -109,6 +109,9 @@ export interface CheckReport {
 
 const MAX_EXAMPLES = 20;
 
+/** View refusals decided offline (src/peer/offline-allowance.ts): the directory was not heard. */
+const OFFLINE_REFUSALS: ReadonlySet<string> = new Set(['not_synced', 'offline_used']);
+
 class Rule {
   readonly examples: string[] = [];
   count = 0;
@@ -393,6 +396,11 @@ export function checkCampaign(input: CheckInput): CheckReport {
     if (r.result?.kind !== 'view') continue;
     if (r.result.verdict !== 'shown') {
       defaults++;
+      // Refused offline (no server answered in time): a server may still have used the view
+      // at the directory. The agent asks again with that view's id next time, so it is shown
+      // then without a second use; until then the ledger may count it.
+      if (OFFLINE_REFUSALS.has(r.result.reason))
+        unknownViews.set(key, (unknownViews.get(key) ?? 0) + 1);
       continue;
     }
     shown++;
@@ -407,7 +415,19 @@ export function checkCampaign(input: CheckInput): CheckReport {
         `#${r.seq} ${key}: view ${before + 1} shown; the largest quota ever granted by then was ${ceiling}`,
       );
     const held = (rightsAt.get(key) ?? []).filter((e) => e.at_ms < r.start_ms).at(-1);
-    if (held && (held.event.revoked === true || before >= Number(held.event.quota)))
+    // Online the directory decides, from its own grant: an owner's change that raised the quota
+    // (or restored a revoked grant) after the agent's last update and before the view ended
+    // may have been what allowed it.
+    const raisedMeanwhile =
+      held !== undefined &&
+      (maxQuota.get(key) ?? []).some(
+        (q) => q.at_ms > held.at_ms && q.at_ms <= endOf(r) && q.quota > before,
+      );
+    if (
+      held &&
+      !raisedMeanwhile &&
+      (held.event.revoked === true || before >= Number(held.event.quota))
+    )
       views.fail(
         `#${r.seq} ${key}: view ${before + 1} shown while the agent held quota ${String(held.event.quota)}${held.event.revoked === true ? ' (revoked)' : ''}`,
       );

@@ -51,6 +51,20 @@ export class DirectoryRequestError extends CloudP2PError {
 }
 
 /**
+ * No server answered, and at least one may have received the request (it timed out, or its
+ * database did not answer in time): a write may or may not have been applied. Writes are safe to
+ * send again (idempotent or keyed by an id the caller chose), so a caller may retry with the
+ * same arguments. When every server refused the connection at once, the error is a plain
+ * `directory_unreachable` instead: then nothing was applied.
+ */
+export class DirectoryOutcomeUnknown extends CloudP2PError {
+  constructor(message: string) {
+    super('directory_unreachable', message, ExitCode.unavailable);
+    this.name = 'DirectoryOutcomeUnknown';
+  }
+}
+
+/**
  * An answer that breaks its op's schema. The agent trusts the directory for who is who (it is
  * the cloud's), but a damaged or hostile answer must end in a clear error, never in a crash or
  * in a wrong value stored in the agent's database.
@@ -207,10 +221,8 @@ export class DirectoryClient {
     }
     if (dialFailures.length === this.links.length && allImmediate(dialFailures))
       throw cloudUnreachable('directory_unreachable', dialFailures);
-    throw new CloudP2PError(
-      'directory_unreachable',
+    throw new DirectoryOutcomeUnknown(
       `no cloud server answered the directory request (${op}): ${problems.join('; ')}`,
-      ExitCode.unavailable,
     );
   }
 

@@ -140,16 +140,34 @@ export class PeerDirectory {
     );
   }
 
+  /**
+   * Sets a viewer's quota. With `expected_version` (0: no grant yet) the directory applies it
+   * only from that version, so a change whose answer was lost cannot land later over a newer one.
+   */
   async setGrant(grant: {
     image_id: string;
     viewer_id: string;
     quota: number;
+    expected_version?: number;
   }): Promise<WireGrant> {
     return this.client.call('set_grant', grant);
   }
 
-  async revokeGrant(grant: { image_id: string; viewer_id: string }): Promise<WireGrant> {
+  async revokeGrant(grant: {
+    image_id: string;
+    viewer_id: string;
+    expected_version?: number;
+  }): Promise<WireGrant> {
     return this.client.call('revoke_grant', grant);
+  }
+
+  /** A grant as the directory holds it now (for its owner or viewer), or null. */
+  async grant(key: {
+    owner_id: string;
+    image_id: string;
+    viewer_id: string;
+  }): Promise<WireGrant | null> {
+    return (await this.client.call('get_grant', key)).grant;
   }
 
   grants(role: 'owner' | 'viewer'): Promise<WireGrant[]> {
@@ -158,9 +176,16 @@ export class PeerDirectory {
     );
   }
 
-  /** Uses one view at the directory, before the image is shown (the count's truth is there). */
-  consumeView(grant: { owner_id: string; image_id: string }): Promise<ViewAtDirectory> {
-    return this.client.call('consume_view', grant);
+  /**
+   * Uses one view at the directory, before the image is shown (the count's truth is there).
+   * `view_id` names this view: asking again with it never uses a second view.
+   */
+  consumeView(view: {
+    owner_id: string;
+    image_id: string;
+    view_id: string;
+  }): Promise<ViewAtDirectory> {
+    return this.client.call('consume_view', view);
   }
 
   /** Reports views used of a grant; returns the highest count the directory holds. */

@@ -12,7 +12,7 @@ import type { AnswerResult, GrantView, WithdrawResult } from './api-types.js';
 import { requestView, type AgentContext } from './context.js';
 import { buildCopyContainer, checkCloudResult, sha256Hex } from './copies.js';
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
-import type { WireGrant } from './directory-client.js';
+import { DirectoryRequestError, type WireGrant } from './directory-client.js';
 import { MAX_SHARED_IMAGE_BYTES } from './images.js';
 import { grantView, grantViews, type CopyDelivery } from './owner-delivery.js';
 import {
@@ -23,6 +23,9 @@ import {
   type OfflineAllowance,
 } from './offline-allowance.js';
 import { hideThroughCloud, type OwnImages } from './owner-images.js';
+
+/** Reads and tries again this many times while other changes move the grant under a change. */
+const CHANGE_ATTEMPTS = 3;
 
 export class OwnerGrants {
   /** Grants whose copy could not be made yet (and its allowance), by `copy:<image>:<viewer>`. */
@@ -80,22 +83,52 @@ export class OwnerGrants {
         `${username}'s copy of ${imageId} already carries ${describeAllowance(held.offline ?? DEFAULT_OFFLINE_ALLOWANCE)}, signed into it when it was made; an allowance is set when a copy is made (accept or grant) and cannot be changed afterwards`,
         ExitCode.usage,
       );
-    const grant = await this.ctx.directory.setGrant({
-      image_id: imageId,
-      viewer_id: viewer.user_id,
-      quota,
-    });
+    const grant = await this.fromCurrentVersion(imageId, viewer.user_id, (expected_version) =>
+      this.ctx.directory.setGrant({
+        image_id: imageId,
+        viewer_id: viewer.user_id,
+        quota,
+        expected_version,
+      }),
+    );
     return this.applyGrant(grant, allowance);
   }
 
   async revoke(imageId: string, username: string): Promise<GrantView> {
     this.images.ownImage(imageId);
     const viewer = await this.ctx.keys.byUsername(username);
-    const grant = await this.ctx.directory.revokeGrant({
-      image_id: imageId,
-      viewer_id: viewer.user_id,
-    });
+    const grant = await this.fromCurrentVersion(imageId, viewer.user_id, (expected_version) =>
+      this.ctx.directory.revokeGrant({
+        image_id: imageId,
+        viewer_id: viewer.user_id,
+        expected_version,
+      }),
+    );
     return this.applyGrant(grant);
+  }
+
+  /**
+   * Makes a change from the grant's version as the directory holds it now. A change whose answer
+   * was lost may still be applied by a stalled database seconds later; naming the version it
+   * starts from makes such a late change fail instead of overwriting a newer one. When the grant
+   * moved in between (another device of the owner, or such a late change refused by now), the
+   * change is read and made again: the owner's latest word wins.
+   */
+  private async fromCurrentVersion(
+    imageId: string,
+    viewerId: string,
+    change: (expected_version: number) => Promise<WireGrant>,
+  ): Promise<WireGrant> {
+    const key = { owner_id: this.ctx.me.user_id, image_id: imageId, viewer_id: viewerId };
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.ctx.directory.grant(key);
+      try {
+        return await change(current?.version ?? 0);
+      } catch (err) {
+        const moved = err instanceof DirectoryRequestError && err.code === 'conflict';
+        if (!moved || attempt >= CHANGE_ATTEMPTS) throw err;
+      }
+    }
   }
 
   /**

@@ -5,6 +5,7 @@
  * that does not check out — used up, revoked, not named, tampered, damaged — shows the default
  * image and says why. Also the list of images received, with the views left.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { PEER_LIMITS } from '../protocol/peer-protocol.js';
 import { packagePath } from '../util/package-info.js';
@@ -24,7 +25,7 @@ import {
 } from './copies.js';
 import { readFileLimited, writeFileAtomic } from './data-dir.js';
 import type { ViewAtDirectory } from './directory.js';
-import { DirectoryRequestError } from './directory-client.js';
+import { DirectoryOutcomeUnknown, DirectoryRequestError } from './directory-client.js';
 import { offlineAllowanceOf, signedOfflineAllowance } from './copies.js';
 import { DEFAULT_OFFLINE_ALLOWANCE, offlineRefusal } from './offline-allowance.js';
 import type { PeerIdentity } from './p2p-session.js';
@@ -48,7 +49,22 @@ function defaultImageBytes(): Uint8Array {
   return defaultImage;
 }
 
+/**
+ * Rounds of servers a view is asked at while the outcome stays unknown (a server took it but did
+ * not answer in time: on Galera, commits stall for a few seconds after a node dies). The view
+ * keeps its id, so a round that reaches the directory again never uses a second view.
+ */
+const CONSUME_ROUNDS = 2;
+
 export class ViewerViews {
+  /**
+   * By grant, the id of a view whose use at the directory has an unknown outcome and that was
+   * not shown: the next view of that grant asks with the same id, so a view the directory counted
+   * is shown then instead of being lost. Held in memory: an agent restarted in between loses at
+   * most that one view. Calls for one grant are serialised, so no two views share an id.
+   */
+  private readonly pendingViews = new Map<string, string>();
+
   constructor(private readonly ctx: AgentContext) {}
 
   received(): ReceivedView[] {
@@ -234,7 +250,9 @@ export class ViewerViews {
       // (two devices of this user viewing at once can never pass the grant together), and only
       // then is the image shown; the ledger and the file follow the directory's count. Views
       // used offline since the last contact are reported first, so they count there too.
-      const atDirectory = await this.consumeAtDirectory(ledger);
+      const grantName = `${owner.user_id}/${copy.imageId}`;
+      const viewId = this.pendingViews.get(grantName) ?? randomUUID();
+      const atDirectory = await this.consumeAtDirectory(ledger, grantName, viewId);
       if (atDirectory === 'no_grant')
         return this.defaultView(
           'revoked',
@@ -280,6 +298,9 @@ export class ViewerViews {
         return this.defaultView(why.reason, why.message, owner.username, copy.imageId, ledger);
       }
       ledger = after;
+      // Shown offline: this view stands for a pending one the directory may have counted (the
+      // report below is an absolute count, so it is not counted twice).
+      this.pendingViews.delete(grantName);
       if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
       this.ctx.inBackground(
         this.ctx.directory.recordViews({
@@ -293,26 +314,40 @@ export class ViewerViews {
   }
 
   /**
-   * Uses one view at the directory. 'offline' when no cloud server answered (then the local
-   * record decides); 'no_grant' when the directory has none for this copy.
+   * Uses one view at the directory under `viewId`. 'offline' when no cloud server answered (then
+   * the local record decides); 'no_grant' when the directory has none for this copy. While the
+   * outcome is unknown the same view is asked again (CONSUME_ROUNDS) and stays pending.
    */
   private async consumeAtDirectory(
     ledger: LedgerRow,
+    grantName: string,
+    viewId: string,
   ): Promise<ViewAtDirectory | 'offline' | 'no_grant'> {
     const grant = { owner_id: ledger.owner_id, image_id: ledger.image_id };
-    try {
-      if (ledger.offline_used > 0)
-        await this.ctx.directory.recordViews({ ...grant, consumed: ledger.consumed });
-      return await this.ctx.directory.consumeView(grant);
-    } catch (err) {
-      if (err instanceof CloudP2PError && err.code === 'directory_unreachable') {
-        this.ctx.logger.info('directory unreachable: the view is decided offline', {
-          error: errorMessage(err),
-        });
-        return 'offline';
+    for (let round = 1; ; round++) {
+      try {
+        if (ledger.offline_used > 0)
+          await this.ctx.directory.recordViews({ ...grant, consumed: ledger.consumed });
+        const answer = await this.ctx.directory.consumeView({ ...grant, view_id: viewId });
+        this.pendingViews.delete(grantName);
+        return answer;
+      } catch (err) {
+        const unknown = err instanceof DirectoryOutcomeUnknown;
+        if (unknown) this.pendingViews.set(grantName, viewId);
+        if (unknown && round < CONSUME_ROUNDS) continue;
+        if (err instanceof CloudP2PError && err.code === 'directory_unreachable') {
+          this.ctx.logger.info('directory unreachable: the view is decided offline', {
+            error: errorMessage(err),
+            ...(unknown ? { pending_view: viewId } : {}),
+          });
+          return 'offline';
+        }
+        if (err instanceof DirectoryRequestError && err.code === 'not_found') {
+          this.pendingViews.delete(grantName);
+          return 'no_grant';
+        }
+        throw err;
       }
-      if (err instanceof DirectoryRequestError && err.code === 'not_found') return 'no_grant';
-      throw err;
     }
   }
 

@@ -10,7 +10,16 @@
  * (a newer server may add some), argument schemas refuse them. Pure and browser-safe.
  */
 import { FIELD_LIMITS, MEDIA_TYPE_PATTERN, MEDIA_TYPE_RULE } from './directory-limits.js';
-import { ImageId, Nonce, PublicKeyHex, RequestId, SignatureHex, UserId, Username } from './ids.js';
+import {
+  ImageId,
+  Nonce,
+  PublicKeyHex,
+  RequestId,
+  SignatureHex,
+  UserId,
+  Username,
+  ViewId,
+} from './ids.js';
 import {
   AnyText,
   Bool,
@@ -235,14 +244,21 @@ export const DIRECTORY_OP_TABLE = {
     { image_id: ImageId, viewer_id: UserId, expected_version: Optional(ExpectedVersion) },
     WireGrant,
   ),
+  /** One grant as it stands, for its owner or its viewer; null when there is none. Owners read
+   * it before changing it, so the change can name the version it starts from. */
+  get_grant: user(
+    { owner_id: UserId, image_id: ImageId, viewer_id: UserId },
+    v.object({ grant: Nullable(WireGrant) }),
+  ),
   list_grants: user({ role: OneOf(['owner', 'viewer']), ...PageArgs }, PageOf(WireGrant)),
   record_views: user(
     { owner_id: UserId, image_id: ImageId, consumed: Quota },
     v.object({ consumed: Quota }),
   ),
-  /** One view used before it is shown: granted only while not revoked and views are left. */
+  /** One view used before it is shown: granted only while not revoked and views are left. The
+   * agent's view_id makes a retry of the same view (at any server) answer without a second use. */
   consume_view: user(
-    { owner_id: UserId, image_id: ImageId },
+    { owner_id: UserId, image_id: ImageId, view_id: ViewId },
     v.object({
       granted: Bool(),
       consumed: Quota,

@@ -30,6 +30,8 @@ export * from '../util/ids.js';
 export const Username = Pattern(USERNAME_PATTERN, USERNAME_RULE);
 export const UserId = Pattern(UUID_PATTERN, UUID_RULE);
 export const RequestId = Pattern(UUID_PATTERN, UUID_RULE);
+/** Chosen by the viewer's agent once per view: a retry of that view is not a second view. */
+export const ViewId = Pattern(UUID_PATTERN, UUID_RULE);
 export const ImageId = Pattern(IMAGE_ID_PATTERN, IMAGE_ID_RULE);
 export const ClientId = Pattern(TASK_ID_PATTERN, TASK_ID_RULE);
 export const TaskId = Pattern(TASK_ID_PATTERN, TASK_ID_RULE);

@@ -118,6 +118,10 @@ export const DIRECTORY_HANDLERS: Handlers = {
   revoke_grant: ({ store, actor }, grant) =>
     store.revokeGrant(actor, { ...grant, owner_id: actor }),
 
+  get_grant: async ({ store, actor }, key) => ({
+    grant: (await store.getGrant(actor, key)) ?? null,
+  }),
+
   list_grants: ({ store, actor }, query) => store.listGrants(actor, query),
 
   record_views: ({ store, actor }, views) =>

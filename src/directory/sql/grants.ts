@@ -7,7 +7,15 @@ import { decodeCursor } from '../cursor.js';
 import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
 import { FIELD_LIMITS } from '../limits.js';
 import { decodeGrant, RowReader } from '../rows.js';
-import type { AccessGrant, GrantKey, Page, PageRequest, UserId, ViewConsumed } from '../store.js';
+import {
+  VIEW_RETRY_WINDOW_MS,
+  type AccessGrant,
+  type GrantKey,
+  type Page,
+  type PageRequest,
+  type UserId,
+  type ViewConsumed,
+} from '../store.js';
 import * as v from '../validate.js';
 import {
   countRows,
@@ -40,8 +48,11 @@ export async function setGrant(
     requireUser(users, key.owner_id, 'owner');
     requireUser(users, key.viewer_id, 'viewer');
     const existing = await readGrant(trx, key);
-    checkVersion(existing, expected);
+    // Already as asked: the same change again (a retry after a lost answer) is done, whatever
+    // version it expected. A different change must start from the version it names, so one
+    // that a stalled database applies late cannot overwrite a newer change.
     if (existing && !existing.revoked && existing.quota === quota) return existing;
+    checkVersion(existing, expected);
     return writeGrant(run, trx, users, key, existing, { quota, revoked: false }, now);
   });
 }
@@ -63,8 +74,9 @@ export async function revokeGrant(
     if (!existing) {
       throw notFound(`there is no grant of image ${key.image_id} to viewer ${key.viewer_id}`);
     }
-    checkVersion(existing, expected);
+    // Already revoked: done (as in setGrant, the same change again needs no version).
     if (existing.revoked) return existing;
+    checkVersion(existing, expected);
     return writeGrant(
       run,
       trx,
@@ -154,14 +166,30 @@ export async function recordViews(
 export async function consumeView(
   run: SqlRunner,
   actorId: UserId,
-  grant: GrantKey,
+  view: GrantKey & { view_id: string },
 ): Promise<ViewConsumed> {
   const actor = v.userId(actorId, 'actor');
-  const key = grantKey(v.plainObject(grant, 'grant'));
+  const fields = v.plainObject(view, 'view');
+  const key = grantKey(fields);
+  const viewId = v.viewId(fields.view_id);
   requireSelf(actor, key.viewer_id, 'use the views of');
+  const now = run.now();
   return run.write('consume a view', async (trx) => {
-    // One conditional UPDATE: the row lock (or, on Galera, certification of the row) orders
-    // concurrent consumers, and the condition is checked against the current row, so the count
+    // The grant row is locked first (SQLite's BEGIN IMMEDIATE already serialises writers), so a
+    // retry of this view racing its first attempt waits and then finds it used. On Galera the
+    // lock is local to a node, but both attempts write the grant row, so certification aborts
+    // one and its retry finds the other's use.
+    await viewCounters(trx, key, run.backend !== 'sqlite');
+    const alreadyUsed = await trx
+      .selectFrom('dir_view_uses')
+      .select('view_id')
+      .where('owner_id', '=', key.owner_id)
+      .where('image_id', '=', key.image_id)
+      .where('viewer_id', '=', key.viewer_id)
+      .where('view_id', '=', viewId)
+      .executeTakeFirst();
+    if (alreadyUsed) return { granted: true, ...(await viewCounters(trx, key)) };
+    // One conditional UPDATE: the condition is checked against the current row, so the count
     // cannot pass the quota whatever number of devices ask at once.
     const result = await trx
       .updateTable('dir_grants')
@@ -172,18 +200,38 @@ export async function consumeView(
       .where('revoked', '=', 0)
       .whereRef('views_used', '<', 'quota')
       .executeTakeFirst();
-    return { granted: Number(result.numUpdatedRows) === 1, ...(await viewCounters(trx, key)) };
+    const granted = Number(result.numUpdatedRows) === 1;
+    if (granted) {
+      await trx
+        .insertInto('dir_view_uses')
+        .values({ ...key, view_id: viewId, used_at_ms: now })
+        .execute();
+      // Older uses can no longer be retried: at most one retry window of views per grant.
+      await trx
+        .deleteFrom('dir_view_uses')
+        .where('owner_id', '=', key.owner_id)
+        .where('image_id', '=', key.image_id)
+        .where('viewer_id', '=', key.viewer_id)
+        .where('used_at_ms', '<', now - VIEW_RETRY_WINDOW_MS)
+        .execute();
+    }
+    return { granted, ...(await viewCounters(trx, key)) };
   });
 }
 
 /** A grant's view counters as they stand in this transaction; `not_found` without the grant. */
-async function viewCounters(trx: Db, key: GrantKey): Promise<Omit<ViewConsumed, 'granted'>> {
+async function viewCounters(
+  trx: Db,
+  key: GrantKey,
+  forUpdate = false,
+): Promise<Omit<ViewConsumed, 'granted'>> {
   const row = await trx
     .selectFrom('dir_grants')
     .select(['views_used', 'quota', 'revoked', 'version'])
     .where('owner_id', '=', key.owner_id)
     .where('image_id', '=', key.image_id)
     .where('viewer_id', '=', key.viewer_id)
+    .$if(forUpdate, (qb) => qb.forUpdate())
     .executeTakeFirst();
   if (!row)
     throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);

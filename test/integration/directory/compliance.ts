@@ -4,19 +4,28 @@
  * backend (on Galera, each extra store prefers another node, so the tests' "servers" race through
  * different nodes).
  */
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDirectoryError, type DirectoryErrorCode } from '../../../src/directory/errors.js';
-import type {
-  DirectoryStore,
-  ImageOffer,
-  QueuedUpdate,
-  UserRecord,
+import {
+  VIEW_RETRY_WINDOW_MS,
+  type DirectoryStore,
+  type GrantKey,
+  type ImageOffer,
+  type QueuedUpdate,
+  type UserRecord,
 } from '../../../src/directory/store.js';
 import type { DirectoryHarness, HarnessFactory } from './harness.js';
 
 const TTL_MS = 15_000;
+
+/** One view of a grant, under a fresh id as an agent chooses one per view. */
+const aView = (key: GrantKey): GrantKey & { view_id: string } => ({
+  ...key,
+  view_id: randomUUID(),
+});
 
 export function defineDirectoryCompliance(name: string, factory: HarnessFactory): void {
   describe(`directory compliance: ${name}`, () => {
@@ -646,10 +655,23 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         expect(
           await store.setGrant(alice.user_id, { ...key, quota: 1, expected_version: 4 }),
         ).toMatchObject({ version: 5 });
+        // The same change sent again (its answer was lost) is done, not a conflict.
+        expect(
+          await store.setGrant(alice.user_id, { ...key, quota: 1, expected_version: 4 }),
+        ).toMatchObject({ quota: 1, version: 5 });
         await expectCode(
           store.revokeGrant(alice.user_id, { ...key, expected_version: 4 }),
           'conflict',
         );
+        // A change that expected an older version never lands late over a newer one.
+        await expectCode(
+          store.setGrant(alice.user_id, { ...key, quota: 7, expected_version: 4 }),
+          'conflict',
+        );
+        expect(await store.getGrant(alice.user_id, key)).toMatchObject({ quota: 1, version: 5 });
+        const v6 = await store.revokeGrant(alice.user_id, { ...key, expected_version: 5 });
+        expect(await store.revokeGrant(alice.user_id, { ...key, expected_version: 5 })).toEqual(v6);
+        await store.setGrant(alice.user_id, { ...key, quota: 1, expected_version: 6 });
         const other = { ...key, image_id: 'new-one' };
         await expectCode(
           store.setGrant(alice.user_id, { ...other, quota: 1, expected_version: 1 }),
@@ -803,7 +825,7 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         const other = await h.open();
         const answers = await Promise.all(
           Array.from({ length: 8 }, (_, i) =>
-            (i % 2 === 0 ? store : other).consumeView(bob.user_id, key),
+            (i % 2 === 0 ? store : other).consumeView(bob.user_id, aView(key)),
           ),
         );
         expect(answers.filter((a) => a.granted)).toHaveLength(3);
@@ -814,7 +836,7 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
             .sort(),
         ).toEqual([1, 2, 3]);
         expect(answers.every((a) => a.consumed <= 3 && a.quota === 3 && !a.revoked)).toBe(true);
-        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+        expect(await store.consumeView(bob.user_id, aView(key))).toMatchObject({
           granted: false,
           consumed: 3,
           quota: 3,
@@ -824,7 +846,7 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         expect(await store.recordViews(bob.user_id, { ...key, consumed: 0 })).toEqual({
           consumed: 3,
         });
-        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+        expect(await store.consumeView(bob.user_id, aView(key))).toMatchObject({
           granted: true,
           consumed: 4,
           quota: 4,
@@ -832,28 +854,84 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
         });
         // A quota lowered below the views used keeps the count: nothing is left, nothing reset.
         await store.setGrant(alice.user_id, { ...key, quota: 2 });
-        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+        expect(await store.consumeView(bob.user_id, aView(key))).toMatchObject({
           granted: false,
           consumed: 4,
           quota: 2,
         });
         await store.setGrant(alice.user_id, { ...key, quota: 9 });
         await store.revokeGrant(alice.user_id, key);
-        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+        expect(await store.consumeView(bob.user_id, aView(key))).toMatchObject({
           granted: false,
           consumed: 4,
           revoked: true,
         });
         // Restored after a revocation: the views used before still count.
         await store.setGrant(alice.user_id, { ...key, quota: 5 });
-        expect(await store.consumeView(bob.user_id, key)).toMatchObject({
+        expect(await store.consumeView(bob.user_id, aView(key))).toMatchObject({
           granted: true,
           consumed: 5,
           revoked: false,
         });
-        await expectCode(store.consumeView(carol.user_id, key), 'denied');
-        await expectCode(store.consumeView(alice.user_id, key), 'denied');
-        await expectCode(store.consumeView(bob.user_id, { ...key, image_id: 'nope' }), 'not_found');
+        await expectCode(store.consumeView(carol.user_id, aView(key)), 'denied');
+        await expectCode(store.consumeView(alice.user_id, aView(key)), 'denied');
+        await expectCode(
+          store.consumeView(bob.user_id, aView({ ...key, image_id: 'nope' })),
+          'not_found',
+        );
+      });
+
+      it('uses a view once under its id: asked again at any server, the same view is not a second one', async () => {
+        const alice = await register('alice');
+        const bob = await register('bob');
+        const key = { owner_id: alice.user_id, image_id: 'i1', viewer_id: bob.user_id };
+        await store.setGrant(alice.user_id, { ...key, quota: 2 });
+        const first = aView(key);
+        expect(await store.consumeView(bob.user_id, first)).toMatchObject({
+          granted: true,
+          consumed: 1,
+        });
+        // The answer was lost; the agent asks again with the same id at another server, twice
+        // at once: both are told the view is granted, and it counts once.
+        const other = await h.open();
+        const again = await Promise.all([
+          store.consumeView(bob.user_id, first),
+          other.consumeView(bob.user_id, first),
+        ]);
+        expect(again).toEqual([
+          expect.objectContaining({ granted: true, consumed: 1, quota: 2 }),
+          expect.objectContaining({ granted: true, consumed: 1, quota: 2 }),
+        ]);
+        // Two new views race their own retries: each counts once, the quota still holds.
+        const second = aView(key);
+        const third = aView(key);
+        const raced = await Promise.all(
+          [second, third, second, third].map((v, i) =>
+            (i % 2 === 0 ? store : other).consumeView(bob.user_id, v),
+          ),
+        );
+        expect(raced.filter((a) => a.granted)).toHaveLength(2);
+        expect(Math.max(...raced.map((a) => a.consumed))).toBe(2);
+        expect(await store.consumeView(bob.user_id, first)).toMatchObject({
+          granted: true,
+          consumed: 2,
+        });
+        // A used view's id is remembered for the retry window, then forgotten.
+        h.clock.advance(VIEW_RETRY_WINDOW_MS + 1);
+        await store.setGrant(alice.user_id, { ...key, quota: 5 });
+        expect(await store.consumeView(bob.user_id, aView(key))).toMatchObject({
+          granted: true,
+          consumed: 3,
+        });
+        expect(await store.consumeView(bob.user_id, first)).toMatchObject({
+          granted: true,
+          consumed: 4,
+        });
+        for (const view_id of ['', 'not-a-uuid', 7, null, undefined])
+          await expectCode(
+            store.consumeView(bob.user_id, { ...key, view_id } as never),
+            'invalid_argument',
+          );
       });
 
       it('redelivers until acknowledged and applies exactly once by version', async () => {
@@ -960,6 +1038,7 @@ export function defineDirectoryCompliance(name: string, factory: HarnessFactory)
             '0002_request_nonces',
             '0003_grant_views',
             '0004_user_lock_seq',
+            '0005_view_uses',
           ]);
         } finally {
           await fresh.dispose();

@@ -166,6 +166,19 @@ function succeeded(seq: number, start_ms: number, o: LabOp, result: OpResult): O
   };
 }
 
+/** The story's third view, shown after all (as the agent reports it, under `quota`). */
+function thirdViewShown(quota: number): OpResult {
+  return {
+    kind: 'view',
+    verdict: 'shown',
+    reason: 'ok',
+    views_left: Math.max(0, quota - 3),
+    quota,
+    consumed: 3,
+    sha256: SHA,
+  };
+}
+
 function check(
   input: Partial<CheckInput> & ReturnType<typeof story>,
 ): Map<string, { pass: boolean; detail: string; examples: string[] }> {
@@ -245,16 +258,7 @@ describe('the campaign checker', () => {
 
   it('a view shown beyond the quota, or after the agent applied a revoke', () => {
     const over = story();
-    const third = over.records[5] as OpRecord;
-    third.result = {
-      kind: 'view',
-      verdict: 'shown',
-      reason: 'ok',
-      views_left: 0,
-      quota: 2,
-      consumed: 3,
-      sha256: SHA,
-    };
+    (over.records[5] as OpRecord).result = thirdViewShown(2);
     over.snapshots[1]!.received[0]!.consumed = 3;
     const result = check(over);
     expect(failing(result)).toEqual(['no viewer shown more views than granted']);
@@ -280,6 +284,28 @@ describe('the campaign checker', () => {
     );
   });
 
+  it('a view the directory allowed under a quota raised while it ran passes; the agent’s old rights are not the limit then', () => {
+    const withRaise = (start_ms: number) => {
+      const s = story();
+      (s.records[5] as OpRecord).result = thirdViewShown(3);
+      s.snapshots[1]!.received[0]!.consumed = 3;
+      s.records.push(
+        succeeded(
+          90,
+          start_ms,
+          { kind: 'set_quota', agent: 'alice', image_id: 'img1', viewer: 'bob', quota: 3 },
+          { kind: 'set_quota', quota: 3, version: 2, revoked: false, delivery: 'delivered' },
+        ),
+      );
+      return check(s).get('no viewer shown more views than granted');
+    };
+    // Started after bob's agent last heard of its rights (1380) and before the view ended.
+    expect(withRaise(1590)?.pass).toBe(true);
+    // Raised before the agent's last update, which still said 2: the agent's rights were stale
+    // beyond what the directory could explain.
+    expect(withRaise(1200)?.examples.join()).toMatch(/while the agent held quota 2/);
+  });
+
   it('an image shown that is not the owner’s, a view not counted, an encryption not verified', () => {
     const s = story();
     const view = s.records[3] as OpRecord;
@@ -292,6 +318,21 @@ describe('the campaign checker', () => {
       "every image shown is the owner's image, byte for byte",
       'every view shown counted once in the ledger',
     ]);
+  });
+
+  it('a view refused offline may have been counted at the directory; one refused online may not', () => {
+    const refusedAs = (reason: string) => {
+      const s = story();
+      const second = s.records[4] as OpRecord;
+      if (second.result?.kind === 'view')
+        Object.assign(second.result, { verdict: 'default', reason, sha256: 'b'.repeat(64) });
+      return check(s).get('every view shown counted once in the ledger');
+    };
+    // The ledger counts 2 views, 1 was shown: the other was refused while no server answered.
+    expect(refusedAs('not_synced')?.pass).toBe(true);
+    expect(refusedAs('offline_used')?.pass).toBe(true);
+    expect(refusedAs('quota_used')?.pass).toBe(false);
+    expect(refusedAs('quota_used')?.examples.join()).toMatch(/counts 2 views; 1 were shown/);
   });
 
   it('a change made while the viewer was signed out: applied after sign-in, with its delay; or lost', () => {

@@ -3,8 +3,10 @@
  * process, agent databases and data directories on disk, P2P sessions over loopback, and
  * copies hidden the way the cloud hides them. Bob views what alice shares; carol is someone else.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DirectoryOutcomeUnknown } from '../../../src/peer/directory-client.js';
 import { sign } from '../../../src/identity/keys.js';
 import { toHex } from '../../../src/protocol/directory-protocol.js';
 import {
@@ -118,11 +120,11 @@ describe('the viewer side', () => {
     const first = await viewer.viewing.viewFile(png);
     expect(first.record).toMatchObject({ verdict: 'shown', views_left: 2, consumed: 1 });
     // Bob's other device uses the two views left; this agent's ledger has not heard of them.
-    expect(await bob.ctx.directory.consumeView(grant)).toMatchObject({
+    expect(await bob.ctx.directory.consumeView({ ...grant, view_id: randomUUID() })).toMatchObject({
       granted: true,
       consumed: 2,
     });
-    expect(await bob.ctx.directory.consumeView(grant)).toMatchObject({
+    expect(await bob.ctx.directory.consumeView({ ...grant, view_id: randomUUID() })).toMatchObject({
       granted: true,
       consumed: 3,
     });
@@ -150,6 +152,53 @@ describe('the viewer side', () => {
     await alice.ctx.directory.revokeGrant({ image_id: image, viewer_id: bob.ctx.me.user_id });
     const revoked = await viewer.viewing.view('alice', image, () => new Uint8Array());
     expect(revoked.record).toMatchObject({ verdict: 'default', reason: 'revoked', consumed: 4 });
+  });
+
+  it('asks again under the same view id while the outcome is unknown: never a second view, and a view counted but not shown is shown next time', async () => {
+    const directory = bob.ctx.directory;
+    const real = directory.consumeView.bind(directory);
+    const asked: string[] = [];
+    // A server uses the view at the directory, then its answer is lost (as when a Galera cluster
+    // stalls after a node died and the agent's wait runs out): the next `lose` answers never come.
+    let lose = 0;
+    const spy = vi.spyOn(directory, 'consumeView').mockImplementation(async (view) => {
+      asked.push(view.view_id);
+      const answer = await real(view);
+      if (lose-- > 0) throw new DirectoryOutcomeUnknown('no cloud server answered (answer lost)');
+      return answer;
+    });
+    const viewsUsed = async (image: string) =>
+      (await directory.grants('viewer')).find((g) => g.image_id === image)?.views_used;
+    try {
+      // One lost answer: the second round asks for the same view and is told it was granted.
+      const once = await copyFor(bob, 3, 'img-lost-answer');
+      lose = 1;
+      const shown = await viewer.viewing.viewFile(once.png);
+      expect(shown.record).toMatchObject({ verdict: 'shown', consumed: 1, views_left: 2 });
+      expect(asked).toHaveLength(2);
+      expect(asked[1]).toBe(asked[0]);
+      expect(await viewsUsed('img-lost-answer')).toBe(1);
+
+      // Every answer lost: decided offline, and this copy's count was never confirmed here, so
+      // the default image; the directory counted that view once although it was asked twice.
+      asked.length = 0;
+      const twice = await copyFor(bob, 3, 'img-lost-answers');
+      lose = 2;
+      const refused = await viewer.viewing.viewFile(twice.png);
+      expect(refused.record).toMatchObject({ verdict: 'default', reason: 'not_synced' });
+      expect(await viewsUsed('img-lost-answers')).toBe(1);
+      // The next view asks under the same id: the view already counted is shown, none is added.
+      const next = await viewer.viewing.view('alice', 'img-lost-answers', () => new Uint8Array());
+      expect(next.record).toMatchObject({ verdict: 'shown', consumed: 1, views_left: 2 });
+      expect(new Set(asked).size).toBe(1);
+      expect(asked).toHaveLength(3);
+      // Then a new view is a new id and uses a view.
+      const after = await viewer.viewing.view('alice', 'img-lost-answers', () => new Uint8Array());
+      expect(after.record).toMatchObject({ verdict: 'shown', consumed: 2, views_left: 1 });
+      expect(new Set(asked).size).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('shows the default image, and says why, for a copy made for someone else or altered', async () => {

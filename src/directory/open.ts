@@ -215,7 +215,8 @@ async function migrate(
 /**
  * What a migration step gets when another server ran the same step through another Galera node
  * a moment before: a table, column or index that already exists (or is already gone), a
- * duplicate row in the migration tables, or a certification conflict (deadlock).
+ * duplicate row in the migration tables, or a certification conflict (deadlock); or a lock
+ * wait that ran out while the cluster stalled. Each is tried again within the budget.
  */
 const ALREADY_MIGRATED_ERRNOS: ReadonlySet<number> = new Set([
   1050, // ER_TABLE_EXISTS_ERROR
@@ -226,6 +227,10 @@ const ALREADY_MIGRATED_ERRNOS: ReadonlySet<number> = new Set([
   1068, // ER_MULTIPLE_PRI_KEY
   1091, // ER_CANT_DROP_FIELD_OR_KEY
   1213, // ER_LOCK_DEADLOCK (Galera certification conflict)
+  // A cluster stalled by a node that just died (writes and DDL wait until it is evicted), or a
+  // joining node applying its state transfer, can hold the migration lock row past the lock
+  // wait timeout; the next try finds the stall over (seen in the compliance suite under load).
+  1205, // ER_LOCK_WAIT_TIMEOUT
 ]);
 
 /**

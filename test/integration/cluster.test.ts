@@ -18,8 +18,10 @@ import {
   TEST_TIMEOUT_MS,
   clientSecurityOf,
   connectClient,
+  clusterChanges,
   eventually,
   runTasks,
+  sampling,
   startTestCluster,
   type Outcome,
   type TestCluster,
@@ -83,7 +85,8 @@ async function workInFlight(c: TestCluster['cluster'], id: number, count = 1): P
       return seen >= count;
     },
     DEADLINE.progress_ms,
-    20,
+    // A task sits in a server's queue for moments; nothing reports that to this process.
+    [sampling(20)],
   );
   if (!found) throw new Error(`server ${id} never had ${count} task(s) in flight`);
   return seen;
@@ -153,7 +156,8 @@ describe('three servers on loopback', () => {
         return victim !== 0;
       },
       DEADLINE.progress_ms,
-      20,
+      // Queued work lasts moments; nothing reports it to this process.
+      [sampling(20)],
     );
     expect(found).toBe(true);
     await c.kill(victim);
@@ -174,10 +178,14 @@ describe('three servers on loopback', () => {
     const during = await c.waitForLeader(DEADLINE.failover_ms, others);
     expect(during.epoch).toBeGreaterThan(first.epoch);
     // The new leader has declared the paused server failed (not merely late) before it wakes.
-    const declaredFailed = await eventually(async () => {
-      const view = (await c.status(during.leader))?.members.find((m) => m.id === paused);
-      return view !== undefined && view.state !== 'alive' && view.state !== 'suspected';
-    }, DEADLINE.failover_ms);
+    const declaredFailed = await eventually(
+      async () => {
+        const view = (await c.status(during.leader))?.members.find((m) => m.id === paused);
+        return view !== undefined && view.state !== 'alive' && view.state !== 'suspected';
+      },
+      DEADLINE.failover_ms,
+      clusterChanges(current as TestCluster),
+    );
     expect(declaredFailed).toBe(true);
     c.signal(paused, 'SIGCONT');
     const after = await c.waitForLeader(DEADLINE.failover_ms);
@@ -185,6 +193,7 @@ describe('three servers on loopback', () => {
     const resynced = await eventually(
       async () => (await c.status(paused))?.synced === true,
       DEADLINE.failover_ms,
+      clusterChanges(current as TestCluster),
     );
     expect(resynced).toBe(true);
     const back = await c.status(paused, DEADLINE.progress_ms);
@@ -209,7 +218,11 @@ describe('three servers on loopback', () => {
     // Load runs until the simulation has silenced a server, then one more round per client,
     // so work crosses a silence; every task submitted must come back verified.
     let silenced = false;
-    const watcher = eventually(async () => (await silences()) > 0, 2 * DEADLINE.progress_ms, 500);
+    const watcher = eventually(
+      async () => (await silences()) > 0,
+      2 * DEADLINE.progress_ms,
+      clusterChanges(current as TestCluster),
+    );
     void watcher.then(() => (silenced = true));
     let submitted = 0;
     const outcomes: Outcome[] = [];

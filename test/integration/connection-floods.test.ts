@@ -17,7 +17,9 @@ import {
   DEADLINE,
   SAMPLE_PAYLOAD,
   connectClient,
+  clusterChanges,
   eventually,
+  socketEvents,
   startTestCluster,
   type TestCluster,
 } from './helpers/cluster-fixture.js';
@@ -133,7 +135,10 @@ describe('connection floods', { timeout: TEST_TIMEOUT_MS }, () => {
     expect((await status(1)).peaks.connections).toBeLessThanOrEqual(MAX_CONNECTIONS);
     // Handshake deadline: the silent ones are gone after it.
     expect(
-      await eventually(async () => (await status(1)).connections < 12, DEADLINE.progress_ms),
+      await eventually(async () => (await status(1)).connections < 12, DEADLINE.progress_ms, [
+        socketEvents(opened),
+        ...clusterChanges(tc),
+      ]),
     ).toBe(true);
   });
 
@@ -141,12 +146,15 @@ describe('connection floods', { timeout: TEST_TIMEOUT_MS }, () => {
     // Server 2: no flood reached it before, so its peak so far is its peers and a newcomer.
     const before = await status(2);
     const refusedBefore = await refusals(2, 'address_limit');
-    await Promise.all(Array.from({ length: 30 }, () => rawConnection(2, '127.0.0.20')));
+    const flood = await Promise.all(
+      Array.from({ length: 30 }, () => rawConnection(2, '127.0.0.20')),
+    );
     // Those over the share are refused for it (not cut later by the handshake deadline).
     expect(
       await eventually(
         async () => (await refusals(2, 'address_limit')) - refusedBefore >= 30 - PER_ADDRESS,
         DEADLINE.progress_ms,
+        [socketEvents(flood), ...clusterChanges(tc)],
       ),
     ).toBe(true);
     expect((await refusals(2, 'address_limit')) - refusedBefore).toBe(30 - PER_ADDRESS);
@@ -169,6 +177,7 @@ describe('connection floods', { timeout: TEST_TIMEOUT_MS }, () => {
       const cut = await eventually(
         () => slow.every((s) => s.destroyed || s.readableEnded),
         DEADLINE.progress_ms,
+        [socketEvents(slow)],
       );
       expect(cut).toBe(true);
     } finally {
@@ -198,7 +207,10 @@ describe('connection floods', { timeout: TEST_TIMEOUT_MS }, () => {
     expect((await status(3)).peaks.buffered_bytes).toBeLessThanOrEqual(budget + 64 * 1024);
     expect((await status(3)).peaks.buffered_bytes).toBeGreaterThan(0);
     expect(
-      await eventually(async () => (await status(3)).buffered_bytes === 0, DEADLINE.progress_ms),
+      await eventually(async () => (await status(3)).buffered_bytes === 0, DEADLINE.progress_ms, [
+        socketEvents(senders),
+        ...clusterChanges(tc),
+      ]),
     ).toBe(true);
   });
 });

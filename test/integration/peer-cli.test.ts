@@ -142,6 +142,7 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     const accepted = await cli('alice', ['accept', created.request.request_id]);
     expect(accepted.code, accepted.stderr).toBe(0);
     await until(
+      world,
       'bob to hold the copy',
       async () =>
         json<Array<{ state: string }>>(await cli('bob', ['--json', 'images']))[0]?.state ===
@@ -180,6 +181,7 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     const set = await cli('alice', ['set-quota', imageId, 'bob', '3']);
     expect(set.code, set.stderr).toBe(0);
     await until(
+      world,
       'bob to see 2 views left',
       async () =>
         json<Array<{ views_left: number }>>(await cli('bob', ['--json', 'images']))[0]
@@ -191,6 +193,7 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     const revoked = await cli('alice', ['revoke', imageId, 'bob']);
     expect(revoked.code, revoked.stderr).toBe(0);
     await until(
+      world,
       'bob to see the revocation',
       async () =>
         json<Array<{ state: string }>>(await cli('bob', ['--json', 'images']))[0]?.state ===
@@ -203,6 +206,7 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     const alicePid = agentPid('alice') as number;
     process.kill(alicePid, 'SIGKILL');
     await until(
+      world,
       'alice to drop offline',
       async () =>
         !json<Array<{ username: string }>>(await cli('bob', ['--json', 'peers'])).some(
@@ -213,7 +217,7 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     const bobPid = agentPid('bob') as number;
     const out = await cli('bob', ['logout']);
     expect(out.code, out.stderr).toBe(0);
-    await until('bob’s agent to exit', () => !processAlive(bobPid));
+    await until(world, 'bob’s agent to exit', () => !processAlive(bobPid));
     expect(agentPid('bob')).toBeUndefined();
   }, 60_000);
 });

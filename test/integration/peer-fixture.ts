@@ -12,8 +12,10 @@ import { packagePath } from '../../src/util/package-info.js';
 import { createLogger } from '../../src/util/log.js';
 import { modesNotPrivate } from '../helpers/file-modes.js';
 import { Signal } from '../helpers/signal.js';
+import { fileChanges, waitFor } from '../helpers/wake.js';
 import {
   DEADLINE,
+  clusterChanges,
   serversOf,
   startTestCluster,
   type TestCluster,
@@ -131,29 +133,39 @@ export async function eventOf<T extends AgentEvent['type']>(
   return find() as Extract<AgentEvent, { type: T }>;
 }
 
-/** Polls until `check` returns a value (not undefined/false) or throws after `timeout_ms`. */
+/**
+ * Waits until `check` returns a value (not undefined/false); throws after `timeout_ms`. `check`
+ * runs again whenever the world changes: a file written by an agent (in this process or a CLI
+ * one) or by the cloud (its directory database, its logs), or a server's dashboard message.
+ */
 export async function until<T>(
+  world: PeerWorld,
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeout_ms = DEADLINE.progress_ms,
 ): Promise<T> {
-  const deadline = Date.now() + timeout_ms;
+  let value: T | undefined | false;
   let lastError: unknown = null;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      // A transient failure while polling (logged, retried); the last one is reported.
-      lastError = err;
-      process.stderr.write(`(while waiting for ${what}: ${String(err)})\n`);
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const held = await waitFor(
+    async () => {
+      try {
+        value = await check();
+        return value !== undefined && value !== false;
+      } catch (err) {
+        // A transient failure while waiting (logged, checked again); the last one is reported.
+        lastError = err;
+        process.stderr.write(`(while waiting for ${what}: ${String(err)})\n`);
+        return false;
+      }
+    },
+    timeout_ms,
+    [fileChanges(world.dir, { recursive: true }), ...clusterChanges(world.tc)],
+  );
+  if (!held)
+    throw new Error(
+      `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
+    );
+  return value as T;
 }
 
 /**

@@ -244,13 +244,13 @@ describe('sharing images with view limits', { timeout: TEST_TIMEOUT_MS }, () => 
     expect(pending).toMatchObject({ quota: 9, delivery: 'pending' });
     expect((await alice.grants()).find((g) => g.viewer === 'bob')?.delivery).toBe('pending');
     bob = await agentFor(world, 'bob');
-    await until('bob to hold quota 9', () => bob.received().find((r) => r.quota === 9));
+    await until(world, 'bob to hold quota 9', () => bob.received().find((r) => r.quota === 9));
     expect(bob.received()[0]).toMatchObject({ quota: 9, consumed: 4, views_left: 5 });
     // Once bob is online alice's agent delivers the signed record too.
-    await until('delivery', async () =>
+    await until(world, 'delivery', async () =>
       (await alice.grants()).find((g) => g.viewer === 'bob' && g.delivery === 'delivered'),
     );
-    await until('the file to carry the new version', async () => {
+    await until(world, 'the file to carry the new version', async () => {
       const copy = await readCopy(readFileSync(copyPath('bob', alice, photoId)));
       return copy.version === 3;
     });
@@ -279,10 +279,10 @@ describe('sharing images with view limits', { timeout: TEST_TIMEOUT_MS }, () => 
       rmSync(dir.path(file), { force: true });
     rmSync(dir.path('received'), { recursive: true, force: true });
     bob = await agentFor(world, 'bob');
-    await until('the copy to come back', () =>
+    await until(world, 'the copy to come back', () =>
       existsSync(copyPath('bob', alice, photoId)) ? true : undefined,
     );
-    const held = await until('the ledger', () =>
+    const held = await until(world, 'the ledger', () =>
       bob.received().find((r) => r.image_id === photoId),
     );
     expect(held).toMatchObject({ quota: 9, consumed: 4, views_left: 5, state: 'viewable' });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { LocalCluster } from '../../src/server/local-cluster.js';
 import { packagePath } from '../../src/util/package-info.js';
-import { eventually, requireBuild } from './helpers/cluster-fixture.js';
+import { eventually, fileChanges, requireBuild } from './helpers/cluster-fixture.js';
 
 // Real processes on a shared, busy machine: generous limits (nothing waits on them).
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
@@ -117,13 +117,17 @@ describe('server start-up', () => {
       cloud.start(1);
       await cloud.waitForLeader(60_000, [1]);
       const log = join(cloud.member(1).configPath, '..', 'logs', 'server-1.log');
-      const warned = await eventually(() => {
-        const text = readFileSync(log, 'utf8');
-        return (
-          text.includes('peer address does not resolve') &&
-          text.includes('cloudp2p-typo.invalid:7001')
-        );
-      }, 30_000);
+      const warned = await eventually(
+        () => {
+          const text = readFileSync(log, 'utf8');
+          return (
+            text.includes('peer address does not resolve') &&
+            text.includes('cloudp2p-typo.invalid:7001')
+          );
+        },
+        30_000,
+        [fileChanges(log)],
+      );
       expect(warned, readFileSync(log, 'utf8')).toBe(true);
     } finally {
       await cloud.stopAll(5000);

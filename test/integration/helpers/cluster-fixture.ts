@@ -14,6 +14,7 @@ import {
   type TlsCredentials,
 } from '../../../src/transport/tls.js';
 import { packagePath } from '../../../src/util/package-info.js';
+import { dashboardStreams, fileChanges, waitFor, type Wake } from '../../helpers/wake.js';
 
 export const SAMPLE_IMAGE = new Uint8Array(
   readFileSync(packagePath('assets', 'samples', 'photo.jpg')),
@@ -138,16 +139,25 @@ export const DEADLINE = {
 /** vitest's per-test and per-hook limit for files that start clusters: above every deadline. */
 export const TEST_TIMEOUT_MS = 300_000 * SCALE;
 
-/** Polls `condition` until it holds or `timeout_ms` passes; returns whether it held. */
-export async function eventually(
+/**
+ * Waits until `condition` holds or `timeout_ms` passes; returns whether it held. The condition is
+ * checked again only when one of `wakes` reports a change (test/helpers/wake.ts), never after a
+ * fixed time.
+ */
+export function eventually(
   condition: () => Promise<boolean> | boolean,
   timeout_ms: number,
-  interval_ms = 100,
+  wakes: readonly Wake[],
 ): Promise<boolean> {
-  const deadline = Date.now() + timeout_ms;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, interval_ms));
-  }
-  return false;
+  return waitFor(condition, timeout_ms, wakes);
 }
+
+/** Every message of every member's dashboard stream, and every write to the cluster's files. */
+export function clusterChanges(c: TestCluster): Wake[] {
+  return [
+    dashboardStreams(c.cluster.members.map((m) => m.httpUrl)),
+    fileChanges(c.dir, { recursive: true }),
+  ];
+}
+
+export { fileChanges, sampling, socketEvents, type Wake } from '../../helpers/wake.js';

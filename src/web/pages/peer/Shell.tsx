@@ -114,6 +114,7 @@ export function Shell(props: {
   const titleOfRef = useRef<(owner: string, imageId: string) => string | null>(() => null);
   const heading = useRef<HTMLHeadingElement>(null);
   const signOut = useAction();
+  const liveStream = useRef<LiveStream | null>(null);
   const onSessionChanged = props.onSessionChanged;
 
   useEffect(() => refresh(ALL_RESOURCES), [refresh]);
@@ -146,6 +147,8 @@ export function Shell(props: {
           return;
         }
         if (event.type === 'stopping') {
+          // The agent is going away: no reconnecting to a stream that would answer "signed out".
+          live.stop();
           window.setTimeout(onSessionChanged, 300);
           return;
         }
@@ -165,6 +168,7 @@ export function Shell(props: {
       },
     });
     live.start();
+    liveStream.current = live;
     return () => live.stop();
   }, [api, refresh, onSessionChanged, me]);
 
@@ -240,7 +244,20 @@ export function Shell(props: {
           <button
             type="button"
             disabled={signOut.busy}
-            onClick={() => void signOut.run(async () => props.onSignedOut(await api.signOut()))}
+            onClick={() =>
+              void signOut.run(async () => {
+                // Signing out stops the agent's stream: stop listening first, so the page does not
+                // reconnect to an agent that would answer "signed out" until the answer arrives.
+                const live = liveStream.current;
+                live?.stop();
+                try {
+                  props.onSignedOut(await api.signOut());
+                } catch (err) {
+                  live?.start(); // still signed in: keep listening
+                  throw err;
+                }
+              })
+            }
           >
             {signOut.busy ? 'Signing out…' : 'Sign out'}
           </button>

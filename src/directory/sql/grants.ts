@@ -179,7 +179,7 @@ export async function consumeView(
     // retry of this view racing its first attempt waits and then finds it used. On Galera the
     // lock is local to a node, but both attempts write the grant row, so certification aborts
     // one and its retry finds the other's use.
-    await viewCounters(trx, key, run.backend !== 'sqlite');
+    const before = await viewCounters(trx, key, run.backend !== 'sqlite');
     const alreadyUsed = await trx
       .selectFrom('dir_view_uses')
       .select('view_id')
@@ -188,7 +188,7 @@ export async function consumeView(
       .where('viewer_id', '=', key.viewer_id)
       .where('view_id', '=', viewId)
       .executeTakeFirst();
-    if (alreadyUsed) return { granted: true, ...(await viewCounters(trx, key)) };
+    if (alreadyUsed) return { granted: true, ...before };
     // One conditional UPDATE: the condition is checked against the current row, so the count
     // cannot pass the quota whatever number of devices ask at once.
     const result = await trx
@@ -200,22 +200,21 @@ export async function consumeView(
       .where('revoked', '=', 0)
       .whereRef('views_used', '<', 'quota')
       .executeTakeFirst();
-    const granted = Number(result.numUpdatedRows) === 1;
-    if (granted) {
-      await trx
-        .insertInto('dir_view_uses')
-        .values({ ...key, view_id: viewId, used_at_ms: now })
-        .execute();
-      // Older uses can no longer be retried: at most one retry window of views per grant.
-      await trx
-        .deleteFrom('dir_view_uses')
-        .where('owner_id', '=', key.owner_id)
-        .where('image_id', '=', key.image_id)
-        .where('viewer_id', '=', key.viewer_id)
-        .where('used_at_ms', '<', now - VIEW_RETRY_WINDOW_MS)
-        .execute();
-    }
-    return { granted, ...(await viewCounters(trx, key)) };
+    if (Number(result.numUpdatedRows) !== 1) return { granted: false, ...before };
+    await trx
+      .insertInto('dir_view_uses')
+      .values({ ...key, view_id: viewId, used_at_ms: now })
+      .execute();
+    // Older uses can no longer be retried: at most one retry window of views per grant.
+    await trx
+      .deleteFrom('dir_view_uses')
+      .where('owner_id', '=', key.owner_id)
+      .where('image_id', '=', key.image_id)
+      .where('viewer_id', '=', key.viewer_id)
+      .where('used_at_ms', '<', now - VIEW_RETRY_WINDOW_MS)
+      .execute();
+    // The row is locked (or, on Galera, certified at commit): the count is exactly one more.
+    return { granted: true, ...before, consumed: before.consumed + 1 };
   });
 }
 

@@ -59,6 +59,10 @@ export interface PreviewView {
   preview_size_bytes: number;
 }
 
+/** Most offline views an owner may allow per grant, and the default (src/peer/offline-allowance.ts). */
+export const MAX_OFFLINE_VIEWS = 10;
+export const DEFAULT_OFFLINE_VIEWS = 1;
+
 /** The owner's offline allowance of one grant (src/peer/offline-allowance.ts). */
 export interface OfflineAllowance {
   /** Views usable while the viewer's agent cannot reach the cloud (0: none). */

@@ -11,7 +11,12 @@
  * An agent without a record (agent.sqlite deleted) has no confirmation: nothing offline.
  */
 import type { LedgerRow } from './agent-db.js';
-import type { OfflineAllowance, ViewReason } from './api-types.js';
+import {
+  DEFAULT_OFFLINE_VIEWS,
+  MAX_OFFLINE_VIEWS,
+  type OfflineAllowance,
+  type ViewReason,
+} from './api-types.js';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
 import { count } from '../util/words.js';
 
@@ -20,12 +25,15 @@ export type { OfflineAllowance };
 export const HOUR_MS = 60 * 60 * 1000;
 
 export const OFFLINE_LIMITS = {
-  max_views: 10,
+  max_views: MAX_OFFLINE_VIEWS,
   min_window_ms: HOUR_MS,
   max_window_ms: 7 * 24 * HOUR_MS,
 } as const;
 
-export const DEFAULT_OFFLINE_ALLOWANCE: OfflineAllowance = { views: 1, window_ms: 24 * HOUR_MS };
+export const DEFAULT_OFFLINE_ALLOWANCE: OfflineAllowance = {
+  views: DEFAULT_OFFLINE_VIEWS,
+  window_ms: 24 * HOUR_MS,
+};
 
 /** The owner's choice checked against the limits (the default when none was given). */
 export function checkOfflineAllowance(offline: OfflineAllowance | undefined): OfflineAllowance {

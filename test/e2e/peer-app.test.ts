@@ -257,6 +257,8 @@ describe.skipIf(!availability.run)('peer app in Chromium', { timeout: TEST_TIMEO
     const smallRequest = alice.page.getByTestId(`request-bob-${smallId}`);
     await smallRequest.getByRole('button', { name: /^Decline/ }).click();
     await smallRequest.waitFor({ state: 'detached' });
+    // Alice allows bob 2 views while his agent cannot reach the cloud (signed into his copy).
+    await request.getByLabel('Offline views').fill('2');
     await request.getByRole('button', { name: /^Accept/ }).click();
     await request.waitFor({ state: 'detached' });
     await alice.page.getByText('No requests wait for you.').waitFor();
@@ -273,6 +275,17 @@ describe.skipIf(!availability.run)('peer app in Chromium', { timeout: TEST_TIMEO
     await go(bob, 'received');
     const left = bob.page.getByTestId(`views-left-alice-${imageId}`);
     await left.filter({ hasText: '2 of 2 left' }).waitFor();
+    // Both sides see the offline allowance alice chose.
+    await bob.page
+      .getByTestId(`offline-alice-${imageId}`)
+      .filter({ hasText: 'alice allows 2 offline views within 24 hours' })
+      .waitFor();
+    await go(alice, 'images');
+    await alice.page
+      .getByTestId(`offline-${imageId}-bob`)
+      .filter({ hasText: '2 offline views within 24 hours' })
+      .waitFor();
+    await go(alice, 'requests');
     await screenshot(bob.page, 'peer-received');
     let view = await viewOnce(bob, 'alice', imageId);
     expect(view).toMatchObject({ verdict: 'shown', width: PHOTO_WIDTH });
@@ -355,11 +368,16 @@ describe.skipIf(!availability.run)('peer app in Chromium', { timeout: TEST_TIMEO
 
     // ---- 9. Alice adds bob as a viewer of her second image directly (no request).
     await smallCard.getByLabel('Add a viewer').fill('bob');
-    await smallCard.getByLabel('Views').fill('1');
+    await smallCard.getByLabel('Views', { exact: true }).fill('1');
+    await smallCard.getByLabel('Offline views').fill('0');
     await smallCard.getByRole('button', { name: /^Add viewer/ }).click();
     await bob.page
       .getByTestId(`views-left-alice-${smallId}`)
       .filter({ hasText: '1 of 1 left' })
+      .waitFor();
+    await bob.page
+      .getByTestId(`offline-alice-${smallId}`)
+      .filter({ hasText: 'alice allows no offline views' })
       .waitFor();
     await screenshot(bob.page, 'peer-received-two');
 

@@ -12,13 +12,16 @@ import type {
 } from '../../../src/peer/api-types.js';
 import {
   MAX_UPLOAD_BYTES,
+  describeOffline,
   explainProblem,
   formatBytes,
+  formatUntil,
   grantBadge,
   noticeFor,
   operationId,
   parseCount,
   receivedBadge,
+  receivedOfflineText,
   sectionFromHash,
   sentence,
   splitRequests,
@@ -297,6 +300,53 @@ describe('what the owner sees of each viewer', () => {
     // A quota lowered below what was used: nothing left, never a negative count.
     expect(viewsUsedText(grant({ quota: 1, views_used: 3 }))).toBe('3 of 1 used · 0 left');
     expect(viewsUsedText(grant({ views_used: null }))).toBeNull();
+  });
+});
+
+describe('the offline allowance, shown to both sides', () => {
+  const DAY_MS = 86_400_000;
+
+  it('says the owner’s allowance as the CLI does', () => {
+    expect(describeOffline(grant().offline)).toBe(
+      '1 offline view within 24 hours of the last contact with the cloud',
+    );
+    expect(describeOffline({ views: 3, window_ms: 7 * DAY_MS })).toBe(
+      '3 offline views within 168 hours of the last contact with the cloud',
+    );
+    expect(describeOffline({ views: 2, window_ms: 90 * 60_000 })).toBe(
+      '2 offline views within 90 minutes of the last contact with the cloud',
+    );
+    expect(describeOffline({ views: 0, window_ms: DAY_MS })).toBe('no offline views');
+    // No copy yet: nothing signed, nothing to show.
+    expect(describeOffline(null)).toBeNull();
+  });
+
+  it('tells the viewer what is left offline, and why there is none', () => {
+    const now = 1_800_000_000_000;
+    const until = now + 3_600_000;
+    expect(receivedOfflineText(received({ offline: null }), now)).toBeNull();
+    expect(receivedOfflineText(received({ offline_until_ms: null }), now)).toBe(
+      'Offline: alice allows 1 offline view within 24 hours of the last contact with the cloud; none on this agent until it has reached the cloud once.',
+    );
+    expect(receivedOfflineText(received({ offline_until_ms: until }), now)).toBe(
+      `Offline: alice allows 1 offline view within 24 hours of the last contact with the cloud; 1 offline view left until ${formatUntil(until)}.`,
+    );
+    expect(
+      receivedOfflineText(
+        received({
+          offline: { views: 2, window_ms: DAY_MS },
+          offline_used: 2,
+          offline_until_ms: until,
+        }),
+        now,
+      ),
+    ).toContain('0 offline views left until');
+    expect(receivedOfflineText(received({ offline_until_ms: now }), now)).toContain(
+      'the window has passed: none until this agent reaches the cloud again',
+    );
+    expect(receivedOfflineText(received({ offline: { views: 0, window_ms: DAY_MS } }), now)).toBe(
+      'Offline: alice allows no offline views.',
+    );
   });
 });
 

@@ -5,9 +5,14 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EncryptResult, GrantView, OwnImageView } from '../../../peer/api-types.js';
-import { ENCRYPT_DONE_STEP } from '../../../peer/api-types.js';
+import {
+  DEFAULT_OFFLINE_VIEWS,
+  ENCRYPT_DONE_STEP,
+  MAX_OFFLINE_VIEWS,
+} from '../../../peer/api-types.js';
 import { formatDuration } from '../shared/format.js';
 import {
+  describeOffline,
   formatBytes,
   grantBadge,
   operationId,
@@ -295,6 +300,7 @@ function Viewers(props: SectionProps & { image: OwnImageView }) {
               <th scope="col">Viewer</th>
               <th scope="col">Total views</th>
               <th scope="col">Used</th>
+              <th scope="col">Offline</th>
               <th scope="col">Delivery</th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
@@ -369,6 +375,9 @@ function GrantRow(props: SectionProps & { image: OwnImageView; grant: GrantView 
       <td data-testid={`used-${image.image_id}-${grant.viewer}`}>
         {viewsUsedText(grant) ?? <span class="muted">—</span>}
       </td>
+      <td data-testid={`offline-${image.image_id}-${grant.viewer}`}>
+        {describeOffline(grant.offline) ?? <span class="muted">set when the copy is made</span>}
+      </td>
       <td>
         <StateBadge badge={badge} testId={`delivery-${image.image_id}-${grant.viewer}`} />
         {grant.revoked && grant.delivery === 'pending' && (
@@ -401,6 +410,7 @@ function AddViewer(props: SectionProps & { image: OwnImageView }) {
   const { image, api } = props;
   const [viewer, setViewer] = useState('');
   const [views, setViews] = useState('3');
+  const [offlineViews, setOfflineViews] = useState(String(DEFAULT_OFFLINE_VIEWS));
   const [fieldProblem, setFieldProblem] = useState<string | null>(null);
   const action = useAction();
   const id = `add-${image.image_id}`;
@@ -411,10 +421,18 @@ function AddViewer(props: SectionProps & { image: OwnImageView }) {
     const nameProblem =
       usernameProblem(name) ?? (name === props.me ? 'You can always open your own images.' : null);
     const parsed = parseCount(views, 1, 1_000_000);
-    const problem = nameProblem ?? ('problem' in parsed ? parsed.problem : null);
+    const offline = parseCount(offlineViews, 0, MAX_OFFLINE_VIEWS);
+    const problem =
+      nameProblem ??
+      ('problem' in parsed ? parsed.problem : null) ??
+      ('problem' in offline ? `Offline views: ${offline.problem}` : null);
     setFieldProblem(problem);
-    if (problem || 'problem' in parsed) return;
-    const granted = await action.run(() => api.setGrant(image.image_id, name, parsed.value));
+    if (problem || 'problem' in parsed || 'problem' in offline) return;
+    // A viewer who already has a copy keeps the allowance signed into it.
+    const isNew = !image.grants.some((g) => g.viewer === name && g.offline !== null);
+    const granted = await action.run(() =>
+      api.setGrant(image.image_id, name, parsed.value, isNew ? offline.value : undefined),
+    );
     if (granted) {
       setViewer('');
       props.refresh(['images']);
@@ -442,6 +460,14 @@ function AddViewer(props: SectionProps & { image: OwnImageView }) {
         onInput={setViews}
         min={1}
         max={1_000_000}
+      />
+      <CountField
+        id={`${id}-offline`}
+        label="Offline views"
+        value={offlineViews}
+        onInput={setOfflineViews}
+        min={0}
+        max={MAX_OFFLINE_VIEWS}
       />
       <button type="submit" disabled={action.busy}>
         {action.busy ? 'Adding…' : 'Add viewer'}

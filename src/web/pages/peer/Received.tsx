@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import type { ReceivedView, RequestCreated } from '../../../peer/api-types.js';
-import { parseCount, plural, receivedBadge } from './model.js';
+import { parseCount, plural, receivedBadge, receivedOfflineText } from './model.js';
 import type { SectionProps } from './section-props.js';
 import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
@@ -39,6 +39,7 @@ function ReceivedCard(props: SectionProps & { item: ReceivedView }) {
   const title = props.titleOf(item.owner, item.image_id);
   const name = title ? `“${title}”` : item.image_id;
   const badge = receivedBadge(item);
+  const offline = receivedOfflineText(item, Date.now());
   const [views, setViews] = useState('2');
   const [fieldProblem, setFieldProblem] = useState<string | null>(null);
   const [sent, setSent] = useState<RequestCreated | null>(null);
@@ -93,6 +94,11 @@ function ReceivedCard(props: SectionProps & { item: ReceivedView }) {
             <StateBadge badge={badge} testId={`views-left-${item.owner}-${item.image_id}`} />
           </p>
           <p class="hint">{badge.detail}</p>
+          {offline && (
+            <p class="hint" data-testid={`offline-${item.owner}-${item.image_id}`}>
+              {offline}
+            </p>
+          )}
           <button
             type="button"
             class="primary"

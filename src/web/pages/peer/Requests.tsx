@@ -2,11 +2,13 @@
  * Use case 6: requests from others, to accept (the viewer's copy is made and sent) or reject,
  * and the requests you sent, with their answers. New ones arrive live.
  */
+import { useState } from 'preact/hooks';
+import { DEFAULT_OFFLINE_VIEWS, MAX_OFFLINE_VIEWS } from '../../../peer/api-types.js';
 import type { RequestView } from '../../../peer/api-types.js';
 import { formatClock } from '../shared/format.js';
-import { plural, splitRequests, type Badge } from './model.js';
+import { parseCount, plural, splitRequests, type Badge } from './model.js';
 import type { SectionProps } from './section-props.js';
-import { EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
+import { CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
 
 const STATUS_BADGES: Record<RequestView['status'], Badge> = {
   pending: { tone: 'wait', icon: '◔', label: 'Waiting', detail: 'not answered yet' },
@@ -96,11 +98,24 @@ function InboxItem(props: SectionProps & { request: RequestView }) {
   const reject = useAction();
   const busy = accept.busy || reject.busy;
   const what = `${r.requester}’s request`;
-  const answer = (decision: 'accept' | 'reject'): void =>
+  // The offline allowance is signed into the copy an accept makes; a request for more views
+  // changes a copy that already carries one.
+  const [offlineViews, setOfflineViews] = useState(String(DEFAULT_OFFLINE_VIEWS));
+  const [fieldProblem, setFieldProblem] = useState<string | null>(null);
+  const asksOffline = r.kind !== 'more_views';
+  const answer = (decision: 'accept' | 'reject'): void => {
+    const offline = parseCount(offlineViews, 0, MAX_OFFLINE_VIEWS);
+    if (decision === 'accept' && asksOffline && 'problem' in offline) {
+      setFieldProblem(`Offline views: ${offline.problem}`);
+      return;
+    }
+    setFieldProblem(null);
+    const allowance = asksOffline && 'value' in offline ? offline.value : undefined;
     void (decision === 'accept' ? accept : reject).run(async () => {
-      await api.answer(r.request_id, decision);
+      await api.answer(r.request_id, decision, allowance);
       props.refresh(['inbox', 'images', 'status']);
     });
+  };
   return (
     <div class="request card" data-testid={`request-${r.requester}-${r.image_id}`}>
       <span>
@@ -110,6 +125,17 @@ function InboxItem(props: SectionProps & { request: RequestView }) {
         <span class="hint">at {formatClock(new Date(r.created_at_ms).toISOString())}</span>
       </span>
       <span class="row">
+        {asksOffline && (
+          <CountField
+            id={`offline-${r.request_id}`}
+            label="Offline views"
+            value={offlineViews}
+            onInput={setOfflineViews}
+            min={0}
+            max={MAX_OFFLINE_VIEWS}
+            describedBy={`offline-hint-${r.request_id}`}
+          />
+        )}
         <button type="button" class="primary" disabled={busy} onClick={() => answer('accept')}>
           {accept.busy ? 'Accepting… (making the copy)' : 'Accept'}
           <span class="visually-hidden"> {what}</span>
@@ -119,6 +145,17 @@ function InboxItem(props: SectionProps & { request: RequestView }) {
           <span class="visually-hidden"> {what}</span>
         </button>
       </span>
+      {asksOffline && (
+        <span class="hint" id={`offline-hint-${r.request_id}`}>
+          Views {r.requester} may use while their agent cannot reach the cloud, within 24 hours of
+          its last contact (0 to {MAX_OFFLINE_VIEWS}).
+        </span>
+      )}
+      {fieldProblem && (
+        <p class="problem" role="alert">
+          {fieldProblem}
+        </p>
+      )}
       <ProblemNote problem={accept.problem ?? reject.problem} />
     </div>
   );

@@ -208,19 +208,30 @@ export class PeerApi {
   request(owner: string, imageId: string, views: number): Promise<RequestCreated> {
     return this.json('POST', '/api/requests', { owner, image_id: imageId, views });
   }
-  answer(requestId: string, decision: 'accept' | 'reject'): Promise<AnswerResult> {
+  /** `offlineViews`: the offline allowance signed into the copy an accept makes (default 1). */
+  answer(
+    requestId: string,
+    decision: 'accept' | 'reject',
+    offlineViews?: number,
+  ): Promise<AnswerResult> {
     return this.json(
       'POST',
       `/api/requests/${encodeURIComponent(requestId)}/${decision}`,
-      {},
+      decision === 'accept' && offlineViews !== undefined ? { offline_views: offlineViews } : {},
       CLOUD_TIMEOUT_MS,
     );
   }
-  setGrant(imageId: string, viewer: string, quota: number): Promise<GrantView> {
+  /** `offlineViews` only for a new viewer: an allowance is signed into the copy when it is made. */
+  setGrant(
+    imageId: string,
+    viewer: string,
+    quota: number,
+    offlineViews?: number,
+  ): Promise<GrantView> {
     return this.json(
       'PUT',
       `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(viewer)}`,
-      { quota },
+      offlineViews === undefined ? { quota } : { quota, offline_views: offlineViews },
       CLOUD_TIMEOUT_MS,
     );
   }

@@ -6,6 +6,7 @@
 import type {
   AgentEvent,
   GrantView,
+  OfflineAllowance,
   ReceivedView,
   RequestView,
   ViewReason,
@@ -262,6 +263,44 @@ export function receivedBadge(r: ReceivedView): Badge {
         detail: `${plural(r.views_left, 'view')} granted; the copy arrives when ${r.owner} is online.`,
       };
   }
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The offline allowance in words, as the CLI says it (src/peer/offline-allowance.ts):
+ * "1 offline view within 24 hours of the last contact with the cloud" (null: no copy yet).
+ */
+export function describeOffline(allowance: OfflineAllowance | null): string | null {
+  if (!allowance) return null;
+  if (allowance.views === 0) return 'no offline views';
+  const window =
+    allowance.window_ms % HOUR_MS === 0
+      ? plural(allowance.window_ms / HOUR_MS, 'hour')
+      : plural(Math.round(allowance.window_ms / 60_000), 'minute');
+  return `${plural(allowance.views, 'offline view')} within ${window} of the last contact with the cloud`;
+}
+
+/**
+ * What the viewer may still see offline: the owner's allowance, and how much of it this agent
+ * used since the cloud last confirmed the count (null: no copy yet, so nothing offline).
+ */
+export function receivedOfflineText(r: ReceivedView, now_ms: number): string | null {
+  const allowance = describeOffline(r.offline);
+  if (!allowance || !r.offline) return null;
+  const owner = `${r.owner} allows ${allowance}`;
+  if (r.offline.views === 0) return `Offline: ${owner}.`;
+  if (r.offline_until_ms === null)
+    return `Offline: ${owner}; none on this agent until it has reached the cloud once.`;
+  if (now_ms >= r.offline_until_ms)
+    return `Offline: ${owner}; the window has passed: none until this agent reaches the cloud again.`;
+  const left = Math.max(0, r.offline.views - r.offline_used);
+  return `Offline: ${owner}; ${plural(left, 'offline view')} left until ${formatUntil(r.offline_until_ms)}.`;
+}
+
+/** A moment within the next days, in the reader's locale: "3 Dec 2026, 14:05". */
+export function formatUntil(at_ms: number): string {
+  return new Date(at_ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
 
 /** "2 of 5 used · 3 left" for the owner's grants table (null: the agent did not say). */

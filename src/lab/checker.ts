@@ -589,6 +589,30 @@ function offlineApplications(
         image_id: r.op.image_id,
         views: r.op.views,
       });
+  // Every grant version a change was acknowledged with, by grant: a change that returns a
+  // version an earlier change already returned made nothing new (a quota set to its value).
+  const versionsMade = new Map<string, { start_ms: number; version: number }[]>();
+  const noteVersion = (key: string, start_ms: number, version: number): void => {
+    const list = versionsMade.get(key) ?? [];
+    list.push({ start_ms, version });
+    versionsMade.set(key, list);
+  };
+  for (const r of records) {
+    if (!r.ok) continue;
+    if (r.op.kind === 'accept' && r.result?.kind === 'accept' && r.result.grant) {
+      const request = requestOf.get(r.op.request_id);
+      if (request)
+        noteVersion(
+          grantKey(request.owner, request.image_id, request.requester),
+          r.start_ms,
+          r.result.grant.version,
+        );
+    } else if (
+      (r.op.kind === 'set_quota' || r.op.kind === 'revoke') &&
+      r.result?.kind === r.op.kind
+    )
+      noteVersion(grantKey(r.op.agent, r.op.image_id, r.op.viewer), r.start_ms, r.result.version);
+  }
   const out: OfflineApplication[] = [];
   const rightsEvents = input.events.filter((e) => e.event.type === 'rights-changed');
   const requestEvents = input.events.filter((e) => e.event.type === 'request-received');
@@ -633,6 +657,14 @@ function offlineApplications(
       } else continue;
       subject = `${owner}/${imageId} version ${version}`;
       const v = version;
+      // The version existed before this change (an earlier change returned it, and the viewer
+      // may have got it with the copy rather than as an update): nothing new waits for them.
+      if (
+        (versionsMade.get(grantKey(owner, imageId, recipient)) ?? []).some(
+          (made) => made.start_ms < r.start_ms && made.version >= v,
+        )
+      )
+        continue;
       matches = (e) =>
         e.event.owner === owner && e.event.image_id === imageId && Number(e.event.version) >= v;
     }

@@ -412,6 +412,50 @@ describe('the campaign checker', () => {
     expect(report.checks.filter((c) => !c.pass)).toEqual([]);
   });
 
+  it('a quota set to its current value is no change either when the viewer got that version with the copy', () => {
+    const s = story();
+    // Bob learned version 1 with the copy itself (image-received), not as a rights update.
+    s.events = [
+      {
+        at_ms: 1380,
+        host: 'users-2',
+        agent: 'bob',
+        event: { type: 'image-received', owner: 'alice', image_id: 'img1', views_left: 2 },
+      },
+    ];
+    s.records.push(
+      succeeded(60, 2000, { kind: 'sign_out', agent: 'bob' }, { kind: 'sign_out' }),
+      succeeded(
+        61,
+        3000,
+        { kind: 'set_quota', agent: 'alice', image_id: 'img1', viewer: 'bob', quota: 2 },
+        { kind: 'set_quota', quota: 2, version: 1, revoked: false, delivery: 'delivered' },
+      ),
+      succeeded(62, 9000, { kind: 'sign_in', agent: 'bob' }, { kind: 'sign_in' }),
+    );
+    const report = checkCampaign({ ...s, imageSha256: { 'photo.jpg': SHA } });
+    expect(report.offline).toEqual([]);
+    expect(report.checks.filter((c) => !c.pass)).toEqual([]);
+    // A change that made a new version while bob was away still has to reach him.
+    s.records.push(
+      succeeded(63, 9500, { kind: 'sign_out', agent: 'bob' }, { kind: 'sign_out' }),
+      succeeded(
+        64,
+        9600,
+        { kind: 'set_quota', agent: 'alice', image_id: 'img1', viewer: 'bob', quota: 4 },
+        { kind: 'set_quota', quota: 4, version: 2, revoked: false, delivery: 'pending' },
+      ),
+    );
+    const lost = checkCampaign({ ...s, imageSha256: { 'photo.jpg': SHA } });
+    expect(lost.offline).toEqual([
+      expect.objectContaining({
+        recipient: 'bob',
+        subject: 'alice/img1 version 2',
+        applied_at_ms: null,
+      }),
+    ]);
+  });
+
   it('a grant still waiting for delivery at the end fails', () => {
     const s = story();
     s.snapshots[0]!.grants[0]!.delivery = 'pending';

@@ -409,13 +409,25 @@ export class PeerAgent {
     return this.viewer.grants.request(owner, imageId, views);
   }
 
-  /** Use case 6: accept (makes and delivers the viewer's copy) or reject. */
-  answer(
+  /**
+   * Use case 6: accept (makes and delivers the viewer's copy) or reject. With `operation`, the
+   * steps are emitted as `encrypt-progress` events of that operation (the copy goes through
+   * the cloud as an encryption does), ending with ENCRYPT_DONE_STEP.
+   */
+  async answer(
     requestId: string,
     decision: 'accepted' | 'rejected',
     offline?: OfflineAllowance,
+    operation?: string,
   ): Promise<AnswerResult> {
-    return this.owner.grants.answer(requestId, decision, offline);
+    if (operation === undefined) return this.owner.grants.answer(requestId, decision, offline);
+    try {
+      return await this.owner.grants.answer(requestId, decision, offline, (step) =>
+        this.events.emit({ type: 'encrypt-progress', operation, step }),
+      );
+    } finally {
+      this.events.emit({ type: 'encrypt-progress', operation, step: ENCRYPT_DONE_STEP });
+    }
   }
 
   /** Use case 9: grants I gave, with their delivery state. */

@@ -133,11 +133,32 @@ export class ApiAgentClient implements AgentOps {
     );
   }
 
-  async encrypt(
+  encrypt(
     image: Uint8Array,
     title: string,
     onProgress?: (step: string) => void,
   ): Promise<EncryptResult> {
+    return this.withProgress(onProgress, async (operation) => {
+      const mediaType = image[0] === 0x89 ? 'image/png' : 'image/jpeg';
+      const response = await this.call(
+        'POST',
+        `/api/images?title=${encodeURIComponent(title)}&operation=${operation}`,
+        { bytes: image, mediaType },
+      );
+      return JSON.parse(
+        Buffer.from(await limitedBytes(response, MAX_JSON_ANSWER_BYTES)).toString('utf8'),
+      ) as EncryptResult;
+    });
+  }
+
+  /**
+   * Runs a call that names an operation and follows that operation's `encrypt-progress`
+   * events on the agent's event stream (only when someone listens).
+   */
+  private async withProgress<T>(
+    onProgress: ((step: string) => void) | undefined,
+    call: (operation: string) => Promise<T>,
+  ): Promise<T> {
     const operation = randomBytes(8).toString('hex');
     let sawLast: () => void = () => undefined;
     const last = new Promise<void>((resolve) => (sawLast = resolve));
@@ -149,15 +170,7 @@ export class ApiAgentClient implements AgentOps {
         })
       : null;
     try {
-      const mediaType = image[0] === 0x89 ? 'image/png' : 'image/jpeg';
-      const response = await this.call(
-        'POST',
-        `/api/images?title=${encodeURIComponent(title)}&operation=${operation}`,
-        { bytes: image, mediaType },
-      );
-      const result = JSON.parse(
-        Buffer.from(await limitedBytes(response, MAX_JSON_ANSWER_BYTES)).toString('utf8'),
-      ) as EncryptResult;
+      const result = await call(operation);
       // The answer and the event stream travel on different connections: let the last
       // progress lines arrive before closing the stream.
       if (stream) await Promise.race([last, new Promise((resolve) => setTimeout(resolve, 2000))]);
@@ -186,12 +199,15 @@ export class ApiAgentClient implements AgentOps {
     requestId: string,
     decision: 'accepted' | 'rejected',
     offline?: OfflineAllowance,
+    onProgress?: (step: string) => void,
   ): Promise<AnswerResult> {
     const verb = decision === 'accepted' ? 'accept' : 'reject';
-    return this.json(
-      'POST',
-      `/api/requests/${encodeURIComponent(requestId)}/${verb}`,
-      offlineBody(offline),
+    return this.withProgress(onProgress, (operation) =>
+      this.json(
+        'POST',
+        `/api/requests/${encodeURIComponent(requestId)}/${verb}?operation=${operation}`,
+        offlineBody(offline),
+      ),
     );
   }
   grants(): Promise<GrantView[]> {

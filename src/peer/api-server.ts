@@ -319,9 +319,7 @@ export class PeerApiServer {
       route('GET', '/api/images', async ({ res }) => json(res, 200, await agent.ownImages())),
       route('POST', '/api/images', async ({ req, res, query }) => {
         const title = oneQuery(query, 'title', true) as string;
-        const operation = oneQuery(query, 'operation', false) ?? 'encrypt';
-        if (!/^[A-Za-z0-9_-]{1,64}$/.test(operation))
-          throw new ApiError(400, 'invalid_argument', 'operation: 1-64 of A-Z a-z 0-9 _ -');
+        const operation = operationOf(query) ?? 'encrypt';
         requireImageType(req, ['image/png', 'image/jpeg']);
         const body = await readBody(req, MAX_SHARED_IMAGE_BYTES);
         json(res, 201, await agent.encrypt(body, title, operation));
@@ -364,12 +362,17 @@ export class PeerApiServer {
         const views = intField(body, 'views', 1, 10_000);
         json(res, 201, await agent.request(owner, imageId, views));
       }),
-      route('POST', '/api/requests/:request_id/accept', async ({ req, res, params }) => {
+      route('POST', '/api/requests/:request_id/accept', async ({ req, res, params, query }) => {
         const body = await readJson(req, OFFLINE_FIELDS, true);
         json(
           res,
           200,
-          await agent.answer(params.request_id as string, 'accepted', offlineField(body)),
+          await agent.answer(
+            params.request_id as string,
+            'accepted',
+            offlineField(body),
+            operationOf(query),
+          ),
         );
       }),
       route('POST', '/api/requests/:request_id/reject', async ({ req, res, params }) => {
@@ -482,6 +485,14 @@ function stringField(body: Record<string, unknown>, key: string, pattern: RegExp
 }
 
 const OFFLINE_FIELDS = ['offline_views', 'offline_window_ms'];
+
+/** `?operation=`: the id under which a long call's `encrypt-progress` events are sent. */
+function operationOf(query: URLSearchParams): string | undefined {
+  const operation = oneQuery(query, 'operation', false);
+  if (operation !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(operation))
+    throw new ApiError(400, 'invalid_argument', 'operation: 1-64 of A-Z a-z 0-9 _ -');
+  return operation;
+}
 
 /** The owner's offline allowance from a body (either field may be left out: its default). */
 function offlineField(body: Record<string, unknown>): OfflineAllowance | undefined {

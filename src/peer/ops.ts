@@ -41,10 +41,12 @@ export interface AgentOps {
     status?: 'pending' | 'accepted' | 'rejected',
   ): Promise<RequestView[]>;
   request(owner: string, imageId: string, views: number): Promise<RequestCreated>;
+  /** `onProgress`: the steps of making and delivering the viewer's copy (accept). */
   answer(
     requestId: string,
     decision: 'accepted' | 'rejected',
     offline?: OfflineAllowance,
+    onProgress?: (step: string) => void,
   ): Promise<AnswerResult>;
   grants(): Promise<GrantView[]>;
   setGrant(
@@ -67,23 +69,16 @@ export function localOps(agent: PeerAgent): AgentOps {
     peers: () => agent.peers(),
     previews: (username) => agent.previews(username),
     preview: (username, imageId) => agent.preview(username, imageId),
-    encrypt: (image, title, onProgress) => {
-      const operation = `local-${Math.random().toString(36).slice(2, 10)}`;
-      const off = agent.events.on((event) => {
-        if (
-          event.type === 'encrypt-progress' &&
-          event.operation === operation &&
-          event.step !== ENCRYPT_DONE_STEP
-        )
-          onProgress?.(event.step);
-      });
-      return agent.encrypt(image, title, operation).finally(off);
-    },
+    encrypt: (image, title, onProgress) =>
+      followProgress(agent, onProgress, (operation) => agent.encrypt(image, title, operation)),
     ownImages: () => agent.ownImages(),
     ownStego: async (imageId) => agent.ownStego(imageId),
     requests: (role, status) => agent.requests(role, status),
     request: (owner, imageId, views) => agent.request(owner, imageId, views),
-    answer: (requestId, decision, offline) => agent.answer(requestId, decision, offline),
+    answer: (requestId, decision, offline, onProgress) =>
+      followProgress(agent, onProgress, (operation) =>
+        agent.answer(requestId, decision, offline, operation),
+      ),
     grants: () => agent.grants(),
     setGrant: (imageId, username, quota, offline) =>
       agent.setGrant(imageId, username, quota, offline),
@@ -94,4 +89,22 @@ export function localOps(agent: PeerAgent): AgentOps {
     viewFile: (bytes) => agent.viewFile(bytes),
     sync: () => agent.sync(),
   };
+}
+
+/** Runs an agent call under a fresh operation id and passes that operation's steps on. */
+function followProgress<T>(
+  agent: PeerAgent,
+  onProgress: ((step: string) => void) | undefined,
+  call: (operation: string) => Promise<T>,
+): Promise<T> {
+  const operation = `local-${Math.random().toString(36).slice(2, 10)}`;
+  const off = agent.events.on((event) => {
+    if (
+      event.type === 'encrypt-progress' &&
+      event.operation === operation &&
+      event.step !== ENCRYPT_DONE_STEP
+    )
+      onProgress?.(event.step);
+  });
+  return call(operation).finally(off);
 }

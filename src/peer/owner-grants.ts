@@ -49,14 +49,16 @@ export class OwnerGrants {
     requestId: string,
     decision: 'accepted' | 'rejected',
     offline?: OfflineAllowance,
+    progress: (step: string) => void = () => undefined,
   ): Promise<AnswerResult> {
     const allowance = checkOfflineAllowance(offline);
     const result = await this.ctx.directory.answerRequest(requestId, decision);
     const request = requestView(result.request);
     if (result.request.owner_id !== this.ctx.me.user_id)
       throw new CloudP2PError('bad_directory_answer', 'the directory answered for another owner');
+    progress(`${decision} in the directory`);
     if (decision === 'rejected' || !result.grant) return { request };
-    const grant = await this.applyGrant(result.grant, allowance);
+    const grant = await this.applyGrant(result.grant, allowance, progress);
     return { request, grant };
   }
 
@@ -165,6 +167,7 @@ export class OwnerGrants {
   async applyGrant(
     grant: WireGrant,
     offline: OfflineAllowance = DEFAULT_OFFLINE_ALLOWANCE,
+    progress: (step: string) => void = () => undefined,
   ): Promise<GrantView> {
     if (grant.owner_id !== this.ctx.me.user_id)
       throw new CloudP2PError(
@@ -178,7 +181,7 @@ export class OwnerGrants {
       if (copy) this.ctx.db.updateCopyGrant(grant.image_id, grant.viewer_id, grant);
       else if (!grant.revoked && this.ctx.db.ownImage(grant.image_id)) {
         try {
-          await this.buildCopy(grant, offline);
+          await this.buildCopy(grant, offline, progress);
           this.copiesToMake.delete(key);
         } catch (err) {
           // The grant stands in the directory: keep trying to make the copy (every heartbeat,
@@ -195,6 +198,13 @@ export class OwnerGrants {
     });
     if (!problem) await this.delivery.deliver(grant.image_id, grant.viewer_id);
     const view = grantView(grant, this.ctx.db.copy(grant.image_id, grant.viewer_id));
+    progress(
+      problem
+        ? `${grant.viewer_username}'s copy not made yet: retried later`
+        : view.delivery === 'delivered'
+          ? `${grant.viewer_username} has the copy and the rights`
+          : `${grant.viewer_username} gets it when both agents are online`,
+    );
     if (problem) view.problem = problem;
     this.ctx.events.emit({ type: 'grant-changed', grant: view });
     return view;
@@ -210,7 +220,11 @@ export class OwnerGrants {
     return made;
   }
 
-  private async buildCopy(grant: WireGrant, offline: OfflineAllowance): Promise<void> {
+  private async buildCopy(
+    grant: WireGrant,
+    offline: OfflineAllowance,
+    progress: (step: string) => void = () => undefined,
+  ): Promise<void> {
     const row = this.images.ownImage(grant.image_id);
     const viewer = await this.ctx.keys.byId(grant.viewer_id);
     const original = readFileLimited(
@@ -227,18 +241,24 @@ export class OwnerGrants {
       version: grant.version,
       offline,
     });
+    progress(
+      `${viewer.username}'s copy sealed and signed; sending ${built.container.length} bytes to the cloud`,
+    );
     const result = await hideThroughCloud(
       this.ctx,
       `copy-${row.image_id}`,
       built.container,
-      (step) =>
+      (step) => {
+        progress(step);
         this.ctx.logger.debug('copy for viewer', {
           image: row.image_id,
           viewer: viewer.username,
           step,
-        }),
+        });
+      },
     );
     await checkCloudResult(result.png, built.container);
+    progress(`hidden by server ${result.serverId} in ${Math.round(result.latency_ms)} ms; checked`);
     writeFileAtomic(this.ctx.dataDir.copyPath(row.image_id, viewer.user_id), result.png, 0o600);
     this.ctx.db.putCopy({
       image_id: row.image_id,

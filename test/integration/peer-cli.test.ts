@@ -141,6 +141,14 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     expect(inbox.stdout).toContain(created.request.request_id);
     const accepted = await cli('alice', ['accept', created.request.request_id]);
     expect(accepted.code, accepted.stderr).toBe(0);
+    // Making bob's copy goes through the cloud: each step is shown as it happens.
+    expect(accepted.stderr).toMatch(/accepted in the directory/);
+    expect(accepted.stderr).toMatch(/bob's copy sealed and signed; sending \d+ bytes to the cloud/);
+    expect(accepted.stderr).toMatch(/assigned to server \d/);
+    expect(accepted.stderr).toMatch(/hidden by server \d in \d+ ms; checked/);
+    expect(accepted.stderr).toMatch(
+      /bob (has the copy and the rights|gets it when both agents are online)/,
+    );
     await until(
       world,
       'bob to hold the copy',

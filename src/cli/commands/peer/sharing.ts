@@ -12,7 +12,7 @@ import {
 import { count } from '../../../util/words.js';
 import { describeGrant, describeRequest } from './describe.js';
 import { parseCount, parseImageId, parseImageRef, parseRequestId, parseUsername } from './parse.js';
-import { globals, output, say, withAgent } from './session.js';
+import { globals, note, output, say, withAgent } from './session.js';
 
 export function registerSharingCommands(peer: Command): void {
   peer
@@ -93,10 +93,13 @@ export function registerSharingCommands(peer: Command): void {
       await withAgent(
         options,
         async (ops) => {
+          // Accepting makes the viewer's copy through the cloud (seconds for a large image):
+          // each step is shown as it happens, as `encrypt` does.
           const result = await ops.answer(
             requestId,
             decision === 'accept' ? 'accepted' : 'rejected',
             offlineOf(o),
+            decision === 'accept' && !options.json ? (step) => note(`  ${step}`) : undefined,
           );
           output(options, result, () => {
             say(

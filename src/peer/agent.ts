@@ -23,6 +23,7 @@ import { explainWrongCloud, sameTrust, savedCloudCa, trustOfSaved } from './clou
 import type {
   OfflineAllowance,
   AgentStatus,
+  AwayItem,
   AnswerResult,
   EncryptResult,
   GrantView,
@@ -110,6 +111,8 @@ export class PeerAgent {
   private cloudClient: Promise<CloudClient> | null = null;
   private releaseLock: (() => void) | null = null;
   private stopped = false;
+  /** What the sign-in applied that others changed meanwhile (null until it has caught up). */
+  private away: AwayItem[] | null = null;
 
   private constructor(
     private readonly options: PeerAgentOptions,
@@ -240,11 +243,17 @@ export class PeerAgent {
       await this.stop('start failed');
       throw explainWrongCloud(err);
     }
-    this.sync().catch((err: unknown) =>
-      this.logger.warn('sync at sign-in failed; retried on the next heartbeats', {
-        error: errorMessage(err),
-      }),
-    );
+    this.updates
+      .describeWhile(() => this.sync())
+      .then(({ away }) => {
+        this.away = away;
+        this.events.emit({ type: 'signed-in', away });
+      })
+      .catch((err: unknown) =>
+        this.logger.warn('sync at sign-in failed; retried on the next heartbeats', {
+          error: errorMessage(err),
+        }),
+      );
     this.presence.startHeartbeats();
   }
 
@@ -352,6 +361,7 @@ export class PeerAgent {
         received: this.db.receivedAll().length,
         copies_waiting_for_delivery: this.db.undeliveredCopies().length,
       },
+      away: this.away,
     };
   }
 

@@ -27,6 +27,11 @@ export interface AgentStatus {
     received: number;
     copies_waiting_for_delivery: number;
   };
+  /**
+   * What the last sign-in applied that others changed while this user was away (running mode;
+   * null until that catch-up is done, and in one-shot mode).
+   */
+  away: AwayItem[] | null;
 }
 
 export interface OfferedImageView {
@@ -220,6 +225,19 @@ export interface ApiViewRecord extends ViewRecord {
   image_url: string;
 }
 
+/**
+ * One change others made while this user was signed out, applied at sign-in: a request that
+ * arrived, an answer to one of theirs, a quota changed or access revoked. `text` says it in a
+ * sentence (the CLI and the web page show it as is).
+ */
+export interface AwayItem {
+  kind: 'request_received' | 'request_answered' | 'grant_changed' | 'grant_revoked';
+  /** The other user: who asked, who answered, or the owner who changed the grant. */
+  user: string;
+  image_id: string;
+  text: string;
+}
+
 export interface SyncReport {
   grants_as_owner: number;
   grants_as_viewer: number;
@@ -244,6 +262,8 @@ export type AgentEvent =
   | { type: 'request-answered'; request: RequestView }
   | { type: 'image-added'; image_id: string; title: string }
   | { type: 'image-received'; owner: string; image_id: string; views_left: number }
+  /** The sign-in's catch-up is done: what others changed while this user was away. */
+  | { type: 'signed-in'; away: AwayItem[] }
   | {
       type: 'rights-changed';
       owner: string;

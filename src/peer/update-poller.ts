@@ -6,6 +6,8 @@
  */
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import type { AwayItem } from './api-types.js';
+import { awayItem } from './away.js';
 import { requestView, type EventBus } from './context.js';
 import type { WireUpdate } from './directory-client.js';
 import type { PeerDirectory } from './directory.js';
@@ -15,6 +17,10 @@ import type { CopyReceiver } from './viewer-receive.js';
 const UPDATE_BATCH = 100;
 /** Batches taken in one run at most; more wait for the next heartbeat. */
 const MAX_BATCHES_PER_RUN = 20;
+/** Lines of a "while you were away" summary kept at most (the rest are counted). */
+export const MAX_AWAY_ITEMS = 50;
+/** Updates described while catching up at most (memory bound; one batch run is at most 2000). */
+const MAX_UPDATES_DESCRIBED = UPDATE_BATCH * MAX_BATCHES_PER_RUN;
 
 export interface UpdatePollerOptions {
   userId: string;
@@ -31,6 +37,8 @@ export interface UpdatePollerOptions {
 export class UpdatePoller {
   private polling: Promise<number> | null = null;
   private pollAgain = false;
+  /** While a sign-in catches up: what the updates applied changed, in words. */
+  private away: AwayItem[] | null = null;
 
   constructor(private readonly options: UpdatePollerOptions) {}
 
@@ -56,6 +64,29 @@ export class UpdatePoller {
     return run;
   }
 
+  /**
+   * Runs `catchUp` (the sign-in's sync, which polls) and says what the updates it applied
+   * changed: the "while you were away" of a sign-in. Several updates of one grant are one
+   * line (the last); at most MAX_AWAY_ITEMS lines.
+   */
+  async describeWhile<T>(catchUp: () => Promise<T>): Promise<{ result: T; away: AwayItem[] }> {
+    const collected: AwayItem[] = [];
+    this.away = collected;
+    try {
+      const result = await catchUp();
+      const byGrant = new Map<string, AwayItem>();
+      const items: AwayItem[] = [];
+      for (const item of collected) {
+        const grantNews = item.kind === 'grant_changed' || item.kind === 'grant_revoked';
+        if (!grantNews) items.push(item);
+        else byGrant.set(`${item.user}/${item.image_id}`, item);
+      }
+      return { result, away: [...items, ...byGrant.values()].slice(0, MAX_AWAY_ITEMS) };
+    } finally {
+      this.away = null;
+    }
+  }
+
   private async drain(): Promise<number> {
     const { directory, logger } = this.options;
     let applied = 0;
@@ -66,6 +97,8 @@ export class UpdatePoller {
         try {
           if (this.apply(update)) fetchCopies = true;
           applied++;
+          const item = this.away ? awayItem(update, this.options.userId) : null;
+          if (item && this.away && this.away.length < MAX_UPDATES_DESCRIBED) this.away.push(item);
         } catch (err) {
           logger.error('could not apply a queued update; dropping it', {
             update: update.update_id,

@@ -332,6 +332,18 @@ describe.skipIf(!availability.run)('peer app in Chromium', { timeout: TEST_TIMEO
 
     await bob.page.getByRole('button', { name: 'Sign in as bob' }).click();
     await bob.page.getByTestId('online').filter({ hasText: 'Online' }).waitFor();
+    // The sign-in says what alice changed while he was away, also in Recent activity.
+    const away = bob.page.getByTestId('away');
+    await away
+      .filter({ hasText: `alice changed your views of ${imageId}: 5 views in total` })
+      .waitFor();
+    await bob.page
+      .getByTestId('activity')
+      .filter({ hasText: `While you were away: alice changed your views of ${imageId}` })
+      .waitFor();
+    await screenshot(bob.page, 'peer-away');
+    await away.getByRole('button', { name: 'Dismiss' }).click();
+    await away.waitFor({ state: 'detached' });
     await go(bob, 'received');
     // 5 in total, 2 used (the default image uses none): applied at sign-in.
     await left.filter({ hasText: '3 of 5 left' }).waitFor();

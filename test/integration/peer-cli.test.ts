@@ -210,6 +210,28 @@ describe('cloudp2p peer (the real binary)', { timeout: 180_000 }, () => {
     expect((await cli('bob', ['view', `alice/${imageId}`, '-o', 'r.png'])).code).toBe(7);
   });
 
+  it('login says what others changed while the user was away (use case 2)', async () => {
+    const out = await cli('bob', ['logout']);
+    expect(out.code, out.stderr).toBe(0);
+    // Alice allows bob again while he is signed out: the change waits in the directory.
+    const set = await cli('alice', ['set-quota', imageId, 'bob', '4']);
+    expect(set.code, set.stderr).toBe(0);
+    const login = await cli('bob', ['login']);
+    expect(login.code, login.stderr).toBe(0);
+    expect(login.stdout).toMatch(/while you were away \(1 change, applied now\):/);
+    expect(login.stdout).toContain(`alice changed your views of ${imageId}: 4 views in total`);
+    const status = json<{ away: Array<{ kind: string; user: string }> }>(
+      await cli('bob', ['--json', 'status']),
+    );
+    expect(status.away).toEqual([
+      expect.objectContaining({ kind: 'grant_changed', user: 'alice' }),
+    ]);
+    // Nothing new the next time.
+    expect((await cli('bob', ['logout'])).code).toBe(0);
+    const again = await cli('bob', ['login']);
+    expect(again.stdout).toContain('nothing changed for you while you were away');
+  });
+
   it('a crashed agent drops offline by the presence TTL; logout stops an agent (use case 10)', async () => {
     const alicePid = agentPid('alice') as number;
     process.kill(alicePid, 'SIGKILL');

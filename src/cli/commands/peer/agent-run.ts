@@ -5,7 +5,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fchmodSync, openSync } from 'node:fs';
 import { PeerAgent } from '../../../peer/agent.js';
-import { findRunningAgent } from '../../../peer/api-client.js';
+import { findRunningAgent, type ApiAgentClient } from '../../../peer/api-client.js';
+import type { AwayItem } from '../../../peer/api-types.js';
 import { PeerApiServer } from '../../../peer/api-server.js';
 import { PRIVATE_FILE_MODE, resolveDataDir } from '../../../peer/data-dir.js';
 import { CloudP2PError, ExitCode } from '../../../util/errors.js';
@@ -103,11 +104,36 @@ export async function runStart(options: StartOptions): Promise<void> {
       case 'status':
         say(event.online ? 'directory reachable: online' : 'directory unreachable: retrying');
         break;
+      case 'signed-in':
+        for (const line of describeAway(event.away)) say(line);
+        break;
       default:
         break;
     }
   });
   await done;
+}
+
+/** How long `peer login` waits for the sign-in's catch-up to say what changed meanwhile. */
+const AWAY_WAIT_MS = 10_000;
+
+/** "While you were away" in lines. */
+function describeAway(away: readonly AwayItem[]): string[] {
+  if (away.length === 0) return ['nothing changed for you while you were away'];
+  return [
+    `while you were away (${count(away.length, 'change')}, applied now):`,
+    ...away.map((item) => `  ${item.text}`),
+  ];
+}
+
+/** What the agent's sign-in applied, once it has caught up (null: not by `deadline_ms`). */
+async function awayOf(agent: ApiAgentClient, deadline_ms: number): Promise<AwayItem[] | null> {
+  for (;;) {
+    const status = await agent.status().catch(() => null);
+    if (status?.away) return status.away;
+    if (Date.now() >= deadline_ms) return null;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** `peer login`: starts the agent in the background and waits until it is online. */
@@ -155,6 +181,14 @@ export async function runLogin(options: StartOptions): Promise<void> {
         `${identity.username} signed in; the agent runs in the background (pid ${child.pid}), peers reach it on port ${status.p2p?.port ?? '?'}`,
       );
       say(`  log: ${logPath}   stop it with: cloudp2p peer logout`);
+      // The sign-in catches up with the directory right after it: say what that applied.
+      const away = await awayOf(running, Math.min(deadline, Date.now() + AWAY_WAIT_MS));
+      for (const line of away === null
+        ? [
+            'still catching up with the directory: `cloudp2p peer inbox` and `peer images` show what changed',
+          ]
+        : describeAway(away))
+        say(line);
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 200));

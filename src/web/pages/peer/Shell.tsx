@@ -107,6 +107,8 @@ export function Shell(props: {
   const { data, problems, refresh } = usePeerData(api);
   const [stream, setStream] = useState<StreamStatus | null>(null);
   const [activity, setActivity] = useState<ActivityItem[]>([]);
+  const [awayDismissed, setAwayDismissed] = useState(false);
+  const awayLogged = useRef(false);
   const [viewing, setViewing] = useState<ViewTarget | null>(null);
   const progressListeners = useRef(new Set<(operation: string, step: string) => void>());
   const wasLive = useRef(false);
@@ -201,6 +203,14 @@ export function Shell(props: {
   }, []);
 
   const waitingRequests = (data.inbox ?? []).filter((r) => r.status === 'pending').length;
+  // What the sign-in applied that others changed meanwhile (null until it has caught up).
+  const away = data.status?.away ?? null;
+  useEffect(() => {
+    if (!away || awayLogged.current) return;
+    awayLogged.current = true;
+    const items = away.map((item) => activityItem(`While you were away: ${item.text}.`));
+    if (items.length > 0) setActivity((list) => [...items, ...list].slice(0, MAX_ACTIVITY));
+  }, [away]);
   const sectionProps: SectionProps = {
     api,
     me,
@@ -264,6 +274,19 @@ export function Shell(props: {
         </div>
       </header>
       <ProblemNote problem={signOut.problem} />
+      {away && away.length > 0 && !awayDismissed && (
+        <section class="away" aria-labelledby="away-title" data-testid="away">
+          <h2 id="away-title">While you were away</h2>
+          <ul>
+            {away.map((item, i) => (
+              <li key={i}>{item.text}.</li>
+            ))}
+          </ul>
+          <button type="button" onClick={() => setAwayDismissed(true)}>
+            Dismiss
+          </button>
+        </section>
+      )}
       <nav class="tabs" aria-label="Sections">
         <ul>
           {SECTIONS.map((name) => (

@@ -171,6 +171,9 @@ export function staleAfter(event: AgentEvent): Resource[] {
       return ['images', 'status'];
     case 'image-viewed':
       return ['received'];
+    case 'signed-in':
+      // The sign-in caught up with what others did meanwhile (status says what, in `away`).
+      return ['status', 'inbox', 'sent', 'received', 'images'];
     default:
       return [];
   }

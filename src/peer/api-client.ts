@@ -5,6 +5,7 @@
  * whether it ran in the agent or one-shot.
  */
 import { randomBytes } from 'node:crypto';
+import { HttpRequestError, requestBytes, type HttpAnswer } from '../http/request.js';
 import { toErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { ENCRYPT_DONE_STEP } from './api-types.js';
@@ -52,11 +53,18 @@ export class ApiAgentClient implements AgentOps {
     this.base = `http://${host}:${info.api.port}`;
   }
 
+  /** One call to the agent; the answer's body, at most `maxBytes` (errors become CloudP2PError). */
   private async call(
     method: string,
     path: string,
-    options: { json?: unknown; bytes?: Uint8Array; mediaType?: string; timeout_ms?: number } = {},
-  ): Promise<Response> {
+    options: {
+      json?: unknown;
+      bytes?: Uint8Array;
+      mediaType?: string;
+      timeout_ms?: number;
+      maxBytes?: number;
+    } = {},
+  ): Promise<Uint8Array> {
     const headers: Record<string, string> = { 'x-cloudp2p-token': this.info.token };
     let body: string | Uint8Array | undefined;
     if (options.json !== undefined) {
@@ -66,25 +74,36 @@ export class ApiAgentClient implements AgentOps {
       headers['content-type'] = options.mediaType ?? 'application/octet-stream';
       body = options.bytes;
     }
-    let response: Response;
+    const maxBytes = options.maxBytes ?? MAX_JSON_ANSWER_BYTES;
+    let answer: HttpAnswer;
     try {
-      response = await fetch(`${this.base}${path}`, {
+      answer = await requestBytes(`${this.base}${path}`, {
         method,
         headers,
         ...(body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(options.timeout_ms ?? 300_000),
+        timeout_ms: options.timeout_ms ?? 300_000,
+        maxBytes,
       });
     } catch (err) {
+      if (err instanceof HttpRequestError && err.kind === 'too_large')
+        throw new CloudP2PError(
+          'agent_answer_too_large',
+          `the agent answered too much: ${err.message}`,
+          ExitCode.failure,
+        );
       throw new CloudP2PError(
         'agent_unreachable',
         `the running agent at ${this.base} did not answer: ${errorMessage(err)}`,
         ExitCode.unavailable,
       );
     }
-    if (!response.ok) {
+    if (answer.status < 200 || answer.status > 299) {
       let error: { code?: unknown; message?: unknown; exit_code?: unknown } = {};
       try {
-        error = ((await response.json()) as { error?: typeof error }).error ?? {};
+        const parsed = JSON.parse(Buffer.from(answer.body).toString('utf8')) as {
+          error?: typeof error;
+        };
+        error = parsed.error ?? {};
       } catch {
         // not JSON: use the status line
       }
@@ -97,28 +116,24 @@ export class ApiAgentClient implements AgentOps {
         toErrorCode(typeof error.code === 'string' ? error.code : '', 'internal'),
         typeof error.message === 'string'
           ? error.message.slice(0, 2000)
-          : `the agent answered ${response.status} ${response.statusText}`,
+          : `the agent answered ${answer.status} ${answer.statusText}`,
         exit,
       );
     }
-    return response;
+    return answer.body;
   }
 
   private async json<T>(method: string, path: string, json?: unknown): Promise<T> {
-    const response = await this.call(method, path, json === undefined ? {} : { json });
-    const bytes = await limitedBytes(response, MAX_JSON_ANSWER_BYTES);
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+    const bytes = await this.call(method, path, json === undefined ? {} : { json });
+    return parseJson<T>(bytes);
   }
 
-  private async bytes(path: string): Promise<Uint8Array> {
-    return limitedBytes(await this.call('GET', path), MAX_BINARY_ANSWER_BYTES);
+  private bytes(path: string): Promise<Uint8Array> {
+    return this.call('GET', path, { maxBytes: MAX_BINARY_ANSWER_BYTES });
   }
 
   async status(timeout_ms = 10_000): Promise<AgentStatus> {
-    const response = await this.call('GET', '/api/status', { timeout_ms });
-    return JSON.parse(
-      Buffer.from(await limitedBytes(response, 1024 * 1024)).toString('utf8'),
-    ) as AgentStatus;
+    return parseJson(await this.call('GET', '/api/status', { timeout_ms, maxBytes: 1024 * 1024 }));
   }
 
   peers(): Promise<PeerView[]> {
@@ -140,14 +155,13 @@ export class ApiAgentClient implements AgentOps {
   ): Promise<EncryptResult> {
     return this.withProgress(onProgress, async (operation) => {
       const mediaType = image[0] === 0x89 ? 'image/png' : 'image/jpeg';
-      const response = await this.call(
-        'POST',
-        `/api/images?title=${encodeURIComponent(title)}&operation=${operation}`,
-        { bytes: image, mediaType },
+      return parseJson<EncryptResult>(
+        await this.call(
+          'POST',
+          `/api/images?title=${encodeURIComponent(title)}&operation=${operation}`,
+          { bytes: image, mediaType },
+        ),
       );
-      return JSON.parse(
-        Buffer.from(await limitedBytes(response, MAX_JSON_ANSWER_BYTES)).toString('utf8'),
-      ) as EncryptResult;
     });
   }
 
@@ -248,10 +262,9 @@ export class ApiAgentClient implements AgentOps {
     return this.withImage(record);
   }
   async viewFile(bytes: Uint8Array): Promise<ViewOutcome> {
-    const response = await this.call('POST', '/api/views', { bytes, mediaType: 'image/png' });
-    const record = JSON.parse(
-      Buffer.from(await limitedBytes(response, MAX_JSON_ANSWER_BYTES)).toString('utf8'),
-    ) as ApiViewRecord;
+    const record = parseJson<ApiViewRecord>(
+      await this.call('POST', '/api/views', { bytes, mediaType: 'image/png' }),
+    );
     return this.withImage(record);
   }
   private async withImage(record: ApiViewRecord): Promise<ViewOutcome> {
@@ -310,22 +323,16 @@ export class ApiAgentClient implements AgentOps {
   }
 }
 
-async function limitedBytes(response: Response, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes)
+function parseJson<T>(bytes: Uint8Array): T {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+  } catch {
     throw new CloudP2PError(
-      'agent_answer_too_large',
-      `the agent answered ${declared} bytes (limit ${maxBytes})`,
+      'agent_bad_answer',
+      'the agent answered something that is not JSON',
       ExitCode.failure,
     );
-  const bytes = new Uint8Array(await response.arrayBuffer());
-  if (bytes.length > maxBytes)
-    throw new CloudP2PError(
-      'agent_answer_too_large',
-      `the agent answered over ${maxBytes} bytes`,
-      ExitCode.failure,
-    );
-  return bytes;
+  }
 }
 
 /** The allowance as the API's body fields (none: the agent's default). */

@@ -148,6 +148,7 @@ export const ERROR_CODES = {
 
   // ---- The peer agent ---------------------------------------------------------------------
   agent_answer_too_large: e(failure, 502),
+  agent_bad_answer: e(failure, 502),
   agent_db_bad_row: e(corrupted, 422),
   agent_db_newer: e(failure, 500),
   agent_db_unusable: e(failure, 500),

@@ -10,6 +10,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import { CloudP2PError, ExitCode } from '../util/errors.js';
+import { UUID_PATTERN } from '../util/ids.js';
 import type { OfflineAllowance } from './api-types.js';
 
 const MIGRATIONS: readonly string[] = [
@@ -83,6 +84,9 @@ const MIGRATIONS: readonly string[] = [
   `,
   // 3: images the owner withdrew (no longer offered in the directory; grants stand)
   `ALTER TABLE own_images ADD COLUMN withdrawn_at_ms INTEGER;`,
+  // 4: a view the directory may have counted without its answer arriving (its id is asked
+  // again by the next view of the grant, also after the agent restarted; NULL: none)
+  `ALTER TABLE ledger ADD COLUMN pending_view_id TEXT;`,
 ];
 
 export interface OwnImageRow {
@@ -577,6 +581,31 @@ export class AgentDatabase {
       })
       .immediate();
     return this.ledger(key.owner_id, key.image_id) as LedgerRow;
+  }
+
+  /**
+   * The id of a view of this grant the directory may have counted without the answer
+   * arriving, or null. A stored value that is not a UUID is treated as none (and logged by
+   * the caller's next write replacing it).
+   */
+  pendingView(ownerId: string, imageId: string): string | null {
+    const row = this.db
+      .prepare('SELECT pending_view_id FROM ledger WHERE owner_id = ? AND image_id = ?')
+      .get(ownerId, imageId) as { pending_view_id: unknown } | undefined;
+    const id = row?.pending_view_id;
+    return typeof id === 'string' && UUID_PATTERN.test(id) ? id : null;
+  }
+
+  /** Records (or, with null, clears) the pending view of a grant (see pendingView). */
+  setPendingView(ownerId: string, imageId: string, viewId: string | null): void {
+    if (viewId !== null && !UUID_PATTERN.test(viewId))
+      throw new Error(`a pending view id must be a UUID, got ${JSON.stringify(viewId)}`);
+    this.db
+      .prepare(
+        `UPDATE ledger SET pending_view_id = @view_id
+         WHERE owner_id = @owner_id AND image_id = @image_id`,
+      )
+      .run({ owner_id: ownerId, image_id: imageId, view_id: viewId });
   }
 
   /**

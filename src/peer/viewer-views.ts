@@ -57,14 +57,10 @@ function defaultImageBytes(): Uint8Array {
 const CONSUME_ROUNDS = 2;
 
 export class ViewerViews {
-  /**
-   * By grant, the id of a view whose use at the directory has an unknown outcome and that was
-   * not shown: the next view of that grant asks with the same id, so a view the directory counted
-   * is shown then instead of being lost. Held in memory: an agent restarted in between loses at
-   * most that one view. Calls for one grant are serialised, so no two views share an id.
-   */
-  private readonly pendingViews = new Map<string, string>();
-
+  // A view whose use at the directory has an unknown outcome and that was not shown keeps its
+  // id in the ledger (agent.sqlite, `pending_view_id`): the next view of that grant asks with the
+  // same id, also after a restart, so a view the directory counted is shown then instead of being
+  // lost. Calls for one grant are serialised, so no two views share an id.
   constructor(private readonly ctx: AgentContext) {}
 
   received(): ReceivedView[] {
@@ -250,9 +246,8 @@ export class ViewerViews {
       // (two devices of this user viewing at once can never pass the grant together), and only
       // then is the image shown; the ledger and the file follow the directory's count. Views
       // used offline since the last contact are reported first, so they count there too.
-      const grantName = `${owner.user_id}/${copy.imageId}`;
-      const viewId = this.pendingViews.get(grantName) ?? randomUUID();
-      const atDirectory = await this.consumeAtDirectory(ledger, grantName, viewId);
+      const viewId = this.ctx.db.pendingView(owner.user_id, copy.imageId) ?? randomUUID();
+      const atDirectory = await this.consumeAtDirectory(ledger, viewId);
       if (atDirectory === 'no_grant')
         return this.defaultView(
           'revoked',
@@ -300,7 +295,7 @@ export class ViewerViews {
       ledger = after;
       // Shown offline: this view stands for a pending one the directory may have counted (the
       // report below is an absolute count, so it is not counted twice).
-      this.pendingViews.delete(grantName);
+      this.ctx.db.setPendingView(owner.user_id, copy.imageId, null);
       if (storedPath) await this.writeConsumed(storedPath, ledger.consumed);
       this.ctx.inBackground(
         this.ctx.directory.recordViews({
@@ -320,20 +315,21 @@ export class ViewerViews {
    */
   private async consumeAtDirectory(
     ledger: LedgerRow,
-    grantName: string,
     viewId: string,
   ): Promise<ViewAtDirectory | 'offline' | 'no_grant'> {
     const grant = { owner_id: ledger.owner_id, image_id: ledger.image_id };
+    const pending = (id: string | null): void =>
+      this.ctx.db.setPendingView(grant.owner_id, grant.image_id, id);
     for (let round = 1; ; round++) {
       try {
         if (ledger.offline_used > 0)
           await this.ctx.directory.recordViews({ ...grant, consumed: ledger.consumed });
         const answer = await this.ctx.directory.consumeView({ ...grant, view_id: viewId });
-        this.pendingViews.delete(grantName);
+        pending(null);
         return answer;
       } catch (err) {
         const unknown = err instanceof DirectoryOutcomeUnknown;
-        if (unknown) this.pendingViews.set(grantName, viewId);
+        if (unknown) pending(viewId);
         if (unknown && round < CONSUME_ROUNDS) continue;
         if (err instanceof CloudP2PError && err.code === 'directory_unreachable') {
           this.ctx.logger.info('directory unreachable: the view is decided offline', {
@@ -343,7 +339,7 @@ export class ViewerViews {
           return 'offline';
         }
         if (err instanceof DirectoryRequestError && err.code === 'not_found') {
-          this.pendingViews.delete(grantName);
+          pending(null);
           return 'no_grant';
         }
         throw err;

@@ -99,6 +99,25 @@ describe('agent database ledger', () => {
     expect(db.keyByUsername('bob')?.user_id).toBe('u1');
   });
 
+  it('keeps a pending view id across reopening; a stored value that is not a UUID is none', () => {
+    db.mergeLedger(key, { version: 1, quota: 2, revoked: false });
+    expect(db.pendingView('o1', 'img')).toBeNull();
+    const id = '0b9a6f4e-2f55-4c1e-9d0a-3c8e1f2a7b64';
+    db.setPendingView('o1', 'img', id);
+    db.close();
+    db = new AgentDatabase(join(dir, 'agent.sqlite'));
+    expect(db.pendingView('o1', 'img')).toBe(id);
+    db.setPendingView('o1', 'img', null);
+    expect(db.pendingView('o1', 'img')).toBeNull();
+    expect(() => db.setPendingView('o1', 'img', 'not-a-uuid')).toThrow(/must be a UUID/);
+    db.close();
+    const raw = new Database(join(dir, 'agent.sqlite'));
+    raw.prepare("UPDATE ledger SET pending_view_id = 'x; DROP TABLE ledger'").run();
+    raw.close();
+    db = new AgentDatabase(join(dir, 'agent.sqlite'));
+    expect(db.pendingView('o1', 'img')).toBeNull();
+  });
+
   it('survives reopening, and refuses rows that were edited by hand', () => {
     db.mergeLedger(key, { version: 1, quota: 2, revoked: false });
     db.close();

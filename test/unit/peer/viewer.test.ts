@@ -187,11 +187,21 @@ describe('the viewer side', () => {
       const refused = await viewer.viewing.viewFile(twice.png);
       expect(refused.record).toMatchObject({ verdict: 'default', reason: 'not_synced' });
       expect(await viewsUsed('img-lost-answers')).toBe(1);
-      // The next view asks under the same id: the view already counted is shown, none is added.
-      const next = await viewer.viewing.view('alice', 'img-lost-answers', () => new Uint8Array());
+      // The pending view is kept in agent.sqlite: an agent restarted now (a new viewer side on
+      // the same database, nothing held in memory) still asks under the same id, so the view
+      // already counted is shown and none is added.
+      const owner = alice.ctx.me.user_id;
+      expect(bob.ctx.db.pendingView(owner, 'img-lost-answers')).toBe(asked[0]);
+      const restarted = new ViewerSide(bob.ctx);
+      const next = await restarted.viewing.view(
+        'alice',
+        'img-lost-answers',
+        () => new Uint8Array(),
+      );
       expect(next.record).toMatchObject({ verdict: 'shown', consumed: 1, views_left: 2 });
       expect(new Set(asked).size).toBe(1);
       expect(asked).toHaveLength(3);
+      expect(bob.ctx.db.pendingView(owner, 'img-lost-answers')).toBeNull();
       // Then a new view is a new id and uses a view.
       const after = await viewer.viewing.view('alice', 'img-lost-answers', () => new Uint8Array());
       expect(after.record).toMatchObject({ verdict: 'shown', consumed: 2, views_left: 1 });

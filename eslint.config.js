@@ -40,7 +40,7 @@ const LAYERS = {
 /** Single files a folder may import although their folder is above it (pure, import-free). */
 const SHARED_FILES = {
   '*': ['transport/endpoint.js'],
-  web: ['peer/api-types.js', 'peer/ui-types.js'],
+  web: ['peer/api-types.js', 'peer/ui-types.js', 'peer/allowance-words.js'],
 };
 const FOLDERS = ['cli', ...Object.keys(LAYERS)];
 

@@ -67,6 +67,7 @@ export interface PreviewView {
 /** Most offline views an owner may allow per grant, and the default (src/peer/offline-allowance.ts). */
 export const MAX_OFFLINE_VIEWS = 10;
 export const DEFAULT_OFFLINE_VIEWS = 1;
+export const DEFAULT_OFFLINE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The owner's offline allowance of one grant (src/peer/offline-allowance.ts). */
 export interface OfflineAllowance {

@@ -11,8 +11,10 @@
  * An agent without a record (agent.sqlite deleted) has no confirmation: nothing offline.
  */
 import type { LedgerRow } from './agent-db.js';
+import { HOUR_MS, describeAllowance, describeWindow } from './allowance-words.js';
 import {
   DEFAULT_OFFLINE_VIEWS,
+  DEFAULT_OFFLINE_WINDOW_MS,
   MAX_OFFLINE_VIEWS,
   type OfflineAllowance,
   type ViewReason,
@@ -22,7 +24,7 @@ import { count } from '../util/words.js';
 
 export type { OfflineAllowance };
 
-export const HOUR_MS = 60 * 60 * 1000;
+export { HOUR_MS, describeAllowance, describeWindow };
 
 export const OFFLINE_LIMITS = {
   max_views: MAX_OFFLINE_VIEWS,
@@ -32,7 +34,7 @@ export const OFFLINE_LIMITS = {
 
 export const DEFAULT_OFFLINE_ALLOWANCE: OfflineAllowance = {
   views: DEFAULT_OFFLINE_VIEWS,
-  window_ms: 24 * HOUR_MS,
+  window_ms: DEFAULT_OFFLINE_WINDOW_MS,
 };
 
 /** The owner's choice checked against the limits (the default when none was given). */
@@ -92,18 +94,4 @@ export function offlineRefusal(
           : `the cloud cannot be reached and you used the ${count(allowance.views, 'offline view')} the owner allows between two contacts with the cloud; ${reach}`,
     };
   return null;
-}
-
-/** "24 hours", "1 hour", "90 minutes". */
-export function describeWindow(window_ms: number): string {
-  return window_ms % HOUR_MS === 0
-    ? count(window_ms / HOUR_MS, 'hour')
-    : count(Math.round(window_ms / 60_000), 'minute');
-}
-
-/** The allowance in words, as both sides see it. */
-export function describeAllowance(allowance: OfflineAllowance): string {
-  return allowance.views === 0
-    ? 'no offline views'
-    : `${count(allowance.views, 'offline view')} within ${describeWindow(allowance.window_ms)} of the last contact with the cloud`;
 }

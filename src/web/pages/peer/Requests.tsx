@@ -3,7 +3,12 @@
  * and the requests you sent, with their answers. New ones arrive live.
  */
 import { useState } from 'preact/hooks';
-import { DEFAULT_OFFLINE_VIEWS, MAX_OFFLINE_VIEWS } from '../../../peer/api-types.js';
+import { describeWindow } from '../../../peer/allowance-words.js';
+import {
+  DEFAULT_OFFLINE_VIEWS,
+  DEFAULT_OFFLINE_WINDOW_MS,
+  MAX_OFFLINE_VIEWS,
+} from '../../../peer/api-types.js';
 import type { RequestView } from '../../../peer/api-types.js';
 import { formatClock } from '../shared/format.js';
 import { parseCount, plural, splitRequests, type Badge } from './model.js';
@@ -147,8 +152,9 @@ function InboxItem(props: SectionProps & { request: RequestView }) {
       </span>
       {asksOffline && (
         <span class="hint" id={`offline-hint-${r.request_id}`}>
-          Views {r.requester} may use while their agent cannot reach the cloud, within 24 hours of
-          its last contact (0 to {MAX_OFFLINE_VIEWS}).
+          Views {r.requester} may use while their agent cannot reach the cloud, within{' '}
+          {describeWindow(DEFAULT_OFFLINE_WINDOW_MS)} of its last contact (0 to {MAX_OFFLINE_VIEWS}
+          ).
         </span>
       )}
       {fieldProblem && (

@@ -12,6 +12,7 @@ import type {
   ViewReason,
   ViewRecord,
 } from '../../../peer/api-types.js';
+import { describeAllowance } from '../../../peer/allowance-words.js';
 import { USERNAME_PATTERN } from '../../../protocol/ids.js';
 
 // ---- Errors in words ------------------------------------------------------------------------
@@ -268,20 +269,12 @@ export function receivedBadge(r: ReceivedView): Badge {
   }
 }
 
-const HOUR_MS = 3_600_000;
-
 /**
- * The offline allowance in words, as the CLI says it (src/peer/offline-allowance.ts):
+ * The offline allowance in words, as the CLI says it (src/peer/allowance-words.ts):
  * "1 offline view within 24 hours of the last contact with the cloud" (null: no copy yet).
  */
 export function describeOffline(allowance: OfflineAllowance | null): string | null {
-  if (!allowance) return null;
-  if (allowance.views === 0) return 'no offline views';
-  const window =
-    allowance.window_ms % HOUR_MS === 0
-      ? plural(allowance.window_ms / HOUR_MS, 'hour')
-      : plural(Math.round(allowance.window_ms / 60_000), 'minute');
-  return `${plural(allowance.views, 'offline view')} within ${window} of the last contact with the cloud`;
+  return allowance ? describeAllowance(allowance) : null;
 }
 
 /**

@@ -383,13 +383,24 @@ export class PeerAgent {
   }
 
   /** Use case 3: hide an image through the cloud, keep it, offer it. */
-  async encrypt(bytes: Uint8Array, title: string, operation = 'encrypt'): Promise<EncryptResult> {
+  encrypt(bytes: Uint8Array, title: string, operation = 'encrypt'): Promise<EncryptResult> {
+    return this.reportingSteps(operation, (progress) =>
+      this.owner.images.encrypt(bytes, title, progress),
+    );
+  }
+
+  /**
+   * Runs `work`, sending each step it reports as an `encrypt-progress` event of `operation`,
+   * and ENCRYPT_DONE_STEP last (also when it fails), so a follower of the event stream knows
+   * it has seen every step.
+   */
+  private async reportingSteps<T>(
+    operation: string,
+    work: (progress: (step: string) => void) => Promise<T>,
+  ): Promise<T> {
     try {
-      return await this.owner.images.encrypt(bytes, title, (step) =>
-        this.events.emit({ type: 'encrypt-progress', operation, step }),
-      );
+      return await work((step) => this.events.emit({ type: 'encrypt-progress', operation, step }));
     } finally {
-      // Lets a follower of the event stream know it has seen every step.
       this.events.emit({ type: 'encrypt-progress', operation, step: ENCRYPT_DONE_STEP });
     }
   }
@@ -424,20 +435,16 @@ export class PeerAgent {
    * steps are emitted as `encrypt-progress` events of that operation (the copy goes through
    * the cloud as an encryption does), ending with ENCRYPT_DONE_STEP.
    */
-  async answer(
+  answer(
     requestId: string,
     decision: 'accepted' | 'rejected',
     offline?: OfflineAllowance,
     operation?: string,
   ): Promise<AnswerResult> {
     if (operation === undefined) return this.owner.grants.answer(requestId, decision, offline);
-    try {
-      return await this.owner.grants.answer(requestId, decision, offline, (step) =>
-        this.events.emit({ type: 'encrypt-progress', operation, step }),
-      );
-    } finally {
-      this.events.emit({ type: 'encrypt-progress', operation, step: ENCRYPT_DONE_STEP });
-    }
+    return this.reportingSteps(operation, (progress) =>
+      this.owner.grants.answer(requestId, decision, offline, progress),
+    );
   }
 
   /** Use case 9: grants I gave, with their delivery state. */

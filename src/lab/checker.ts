@@ -592,26 +592,14 @@ function offlineApplications(
   // Every grant version a change was acknowledged with, by grant: a change that returns a
   // version an earlier change already returned made nothing new (a quota set to its value).
   const versionsMade = new Map<string, { start_ms: number; version: number }[]>();
-  const noteVersion = (key: string, start_ms: number, version: number): void => {
-    const list = versionsMade.get(key) ?? [];
-    list.push({ start_ms, version });
-    versionsMade.set(key, list);
-  };
   for (const r of records) {
-    if (!r.ok) continue;
-    if (r.op.kind === 'accept' && r.result?.kind === 'accept' && r.result.grant) {
-      const request = requestOf.get(r.op.request_id);
-      if (request)
-        noteVersion(
-          grantKey(request.owner, request.image_id, request.requester),
-          r.start_ms,
-          r.result.grant.version,
-        );
-    } else if (
-      (r.op.kind === 'set_quota' || r.op.kind === 'revoke') &&
-      r.result?.kind === r.op.kind
-    )
-      noteVersion(grantKey(r.op.agent, r.op.image_id, r.op.viewer), r.start_ms, r.result.version);
+    const change = acknowledgedGrantChange(r, requestOf);
+    if (!change) continue;
+    const key = grantKey(change.owner, change.image_id, change.viewer);
+    versionsMade.set(key, [
+      ...(versionsMade.get(key) ?? []),
+      { start_ms: r.start_ms, version: change.version },
+    ]);
   }
   const out: OfflineApplication[] = [];
   const rightsEvents = input.events.filter((e) => e.event.type === 'rights-changed');
@@ -632,31 +620,11 @@ function offlineApplications(
       kind = 'request';
       matches = (e) => (e.event.request as { request_id?: string } | undefined)?.request_id === id;
     } else {
-      let owner = '';
-      let imageId = '';
-      let version: number | null = null;
-      if (r.op.kind === 'accept' && r.result?.kind === 'accept' && r.result.grant) {
-        const request = requestOf.get(r.op.request_id);
-        if (!request) continue;
-        [recipient, owner, imageId, version] = [
-          request.requester,
-          request.owner,
-          request.image_id,
-          r.result.grant.version,
-        ];
-      } else if (
-        (r.op.kind === 'set_quota' || r.op.kind === 'revoke') &&
-        r.result?.kind === r.op.kind
-      ) {
-        [recipient, owner, imageId, version] = [
-          r.op.viewer,
-          r.op.agent,
-          r.op.image_id,
-          r.result.version,
-        ];
-      } else continue;
-      subject = `${owner}/${imageId} version ${version}`;
-      const v = version;
+      const change = acknowledgedGrantChange(r, requestOf);
+      if (!change) continue;
+      const { owner, image_id: imageId, version: v } = change;
+      recipient = change.viewer;
+      subject = `${owner}/${imageId} version ${v}`;
       // The version existed before this change (an earlier change returned it, and the viewer
       // may have got it with the copy rather than as an update): nothing new waits for them.
       if (
@@ -698,6 +666,33 @@ function offlineApplications(
     });
   }
   return out;
+}
+
+/** The grant an acknowledged accept, quota change or revocation touched, and its version. */
+function acknowledgedGrantChange(
+  r: OpRecord,
+  requestOf: ReadonlyMap<string, { requester: string; owner: string; image_id: string }>,
+): { owner: string; image_id: string; viewer: string; version: number } | null {
+  if (!r.ok) return null;
+  if (r.op.kind === 'accept' && r.result?.kind === 'accept' && r.result.grant) {
+    const request = requestOf.get(r.op.request_id);
+    return request
+      ? {
+          owner: request.owner,
+          image_id: request.image_id,
+          viewer: request.requester,
+          version: r.result.grant.version,
+        }
+      : null;
+  }
+  if ((r.op.kind === 'set_quota' || r.op.kind === 'revoke') && r.result?.kind === r.op.kind)
+    return {
+      owner: r.op.agent,
+      image_id: r.op.image_id,
+      viewer: r.op.viewer,
+      version: r.result.version,
+    };
+  return null;
 }
 
 function dedupe<T>(list: readonly T[]): T[] {

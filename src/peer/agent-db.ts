@@ -585,8 +585,8 @@ export class AgentDatabase {
 
   /**
    * The id of a view of this grant the directory may have counted without the answer
-   * arriving, or null. A stored value that is not a UUID is treated as none (and logged by
-   * the caller's next write replacing it).
+   * arriving, or null. A stored value that is not a UUID (a hand-edited row) is treated as
+   * none: the next view asks under a new id.
    */
   pendingView(ownerId: string, imageId: string): string | null {
     const row = this.db

@@ -17,7 +17,7 @@ import type { CopyReceiver } from './viewer-receive.js';
 const UPDATE_BATCH = 100;
 /** Batches taken in one run at most; more wait for the next heartbeat. */
 const MAX_BATCHES_PER_RUN = 20;
-/** Lines of a "while you were away" summary kept at most (the rest are counted). */
+/** Lines of a "while you were away" summary kept at most (later ones are applied, not listed). */
 export const MAX_AWAY_ITEMS = 50;
 /** Updates described while catching up at most (memory bound; one batch run is at most 2000). */
 const MAX_UPDATES_DESCRIBED = UPDATE_BATCH * MAX_BATCHES_PER_RUN;

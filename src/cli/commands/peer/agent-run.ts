@@ -129,7 +129,9 @@ function describeAway(away: readonly AwayItem[]): string[] {
 /** What the agent's sign-in applied, once it has caught up (null: not by `deadline_ms`). */
 async function awayOf(agent: ApiAgentClient, deadline_ms: number): Promise<AwayItem[] | null> {
   for (;;) {
-    const status = await agent.status().catch(() => null);
+    // Each status call gets only the time left, so the wait never passes the deadline much.
+    const left_ms = Math.max(500, deadline_ms - Date.now());
+    const status = await agent.status(left_ms).catch(() => null);
     if (status?.away) return status.away;
     if (Date.now() >= deadline_ms) return null;
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -11,7 +11,7 @@ import { createCloudCodec, type CloudMessage } from '../../../src/protocol/cloud
 import type { LocalCluster } from '../../../src/server/local-cluster.js';
 import { MessageLink } from '../../../src/transport/message-link.js';
 import type { TlsCredentials } from '../../../src/transport/tls.js';
-import { clientSecurityOf } from './cluster-fixture.js';
+import { DEADLINE, clientSecurityOf } from './cluster-fixture.js';
 
 /** The keys `cluster init` made for a generated test cluster (a real member's credentials). */
 export function memberCredentials(dir: string, id: number): TlsCredentials {
@@ -44,7 +44,9 @@ export function attackLink(
       clusterId: 1,
       limits: { maxBodyBytes: 1 << 20, maxMetaBytes: 1 << 20 },
       security: clientSecurityOf(cluster, credentials),
-      connectTimeout_ms: 5000,
+      // A busy CI machine can take seconds for a TLS handshake: an attack that never got
+      // connected proves nothing (refusals still come at once).
+      connectTimeout_ms: DEADLINE.progress_ms,
     },
     { onMessage: () => undefined },
   );

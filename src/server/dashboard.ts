@@ -23,7 +23,6 @@ import {
   type DashboardSnapshot,
   type LoadFigures,
   type OwnReport,
-  type ServerRole,
   type ServerRow,
   type ServerState,
   type TimelineEntry,
@@ -38,6 +37,7 @@ import {
 } from '../http/static-pages.js';
 import type { ServerConfig } from './config.js';
 import type { HttpServer } from '../http/http-server.js';
+import { parsePeerStatus } from './peer-status.js';
 import { sendJson, sendText } from '../http/respond.js';
 import type { RuntimeStatus } from './runtime.js';
 
@@ -325,62 +325,6 @@ function ownReport(status: RuntimeStatus): OwnReport {
 // ---------------------------------------------------------------------------------------
 // Other servers' /status
 // ---------------------------------------------------------------------------------------
-
-const ROLES: readonly ServerRole[] = ['follower', 'candidate', 'leader', 'silent', 'left'];
-
-/**
- * Checks another server's /status document and keeps what the dashboard shows; returns a
- * phrase saying what is wrong otherwise (it comes from the network: never trust its shape).
- */
-export function parsePeerStatus(
-  value: unknown,
-  expectedId: number,
-): { own: OwnReport; load: LoadFigures } | string {
-  if (typeof value !== 'object' || value === null) return 'sent something that is not a status';
-  const s = value as Record<string, unknown>;
-  if (s.id !== expectedId)
-    return typeof s.id === 'number'
-      ? `answers as server ${s.id} (check http_address in [peers])`
-      : 'sent a status without an id';
-  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  const obj = (v: unknown): Record<string, unknown> =>
-    typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
-  const load = obj(s.load);
-  const counters = obj(s.counters);
-  const loadKeys = ['score', 'cpu_pct', 'memory_used_pct', 'active_tasks', 'queue_length'];
-  if (
-    !ROLES.includes(s.role as ServerRole) ||
-    !(s.leader_id === null || num(s.leader_id)) ||
-    typeof s.epoch_label !== 'string' ||
-    s.epoch_label.length > 40 ||
-    !(s.silent_for_ms === null || num(s.silent_for_ms)) ||
-    !num(s.uptime_ms) ||
-    !num(counters.tasks_executed) ||
-    !num(counters.tasks_assigned) ||
-    !loadKeys.every((key) => num(load[key])) ||
-    !num(load.capacity)
-  )
-    return 'sent a status in an unknown format (a different version?)';
-  return {
-    own: {
-      role: s.role as ServerRole,
-      leader_id: s.leader_id as number | null,
-      epoch_label: s.epoch_label,
-      silent_for_ms: s.silent_for_ms as number | null,
-      tasks_executed: counters.tasks_executed as number,
-      tasks_assigned: counters.tasks_assigned as number,
-      uptime_ms: s.uptime_ms as number,
-    },
-    load: {
-      score: load.score as number,
-      cpu_pct: load.cpu_pct as number,
-      memory_used_pct: load.memory_used_pct as number,
-      active_tasks: load.active_tasks as number,
-      queue_length: load.queue_length as number,
-      capacity: load.capacity as number,
-    },
-  };
-}
 
 class PeerStatusPoller {
   private readonly results = new Map<number, PeerResult>();

@@ -14,12 +14,12 @@ import {
   DashboardTimeline,
   buildSnapshot,
   describeEvent,
-  parsePeerStatus,
   registerDashboardRoutes,
   dashboardPeersFromConfig,
   type Dashboard,
 } from '../../../src/server/dashboard.js';
 import { createEncryptExecutor } from '../../../src/server/encrypt-executor.js';
+import { parsePeerStatus } from '../../../src/server/peer-status.js';
 import { initClusterKeys, loadServerTls } from '../../../src/server/cluster-keys.js';
 import { freePorts } from '../../../src/server/local-cluster.js';
 import { ServerRuntime, type RuntimeStatus } from '../../../src/server/runtime.js';
@@ -443,6 +443,11 @@ describe('snapshot and peer status', () => {
     expect(parsePeerStatus({ ...status, load: { cpu_pct: 'high' } }, 1)).toMatch(/unknown format/);
     expect(parsePeerStatus('<html>', 1)).toMatch(/not a status/);
     expect(parsePeerStatus(null, 1)).toMatch(/not a status/);
+    expect(parsePeerStatus({ role: 'leader' }, 1)).toMatch(/without an id/);
+    expect(parsePeerStatus({ ...status, epoch_label: 'e'.repeat(41) }, 1)).toMatch(
+      /unknown format/,
+    );
+    expect(parsePeerStatus({ ...status, leader_id: Infinity }, 1)).toMatch(/unknown format/);
 
     const report = typeof parsed === 'object' ? parsed : null;
     const peers = [

@@ -15,7 +15,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeEvent } from '../core/events.js';
 import { formatEpoch } from '../core/epoch.js';
-import type { LoadReport } from '../core/messages.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import {
@@ -37,7 +36,7 @@ import {
 } from '../http/static-pages.js';
 import type { ServerConfig } from './config.js';
 import type { HttpServer } from '../http/http-server.js';
-import { parsePeerStatus } from './peer-status.js';
+import { loadFigures, ownReport, parsePeerStatus } from './peer-status.js';
 import { sendJson, sendText } from '../http/respond.js';
 import type { RuntimeStatus } from './runtime.js';
 
@@ -297,29 +296,6 @@ function peerState(
   if (viewState) return viewState;
   if (id === status.leader_id) return 'alive';
   return 'unknown';
-}
-
-function loadFigures(load: LoadReport): LoadFigures {
-  return {
-    score: load.score,
-    cpu_pct: load.cpu_pct,
-    memory_used_pct: load.memory_used_pct,
-    active_tasks: load.active_tasks,
-    queue_length: load.queue_length,
-    capacity: load.capacity,
-  };
-}
-
-function ownReport(status: RuntimeStatus): OwnReport {
-  return {
-    role: status.role,
-    leader_id: status.leader_id,
-    epoch_label: status.epoch_label,
-    silent_for_ms: status.silent_for_ms,
-    tasks_executed: status.counters.tasks_executed,
-    tasks_assigned: status.counters.tasks_assigned,
-    uptime_ms: status.uptime_ms,
-  };
 }
 
 // ---------------------------------------------------------------------------------------

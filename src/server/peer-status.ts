@@ -42,24 +42,39 @@ export function parsePeerStatus(
   if (value.id !== expectedId)
     return `answers as server ${value.id} (check http_address in [peers])`;
   if (!peerStatus.is(value)) return 'sent a status in an unknown format (a different version?)';
-  const { role, leader_id, epoch_label, silent_for_ms, uptime_ms, counters, load } = value;
+  return { own: ownReport(value), load: loadFigures(value.load) };
+}
+
+/** The status fields the dashboard shows, from this server's status or another's. */
+interface StatusFields {
+  role: OwnReport['role'];
+  leader_id: number | null;
+  epoch_label: string;
+  silent_for_ms: number | null;
+  uptime_ms: number;
+  counters: { tasks_executed: number; tasks_assigned: number };
+}
+
+export function ownReport(status: StatusFields): OwnReport {
   return {
-    own: {
-      role,
-      leader_id,
-      epoch_label,
-      silent_for_ms,
-      tasks_executed: counters.tasks_executed,
-      tasks_assigned: counters.tasks_assigned,
-      uptime_ms,
-    },
-    load: {
-      score: load.score,
-      cpu_pct: load.cpu_pct,
-      memory_used_pct: load.memory_used_pct,
-      active_tasks: load.active_tasks,
-      queue_length: load.queue_length,
-      capacity: load.capacity,
-    },
+    role: status.role,
+    leader_id: status.leader_id,
+    epoch_label: status.epoch_label,
+    silent_for_ms: status.silent_for_ms,
+    tasks_executed: status.counters.tasks_executed,
+    tasks_assigned: status.counters.tasks_assigned,
+    uptime_ms: status.uptime_ms,
+  };
+}
+
+/** Only the load figures the page shows (a LoadReport carries more). */
+export function loadFigures(load: LoadFigures): LoadFigures {
+  return {
+    score: load.score,
+    cpu_pct: load.cpu_pct,
+    memory_used_pct: load.memory_used_pct,
+    active_tasks: load.active_tasks,
+    queue_length: load.queue_length,
+    capacity: load.capacity,
   };
 }

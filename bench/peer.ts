@@ -31,6 +31,7 @@ import { INSECURE_PLAINTEXT } from '../src/transport/tls.js';
 import { createLogger } from '../src/util/log.js';
 import { packagePath } from '../src/util/package-info.js';
 import { quantileSorted } from '../src/util/stats.js';
+import { bareLinks, type BareLink } from './tls-ceiling.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 10);
@@ -109,16 +110,16 @@ interface Pair {
   viewer: PeerAgent;
 }
 
-/** Runs `measure` for each pair in turn, `runs` times, the first pair alternating (drift hits both). */
-async function alternate<T>(
-  pairs: Pair[],
+/** Runs `measure` for each item in turn, `runs` times, the first item alternating (drift hits both). */
+async function alternate<P, T>(
+  items: P[],
   runs: number,
-  measure: (pair: Pair) => Promise<T>,
-): Promise<Map<Pair, T[]>> {
-  const results = new Map<Pair, T[]>(pairs.map((p) => [p, []]));
+  measure: (item: P) => Promise<T>,
+): Promise<Map<P, T[]>> {
+  const results = new Map<P, T[]>(items.map((p) => [p, []]));
   for (let i = 0; i < runs; i++) {
-    for (const pair of i % 2 === 0 ? pairs : [...pairs].reverse())
-      results.get(pair)?.push(await measure(pair));
+    for (const item of i % 2 === 0 ? items : [...items].reverse())
+      results.get(item)?.push(await measure(item));
   }
   return results;
 }
@@ -198,6 +199,7 @@ async function main(): Promise<void> {
     thread_pool_size: 1,
   });
   const agents: PeerAgent[] = [];
+  let links: BareLink[] = [];
   try {
     await cluster.startAll();
     await cluster.waitForLeader(30_000);
@@ -277,6 +279,7 @@ async function main(): Promise<void> {
     console.log(
       `P2P transfer of the 5 MB image's copy on loopback (median of ${TRANSFERS} pulls):`,
     );
+    links = await bareLinks(Math.max(...CHUNKS_MIB) * 1024 * 1024);
     for (const mib of CHUNKS_MIB) {
       const { times, bytes } = await transferTimes(pairs, mib * 1024 * 1024, TRANSFERS);
       const rate = (pair: Pair): number =>
@@ -284,8 +287,19 @@ async function main(): Promise<void> {
       console.log(
         `  ${mib} MiB chunks: ${pairs.map((p) => `${p.label} ${rate(p).toFixed(0)} MiB/s (${median(times.get(p) ?? []).toFixed(1)} ms)`).join(', ')}; TLS / plaintext ${(rate(tls) / rate(plain)).toFixed(2)} (target >= 0.9)`,
       );
+      // The same exchange on bare sockets in the same run: what node:tls alone allows.
+      const bare = await alternate(links, TRANSFERS, (link) =>
+        link.transfer(bytes, mib * 1024 * 1024),
+      );
+      const bareRate = (link: BareLink): number =>
+        bytes / 1024 / 1024 / (median(bare.get(link) ?? []) / 1000);
+      const [bareTls, barePlain] = links as [BareLink, BareLink];
+      console.log(
+        `    bare sockets, same exchange: ${links.map((l) => `${l.label} ${bareRate(l).toFixed(0)} MiB/s`).join(', ')}; TLS / plaintext ${(bareRate(bareTls) / bareRate(barePlain)).toFixed(2)} (node:tls's own ceiling)`,
+      );
     }
   } finally {
+    for (const link of links) link.close();
     await Promise.allSettled(agents.map((a) => a.stop('bench over')));
     await cluster.stopAll(5000);
     rmSync(dir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ import { mulberry32, parsePrometheus } from '../stress/campaign.js';
 import { ClusterObserver } from '../stress/observer.js';
 import { JsonLinesWriter, type StressEvent } from '../stress/run-files.js';
 import { errorMessage } from '../util/errors.js';
+import { RecentRate } from '../util/stats.js';
 import { checkCampaign, type AgentSnapshot, type CheckReport } from './checker.js';
 import { parseHostConfig, type UserHostClient } from './control.js';
 import type { HostFault } from './inject.js';
@@ -70,7 +71,6 @@ const METRICS_EVERY_MS = 5000;
 const OBSERVER_POLL_MS = 250;
 const LEADER_WAIT_MS = 120_000;
 const HOST_WAIT_MS = 300_000;
-const RECENT_WINDOW_MS = 5000;
 /** Behind schedule by more than this, the schedule restarts instead of sending a burst. */
 const MAX_LAG_MS = 2000;
 
@@ -97,7 +97,7 @@ export class LabCampaign {
   /** Injections, undoings and samples under way. */
   private readonly pending = new Set<Promise<unknown>>();
   private readonly collectors: Promise<void>[] = [];
-  private readonly recent: number[] = [];
+  private readonly recent = new RecentRate();
   private lab: Lab | null = null;
   private startedLab = false;
   private observer: ClusterObserver | null = null;
@@ -155,8 +155,6 @@ export class LabCampaign {
 
   progress(): CampaignProgress {
     const now = performance.now();
-    while (this.recent.length > 0 && (this.recent[0] as number) < now - RECENT_WINDOW_MS)
-      this.recent.shift();
     const elapsed_s =
       this.loadStarted === 0 ? 0 : ((this.loadEnded || now) - this.loadStarted) / 1000;
     return {
@@ -166,8 +164,7 @@ export class LabCampaign {
       ok: this.ok,
       failed: this.done - this.ok,
       in_flight: this.inFlight,
-      recent_per_s:
-        this.recent.length / Math.min(RECENT_WINDOW_MS / 1000, Math.max(0.001, elapsed_s)),
+      recent_per_s: this.recent.perSecond(now, elapsed_s),
       elapsed_s,
       leader: this.observer?.leader() ?? null,
       faults: [...this.active.values()].map((a) => `${a.fault.kind} ${a.host.name}`),
@@ -371,7 +368,7 @@ export class LabCampaign {
     this.ops.write(record);
     this.done++;
     if (outcome.ok) this.ok++;
-    this.recent.push(performance.now());
+    this.recent.record(performance.now());
   }
 
   private track(task: Promise<unknown>): void {

@@ -1,7 +1,9 @@
 /**
  * Small helpers shared by the reports' Markdown and charts: a centred moving average, numbers
- * for tables ('-' when unknown), and Markdown tables with escaped cells.
+ * for tables ('-' when unknown), Markdown tables with escaped cells, the leader-changes table.
  */
+import type { LeaderChange } from './analyze.js';
+
 export function movingAverage(
   points: readonly { x: number; y: number }[],
   window: number,
@@ -22,4 +24,26 @@ export function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]): string =>
     `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(head), `| ${head.map(() => '---').join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+/** The leader changes of a run (stress and lab reports alike), one row each. */
+export function leaderChangesTable(changes: readonly LeaderChange[]): string {
+  return table(
+    [
+      'at (s)',
+      'new leader',
+      'epoch',
+      'without a leader, polled (ms)',
+      'switched, server logs (ms)',
+      'detail',
+    ],
+    changes.map((c) => [
+      fmt(c.at_s, 1),
+      c.leader ?? '-',
+      c.epoch ?? '-',
+      fmt(c.leaderless_ms),
+      fmt(c.switch_ms_from_logs),
+      c.detail,
+    ]),
+  );
 }

@@ -8,7 +8,7 @@ import { barChart, histogram, lineChart, type EventLine } from '../util/charts.j
 import { analyze, readRunDir, type Analysis } from './analyze.js';
 import { isSharingRun } from './sharing-analyze.js';
 import { writeSharingReport } from './sharing-render.js';
-import { fmt, movingAverage, table } from './markdown.js';
+import { fmt, leaderChangesTable, movingAverage, table } from './markdown.js';
 import type { ReportFiles } from './report-files.js';
 
 export type { ReportFiles } from './report-files.js';
@@ -295,24 +295,7 @@ export function renderMarkdown(a: Analysis, charts: string[]): string {
     out.push(
       `Seen by polling every server's /status; "without a leader (polled)" runs from the failure (or the first poll that saw no agreement) to the first poll where all live servers agree again, so it includes the polling delay (${POLL_NOTE}). "Switched (server logs)" is the same interval by the servers' own log lines: until the last surviving server had acknowledged the new leader. ${leaderless.length > 0 ? `Polled, over ${leaderless.length} changes: median ${fmt(median(leaderless))} ms, max ${fmt(Math.max(...leaderless))} ms.` : ''}${fromLogs.length > 0 ? ` Server logs: median ${fmt(median(fromLogs))} ms, max ${fmt(Math.max(...fromLogs))} ms.` : ''}`,
       '',
-      table(
-        [
-          'at (s)',
-          'new leader',
-          'epoch',
-          'without a leader, polled (ms)',
-          'switched, server logs (ms)',
-          'detail',
-        ],
-        a.leader_changes.map((c) => [
-          fmt(c.at_s, 1),
-          c.leader ?? '-',
-          c.epoch ?? '-',
-          fmt(c.leaderless_ms),
-          fmt(c.switch_ms_from_logs),
-          c.detail,
-        ]),
-      ),
+      leaderChangesTable(a.leader_changes),
       '',
     );
   }

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { barChart, histogram, lineChart, PALETTE, type EventLine } from '../util/charts.js';
-import { fmt, movingAverage, table } from './markdown.js';
+import { fmt, leaderChangesTable, movingAverage, table } from './markdown.js';
 import type { ReportFiles } from './report-files.js';
 import {
   OP_GROUPS,
@@ -385,28 +385,7 @@ export function renderSharingMarkdown(a: SharingAnalysis, charts: string[]): str
   out.push('## Leader changes', '');
   if (a.leader_changes.length === 0)
     out.push('No agreed leader was observed by polling /status.', '');
-  else
-    out.push(
-      table(
-        [
-          'at (s)',
-          'new leader',
-          'epoch',
-          'without a leader, polled (ms)',
-          'switched, server logs (ms)',
-          'detail',
-        ],
-        a.leader_changes.map((c) => [
-          fmt(c.at_s, 1),
-          c.leader ?? '-',
-          c.epoch ?? '-',
-          fmt(c.leaderless_ms),
-          fmt(c.switch_ms_from_logs),
-          c.detail,
-        ]),
-      ),
-      '',
-    );
+  else out.push(leaderChangesTable(a.leader_changes), '');
   if (a.final_leader) out.push(`At the end: ${a.final_leader.detail}.`, '');
   out.push('## Timeline', '');
   out.push(

@@ -19,6 +19,7 @@ import { CloudClient } from '../client/cloud-client.js';
 import { DIAL, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { LocalCluster, type GenerateOptions } from '../server/local-cluster.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+import { RecentRate } from '../util/stats.js';
 import { loadImageSet, type StressImage } from './images.js';
 import { FaultInjector } from './injectors.js';
 import { NetnsNetwork, SERVER_HTTP_PORT, SERVER_PORT, netnsSupport } from './netns.js';
@@ -143,7 +144,6 @@ const CONNECT_TIMEOUT_MS = 30_000;
  */
 const LEADER_WAIT_MS = 120_000;
 const FINAL_LEADER_WAIT_MS = 120_000;
-const RECENT_WINDOW_MS = 5000;
 /** After Ctrl-C, requests in flight get this long before their clients are closed. */
 const ABORT_GRACE_MS = 3000;
 
@@ -172,7 +172,7 @@ export class StressCampaign {
     conflicts: 0,
     failedOver: 0,
   };
-  private readonly recent: number[] = [];
+  private readonly recent = new RecentRate();
   private loadStarted_ms = 0;
   private loadEnded_ms = 0;
   private readonly random: () => number;
@@ -217,8 +217,6 @@ export class StressCampaign {
 
   progress(): LiveProgress {
     const now = performance.now();
-    while (this.recent.length > 0 && (this.recent[0] as number) < now - RECENT_WINDOW_MS)
-      this.recent.shift();
     const elapsed_s =
       this.loadStarted_ms === 0 ? 0 : ((this.loadEnded_ms || now) - this.loadStarted_ms) / 1000;
     return {
@@ -230,8 +228,7 @@ export class StressCampaign {
       inFlight: this.counters.started - this.counters.answered,
       verifying: this.counters.answered - this.counters.done,
       elapsed_s,
-      recentRate:
-        this.recent.length / Math.min(RECENT_WINDOW_MS / 1000, Math.max(0.001, elapsed_s)),
+      recentRate: this.recent.perSecond(now, elapsed_s),
       leader: this.observer?.leader() ?? null,
       faults: this.faults,
       total: this.options.requests,
@@ -526,7 +523,7 @@ export class StressCampaign {
       });
       const latency_ms = performance.now() - started;
       this.counters.answered++;
-      this.recent.push(performance.now());
+      this.recent.record(performance.now());
       const verifier = this.verifier as Verifier;
       const verification = verifier.verify(result.png, imageIndex).then(
         (verify_ms) =>

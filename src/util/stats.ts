@@ -41,3 +41,30 @@ export function median(values: readonly number[]): number {
     0.5,
   );
 }
+
+/**
+ * Completions per second over the last `window_ms` (a live progress figure). Only the window's
+ * timestamps are kept, so a long run holds a bounded list.
+ */
+export class RecentRate {
+  private readonly times_ms: number[] = [];
+
+  constructor(private readonly window_ms = 5000) {}
+
+  record(now_ms: number): void {
+    this.times_ms.push(now_ms);
+    this.forgetBefore(now_ms - this.window_ms);
+  }
+
+  /** The rate now; `elapsed_s` (time since the run began) bounds the window at the start. */
+  perSecond(now_ms: number, elapsed_s: number): number {
+    this.forgetBefore(now_ms - this.window_ms);
+    return this.times_ms.length / Math.min(this.window_ms / 1000, Math.max(0.001, elapsed_s));
+  }
+
+  private forgetBefore(cutoff_ms: number): void {
+    let stale = 0;
+    while (stale < this.times_ms.length && (this.times_ms[stale] as number) < cutoff_ms) stale++;
+    if (stale > 0) this.times_ms.splice(0, stale);
+  }
+}

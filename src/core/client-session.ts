@@ -298,15 +298,7 @@ export class ClientSession {
     const a = task.assignment;
     if (a === null) return this.requestAssignment(task);
     task.phase = 'requesting';
-    this.counters.task_requests++;
-    task.involved.add(a.server_id);
-    this.send(a.server_id, {
-      type: 'TaskRequest',
-      client_id: this.config.client_id,
-      task_id: task.id,
-      size_bytes: task.size_bytes,
-      assignment: a,
-    });
+    this.sendTaskRequestTo(task, a);
     task.timer_ms = this.now + this.backoff(this.config.request_timeout_ms, task.retries);
   }
 
@@ -372,14 +364,15 @@ export class ClientSession {
           task_id: task.id,
           size_bytes: task.size_bytes,
         });
-        this.sendTaskRequestQuietly(task, a);
+        this.sendTaskRequestTo(task, a);
       }
     }
     task.timer_ms =
       this.now + this.backoff(this.config.poll_interval_ms, Math.max(0, task.silent_polls - 1));
   }
 
-  private sendTaskRequestQuietly(task: ClientTask, a: Assignment): void {
+  /** The TaskRequest itself, without touching the task's phase or timer (callers do). */
+  private sendTaskRequestTo(task: ClientTask, a: Assignment): void {
     this.counters.task_requests++;
     task.involved.add(a.server_id);
     this.send(a.server_id, {

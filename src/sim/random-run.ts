@@ -64,13 +64,16 @@ export interface RunResult {
 
 export const DEFAULT_SIZES: readonly number[] = [3, 3, 3, 4, 5, 5, 7, 10];
 
-/** How long after faults stop all live servers must agree on one leader (see docs/ELECTION.md). */
-export function convergenceBound(t: {
+/** The timings the convergence and reassignment bounds depend on. */
+interface BoundTimings {
   heartbeat_interval_ms: number;
   election_timeout_ms: number;
   failure_timeout_ms: number;
   successor_list_length: number;
-}): number {
+}
+
+/** How long after faults stop all live servers must agree on one leader (see docs/ELECTION.md). */
+export function convergenceBound(t: BoundTimings): number {
   const et = t.election_timeout_ms;
   // listen (FT + jitter) | lose a stepped-down leader (FT), then the successor ladder,
   // a full election (collect + nominate) and a retry, plus two heartbeats of slack.
@@ -84,12 +87,7 @@ export function convergenceBound(t: {
 }
 
 /** How long after a server dies the leader may still list tasks on it ("FT plus one election"). */
-export function reassignmentBound(t: {
-  heartbeat_interval_ms: number;
-  election_timeout_ms: number;
-  failure_timeout_ms: number;
-  successor_list_length: number;
-}): number {
+export function reassignmentBound(t: BoundTimings): number {
   const et = t.election_timeout_ms;
   return (
     t.failure_timeout_ms +

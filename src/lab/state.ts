@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { NetnsResources } from '../netns/resources.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import type { ProcessRecord } from './processes.js';
+import { processAlive } from '../util/process.js';
 
 export type HostState = 'up' | 'killed' | 'cut';
 
@@ -106,7 +107,7 @@ export async function withLabLock<T>(lab: number, task: () => Promise<T> | T): P
       break;
     } catch {
       const holder = Number(readText(path));
-      if (Number.isSafeInteger(holder) && holder > 0 && !pidAlive(holder)) {
+      if (Number.isSafeInteger(holder) && holder > 0 && !processAlive(holder)) {
         rmSync(path, { force: true });
         continue;
       }
@@ -123,15 +124,6 @@ export async function withLabLock<T>(lab: number, task: () => Promise<T> | T): P
     return await task();
   } finally {
     rmSync(path, { force: true });
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -19,6 +19,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { destroyNetnsResources, type NetnsResources as Created } from '../netns/resources.js';
+import { processAlive } from '../util/process.js';
 
 /** What a run's namespace network created, and its slot. */
 export interface NetnsResources extends Created {
@@ -41,15 +42,6 @@ export function registryDir(): string {
       : join(tmpdir(), 'cloudp2p-stress'));
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The owner file of this process; kept up to date as servers start and resources appear. */
@@ -107,7 +99,7 @@ export function claimSlot(): { slot: number; release: () => void } {
       return { slot, release: () => rmSync(path, { force: true }) };
     } catch {
       const owner = Number(readText(path));
-      if (Number.isSafeInteger(owner) && owner > 0 && !isAlive(owner)) {
+      if (Number.isSafeInteger(owner) && owner > 0 && !processAlive(owner)) {
         rmSync(path, { force: true });
         slot--; // try the same slot again
       }
@@ -136,7 +128,7 @@ export function cleanupStaleRuns(): string[] {
     } catch {
       continue; // being written right now, or not ours
     }
-    if (record.pid === process.pid || isAlive(record.pid)) continue;
+    if (record.pid === process.pid || processAlive(record.pid)) continue;
     for (const pid of record.server_pids) {
       if (isCloudp2pServer(pid)) {
         try {

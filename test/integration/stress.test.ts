@@ -13,12 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../../src/server/local-cluster.js';
 import type { RunInfo } from '../../src/stress/campaign.js';
 import { netnsSupport } from '../../src/stress/netns.js';
-import {
-  cleanupStaleRuns,
-  isAlive,
-  registryDir,
-  type OwnerRecord,
-} from '../../src/stress/owners.js';
+import { cleanupStaleRuns, registryDir, type OwnerRecord } from '../../src/stress/owners.js';
 import type { StressEvent, StressRecord } from '../../src/stress/run-files.js';
 import { packagePath } from '../../src/util/package-info.js';
 import { Signal } from '../helpers/signal.js';
@@ -29,6 +24,7 @@ import {
   fileChanges,
   sampling,
 } from './helpers/cluster-fixture.js';
+import { processAlive } from '../../src/util/process.js';
 
 const run = promisify(execFile);
 const CLI = packagePath('dist', 'cli', 'main.js');
@@ -277,13 +273,13 @@ describe('stress campaigns, short versions', () => {
       expect(owner.server_pids).toHaveLength(3);
       child.kill('SIGKILL');
       await exited;
-      expect(owner.server_pids.every(isAlive)).toBe(true); // orphaned, still running
+      expect(owner.server_pids.every(processAlive)).toBe(true); // orphaned, still running
       const removed = cleanupStaleRuns();
       expect(removed.filter((line) => line.startsWith('killed leftover server'))).toHaveLength(3);
       expect(existsSync(ownerPath)).toBe(false);
       expect(
         await eventually(
-          () => !owner.server_pids.some(isAlive),
+          () => !owner.server_pids.some(processAlive),
           DEADLINE.progress_ms,
           // Orphans killed by the cleanup: their exit is reported to init, not to this process.
           [sampling(50)],

@@ -42,6 +42,7 @@ import {
   type GaleraPrograms,
 } from './config.js';
 import { PC_BOOTSTRAP_SQL, readWsrepState, isServing, type WsrepState } from './status.js';
+import { processAlive } from '../../util/process.js';
 
 export interface StartOptions {
   /** Start a new cluster from this node's data (`--wsrep-new-cluster`). Default false: join. */
@@ -100,7 +101,7 @@ export class GaleraNode {
 
   running(): boolean {
     if (this.child) return this.child.exitCode === null && this.child.signalCode === null;
-    return this.knownPid !== undefined && pidAlive(this.knownPid);
+    return this.knownPid !== undefined && processAlive(this.knownPid);
   }
 
   isInitialized(): boolean {
@@ -365,15 +366,6 @@ function readPidFile(path: string): number | undefined {
     return Number.isSafeInteger(pid) && pid > 1 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OwnerFile, claimSlot, cleanupStaleRuns, isAlive } from '../../../src/stress/owners.js';
+import { OwnerFile, claimSlot, cleanupStaleRuns } from '../../../src/stress/owners.js';
+import { processAlive } from '../../../src/util/process.js';
 
 describe('owner files and slots', () => {
   let dir: string;
@@ -41,7 +42,7 @@ describe('owner files and slots', () => {
   });
 
   it('cleans up after an owner that died, and leaves live owners alone', () => {
-    expect(isAlive(process.pid)).toBe(true);
+    expect(processAlive(process.pid)).toBe(true);
     const dead = {
       pid: 999999999,
       started_at: '',

@@ -15,6 +15,7 @@
 import type { CheckReport } from './checker.js';
 import type { LabOptions } from './state.js';
 import type { WorkloadOptions } from './workload.js';
+import type { RunInfoHead } from '../stress/campaign.js';
 
 export const LAB_RUN_FILES = {
   run: 'run.json',
@@ -49,15 +50,7 @@ export function directorySeries(text: string): Record<string, number> {
   return out;
 }
 
-export interface LabRunInfo {
-  version: 1;
-  tool: typeof LAB_TOOL;
-  command: string[];
-  run_id: string;
-  status: 'running' | 'finished' | 'interrupted' | 'crashed';
-  started_at: string;
-  ended_at: string | null;
-  error: string | null;
+export interface LabRunInfo extends RunInfoHead<typeof LAB_TOOL> {
   config: {
     ops: number | null;
     duration_ms: number | null;

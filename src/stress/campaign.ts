@@ -95,15 +95,19 @@ export interface RunTotals {
   throughput_per_s: number;
 }
 
-export interface RunInfo {
+/** The fields every run's info.json starts with (stress runs and lab runs alike). */
+export interface RunInfoHead<Tool extends string> {
   version: 1;
-  tool: 'cloudp2p stress';
+  tool: Tool;
   command: string[];
   run_id: string;
   status: 'running' | 'finished' | 'interrupted' | 'crashed';
   started_at: string;
   ended_at: string | null;
   error: string | null;
+}
+
+export interface RunInfo extends RunInfoHead<'cloudp2p stress'> {
   config: Omit<StressOptions, 'log' | 'command'>;
   cloud: {
     size: number;

@@ -75,7 +75,7 @@ async function load(
   return all.flat();
 }
 
-/** Waits until server `id` has at least `count` tasks queued or running; returns how many. */
+/** Waits until server `id` has at least `count` tasks queued or running; fails the test otherwise. */
 async function workInFlight(c: TestCluster['cluster'], id: number, count = 1): Promise<void> {
   let seen = 0;
   const found = await eventually(

@@ -76,6 +76,14 @@ export interface HostFailure {
   recovery_s: number | null;
 }
 
+/** Changes made while their recipient was offline, and when they were applied. */
+export interface OfflineChanges {
+  count: number;
+  applied: number;
+  delay_ms: LatencySummary;
+  after_sign_in_ms: LatencySummary;
+}
+
 export interface SharingAnalysis {
   kind: 'sharing';
   run_id: string;
@@ -99,20 +107,7 @@ export interface SharingAnalysis {
   series: { t_s: number; groups: Record<string, number>; failed: number; ok: number }[];
   latency_series: { t_s: number; p50: number; p99: number }[];
   errors: { code: string; count: number; kinds: string; example: string }[];
-  offline: {
-    grant_changes: {
-      count: number;
-      applied: number;
-      delay_ms: LatencySummary;
-      after_sign_in_ms: LatencySummary;
-    };
-    requests: {
-      count: number;
-      applied: number;
-      delay_ms: LatencySummary;
-      after_sign_in_ms: LatencySummary;
-    };
-  };
+  offline: { grant_changes: OfflineChanges; requests: OfflineChanges };
   directory_answers: { outcome: string; count: number }[];
   directory_retries: { reason: string; count: number }[];
   /** Directory answers per 5 s bin over all servers (ok, refused, failed). */

@@ -14,6 +14,7 @@ import {
   OP_GROUPS,
   analyzeSharing,
   readSharingRun,
+  type OfflineChanges,
   type SharingAnalysis,
 } from './sharing-analyze.js';
 
@@ -285,28 +286,8 @@ export function renderSharingMarkdown(a: SharingAnalysis, charts: string[]): str
         'max',
       ],
       [
-        [
-          'grant changes (to viewers)',
-          o.grant_changes.count,
-          o.grant_changes.applied,
-          fmt(o.grant_changes.delay_ms.p50),
-          fmt(o.grant_changes.delay_ms.p95),
-          fmt(o.grant_changes.delay_ms.max),
-          fmt(o.grant_changes.after_sign_in_ms.p50),
-          fmt(o.grant_changes.after_sign_in_ms.p95),
-          fmt(o.grant_changes.after_sign_in_ms.max),
-        ],
-        [
-          'requests (to owners)',
-          o.requests.count,
-          o.requests.applied,
-          fmt(o.requests.delay_ms.p50),
-          fmt(o.requests.delay_ms.p95),
-          fmt(o.requests.delay_ms.max),
-          fmt(o.requests.after_sign_in_ms.p50),
-          fmt(o.requests.after_sign_in_ms.p95),
-          fmt(o.requests.after_sign_in_ms.max),
-        ],
+        offlineRow('grant changes (to viewers)', o.grant_changes),
+        offlineRow('requests (to owners)', o.requests),
       ],
     ),
     '',
@@ -404,4 +385,14 @@ export function renderSharingMarkdown(a: SharingAnalysis, charts: string[]): str
     '',
   );
   return `${out.join('\n')}\n`;
+}
+
+function offlineRow(label: string, changes: OfflineChanges): (string | number)[] {
+  const { delay_ms, after_sign_in_ms } = changes;
+  return [
+    label,
+    changes.count,
+    changes.applied,
+    ...[delay_ms, after_sign_in_ms].flatMap((s) => [fmt(s.p50), fmt(s.p95), fmt(s.max)]),
+  ];
 }

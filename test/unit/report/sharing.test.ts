@@ -208,6 +208,11 @@ describe('the report of a lab campaign', () => {
     expect(md).toContain('## Verdict: PASS');
     expect(md).toMatch(/\| kill \(kill-cloud-2\) \| cloud-2 \| yes \| 10\.0 \| 20 \| 3 \|/);
     expect(md).toContain('1 unreadable lines');
+    // Offline changes: label, count, applied, then p50/p95/max of delay and of sign-in to applied.
+    expect(md).toMatch(
+      /\| grant changes \(to viewers\) \| 1 \| 1 \| [\d-]+ \| [\d-]+ \| [\d-]+ \| 120 \| 120 \| 120 \|/,
+    );
+    expect(md).toMatch(/\| requests \(to owners\) \| 1 \| 0 \| - \| - \| - \| - \| - \| - \|/);
     for (const chart of [
       'ops-per-second',
       'latency-by-kind',

@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { PeerAgent } from '../peer/agent.js';
 import type { AgentEvent } from '../peer/api-types.js';
 import { DataDir } from '../peer/data-dir.js';
-import type { Endpoint } from '../server/config.js';
+import { DIAL, parseEndpoint, type Endpoint } from '../transport/endpoint.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
 import { createLogger, type Logger } from '../util/log.js';
 import {
@@ -118,10 +118,8 @@ export class UserHost {
   }
 
   private servers(): Endpoint[] {
-    return this.config.servers.map((address) => {
-      const colon = address.lastIndexOf(':');
-      return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-    });
+    // One parser for host:port (IPv6 in brackets too); a bad address names itself.
+    return this.config.servers.map((address) => parseEndpoint(address, DIAL));
   }
 
   private async signIn(hosted: HostedAgent): Promise<void> {

@@ -108,8 +108,7 @@ export function toPage<T>(
 }
 
 export function imageKey(fields: unknown): ImageKey {
-  const record = v.plainObject(fields, 'image');
-  return { owner_id: v.userId(record.owner_id, 'owner_id'), image_id: v.imageId(record.image_id) };
+  return v.check(v.ImageKeyInput, fields, 'image');
 }
 
 export function requireSelf(actor: UserId, subject: UserId, action: string): void {

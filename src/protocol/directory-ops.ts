@@ -42,14 +42,15 @@ import {
 
 // Exported where the directory store checks the same value (src/directory/validate.ts).
 const L = FIELD_LIMITS;
-const Time = Int(0, Number.MAX_SAFE_INTEGER, 'a time in ms since 1970');
+export const Time = Int(0, Number.MAX_SAFE_INTEGER, 'a time in ms since 1970');
 export const Port = Int(1, 65_535, 'a port from 1 to 65535');
 export const Views = Int(1, L.views_per_request_max);
 export const Quota = Int(0, L.quota_max);
-const GrantVersion = Int(1, 0xffff_ffff);
+export const GrantVersion = Int(1, 0xffff_ffff);
+export const UpdateId = Int(1, Number.MAX_SAFE_INTEGER);
 export const ExpectedVersion = Int(0, Number.MAX_SAFE_INTEGER);
 export const PageLimit = Int(1, L.page_size_max);
-export const UpdateIds = List(Int(1, Number.MAX_SAFE_INTEGER), L.ack_ids_max);
+export const UpdateIds = List(UpdateId, L.ack_ids_max);
 export const GrantRole = OneOf(['owner', 'viewer']);
 export const RequestRole = OneOf(['owner', 'requester']);
 export const RequestStatus = OneOf(['pending', 'accepted', 'rejected']);
@@ -129,7 +130,7 @@ export const WireGrant = v.object({
   updated_at_ms: Time,
 });
 const UpdateBase = {
-  update_id: Int(1, Number.MAX_SAFE_INTEGER),
+  update_id: UpdateId,
   recipient_id: UserId,
   created_at_ms: Time,
 } as const;

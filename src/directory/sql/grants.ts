@@ -5,8 +5,7 @@
 import { sql } from 'kysely';
 import { decodeCursor } from '../cursor.js';
 import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
-import { FIELD_LIMITS } from '../limits.js';
-import { decodeGrant, RowReader } from '../rows.js';
+import { decodeGrant, decodeRow, ViewCountersRow } from '../rows.js';
 import {
   VIEW_RETRY_WINDOW_MS,
   type AccessGrant,
@@ -26,7 +25,6 @@ import {
   toPage,
   type Db,
   type LockedUsers,
-  type Row,
 } from './queries.js';
 import type { SqlRunner } from './runner.js';
 import { enqueue } from './updates.js';
@@ -225,13 +223,8 @@ async function viewCounters(
     .executeTakeFirst();
   if (!row)
     throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);
-  const r = new RowReader('dir_grants', row as Row);
-  return {
-    consumed: r.int('views_used', 0, FIELD_LIMITS.quota_max),
-    quota: r.int('quota', 0, FIELD_LIMITS.quota_max),
-    revoked: r.bool('revoked'),
-    version: r.int('version', 1, Number.MAX_SAFE_INTEGER),
-  };
+  const { views_used, ...counters } = decodeRow(ViewCountersRow, row, 'dir_grants');
+  return { consumed: views_used, ...counters };
 }
 
 export async function readGrant(db: Db, key: GrantKey): Promise<AccessGrant | undefined> {

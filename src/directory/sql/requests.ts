@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeCursor } from '../cursor.js';
 import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
 import { FIELD_LIMITS } from '../limits.js';
-import { decodeRequest, RowReader } from '../rows.js';
+import { decodeRequest, decodeRow, PartiesRow } from '../rows.js';
 import type {
   AccessGrant,
   AnsweredRequest,
@@ -20,7 +20,6 @@ import type {
   RequestStatus,
   UserId,
 } from '../store.js';
-import { UUID_CHARS, UUID_PATTERN } from '../../util/ids.js';
 import * as v from '../validate.js';
 import { countRows, requireSelf, requireUser, selectRequests, toPage, type Db } from './queries.js';
 import type { SqlRunner } from './runner.js';
@@ -137,9 +136,11 @@ export async function answerRequest(
       .where('request_id', '=', requestId)
       .executeTakeFirst();
     if (!parties) throw notFound(`request ${requestId} does not exist`);
-    const stored = new RowReader(`dir_requests row ${requestId}`, parties);
-    const ownerId = stored.string('owner_id', UUID_PATTERN, UUID_CHARS);
-    const requesterId = stored.string('requester_id', UUID_PATTERN, UUID_CHARS);
+    const { owner_id: ownerId, requester_id: requesterId } = decodeRow(
+      PartiesRow,
+      parties,
+      `dir_requests row ${requestId}`,
+    );
     if (ownerId !== actor) throw denied(`only the image's owner may answer request ${requestId}`);
     const users = await run.lockUsers(trx, [ownerId, requesterId]);
     requireUser(users, requesterId, 'requester');

@@ -39,7 +39,9 @@ describe("the store's argument checks", () => {
         v.check(v.ImageOffer, { owner_id: ID_A, image_id: 'sunset', preview }, 'offer'),
       ),
     ).toMatch(/^offer\.title: missing; expected .*; got nothing$/);
-    expect(refusal(() => v.check(v.ImageOffer, null, 'offer'))).toMatch(/^offer: expected an object/);
+    expect(refusal(() => v.check(v.ImageOffer, null, 'offer'))).toMatch(
+      /^offer: expected an object/,
+    );
   });
 
   it('count titles in code points and refuse what not every backend stores alike', () => {

@@ -2,9 +2,9 @@
  * Which cloud servers a command talks to: --servers, else a client config's
  * server_addresses, else $CLOUDP2P_SERVERS, else the local cloud that `cloudp2p start` runs.
  */
-import { loadClientConfig, readServerAddresses } from '../client/config.js';
+import { loadClientConfig, readServerAddresses, ServerAddresses } from '../client/config.js';
+import { readConfig, Table } from '../util/config-schema.js';
 import type { Endpoint } from '../transport/endpoint.js';
-import { parseTomlText } from '../util/config-reader.js';
 
 export const DEFAULT_SERVERS = '127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003';
 
@@ -34,8 +34,12 @@ function parseServerList(text: string, where: string): Endpoint[] {
     .split(',')
     .map((item) => item.trim())
     .filter(Boolean);
-  const table = parseTomlText(`server_addresses = ${JSON.stringify(items)}`, where);
-  return readServerAddresses(table);
+  // The same limits as the key in a config file (how many, how long).
+  const { server_addresses } = readConfig(
+    { source: where, values: { server_addresses: items } },
+    Table({ server_addresses: ServerAddresses }),
+  );
+  return readServerAddresses(server_addresses, `${where}: server_addresses`);
 }
 
 /** The servers a `peer` command was told to use instead of those saved at register, if any. */

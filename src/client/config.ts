@@ -7,10 +7,23 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import {
   ConfigError,
+  configWhere,
   loadTomlFile,
   parseHostPort,
-  type ConfigTable,
+  type ConfigDocument,
 } from '../util/config-reader.js';
+import {
+  Ignored,
+  Integer,
+  Num,
+  OptionalTable,
+  OptionalText,
+  RequiredTable,
+  Table,
+  Text,
+  TextList,
+  readConfig,
+} from '../util/config-schema.js';
 import { packagePath } from '../util/package-info.js';
 import { DIAL, type Endpoint } from '../transport/endpoint.js';
 import { normalizeFingerprint } from '../identity/certificates.js';
@@ -48,104 +61,113 @@ export function defaultSampleImages(): string[] {
 }
 
 export function loadClientConfig(path: string): ClientConfig {
-  const root = loadTomlFile(path);
-  return readClientConfig(root, dirname(resolve(path)));
+  return readClientConfig(loadTomlFile(path), dirname(resolve(path)));
 }
 
-/** Reads `server_addresses` from a table; shared by the client, the peer agent and the CLI. */
-export function readServerAddresses(table: ConfigTable, key = 'server_addresses'): Endpoint[] {
-  const texts = table.stringArray(key, undefined, { maxItems: MAX_SERVERS, maxLength: 300 });
-  if (texts.length === 0)
-    throw new ConfigError(`${table.where(key)}: list at least one server address`);
-  return texts.map((text, index) => parseHostPort(text, `${table.where(key)}[${index}]`, DIAL));
+/** `server_addresses`: the client's, the peer agent's and the CLI's list of cloud servers. */
+export const ServerAddresses = TextList({ maxItems: MAX_SERVERS, maxLength: 300 });
+
+/** Parses `server_addresses` read at `where` ("<file>: <key path>"). */
+export function readServerAddresses(texts: string[], where: string): Endpoint[] {
+  if (texts.length === 0) throw new ConfigError(`${where}: list at least one server address`);
+  return texts.map((text, index) => parseHostPort(text, `${where}[${index}]`, DIAL));
 }
 
 /**
  * `revoked = ["<sha256>", …]`: fingerprints of server certificates that are no longer members
  * of the cloud (servers and clients read the same list; docs/SECURITY.md "Revoking a server").
  */
-export function readRevokedFingerprints(table: ConfigTable): string[] {
-  return table
-    .stringArray('revoked', [], { maxItems: 10_000, maxLength: 200 })
-    .map((text, index) => {
-      const hex = normalizeFingerprint(text);
-      if (!hex)
-        throw new ConfigError(
-          `${table.where('revoked')}[${index}]: "${text}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
-        );
-      return hex;
-    });
+export const RevokedFingerprints = TextList({ maxItems: 10_000, maxLength: 200 }, []);
+
+/** The fingerprints of `texts` (read at `where`), normalized. */
+export function readRevokedFingerprints(texts: string[], where: string): string[] {
+  return texts.map((text, index) => fingerprintAt(text, `${where}[${index}]`));
 }
 
-/**
- * `[tls] ca = "<file>"` or `[tls] ca_fingerprint = "<sha256>"`: how the client knows the cloud;
- * `[tls] revoked`: server certificates it refuses although the CA issued them.
- */
-export function readClientTls(table: ConfigTable, baseDir: string): CloudTrustInput {
-  const ca = table.optionalString('ca');
-  const fingerprint = table.optionalString('ca_fingerprint', { maxLength: 200 });
-  const revoked = readRevokedFingerprints(table);
-  table.rejectUnknownKeys();
-  if (ca !== undefined && fingerprint !== undefined)
-    throw new ConfigError(`${table.where()}: give ca or ca_fingerprint, not both`);
-  if (fingerprint !== undefined && !normalizeFingerprint(fingerprint))
+function fingerprintAt(text: string, where: string): string {
+  const hex = normalizeFingerprint(text);
+  if (!hex)
     throw new ConfigError(
-      `${table.where('ca_fingerprint')}: "${fingerprint}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
+      `${where}: "${text}" is not a SHA-256 fingerprint (64 hex digits, colons allowed)`,
     );
+  return hex;
+}
+
+const ClientFile = Table({
+  client: RequiredTable({
+    name: Text({
+      maxLength: 64,
+      pattern: /^[A-Za-z0-9_.-]+$/,
+      patternHint: '1-64 letters, digits, "_", "." or "-"',
+    }),
+    server_addresses: ServerAddresses,
+    cluster_id: Integer({ min: 0, max: 0xffff_ffff }, 1),
+  }),
+  requests: OptionalTable({
+    rate_per_second: Num({ min: 0.001, max: 100_000 }, 1),
+    duration_seconds: Num({ min: 0.001, max: 7 * 24 * 3600 }, 10),
+    images: TextList({ maxItems: 10_000 }, []),
+    task_deadline_secs: Num({ min: 0.1, max: 24 * 3600 }, 120),
+    max_in_flight: Integer({ min: 1, max: 10_000 }, 64),
+    // The seed's simulated workload: accepted and ignored (cloudp2p sends real images).
+    request_processing_ms: Ignored(),
+    load_per_request: Ignored(),
+  }),
+  /** `ca = "<file>"` or `ca_fingerprint = "<sha256>"`: how the client knows the cloud;
+   * `revoked`: server certificates it refuses although the CA issued them. */
+  tls: OptionalTable({
+    ca: OptionalText(),
+    ca_fingerprint: OptionalText({ maxLength: 200 }),
+    revoked: RevokedFingerprints,
+  }),
+  output: OptionalTable({ records: OptionalText(), save_dir: OptionalText() }),
+});
+
+export function readClientConfig(document: ConfigDocument, baseDir: string): ClientConfig {
+  const file = readConfig(document, ClientFile);
+  const { client, requests, output } = file;
+  const servers = readServerAddresses(
+    client.server_addresses,
+    configWhere(document, 'client.server_addresses'),
+  );
+  const images =
+    requests.images.length > 0
+      ? requests.images.map((p) => (isAbsolute(p) ? p : resolve(baseDir, p)))
+      : defaultSampleImages();
+  return {
+    source: document.source,
+    name: client.name,
+    cluster_id: client.cluster_id,
+    servers,
+    tls: readClientTls(file.tls, document, baseDir),
+    requests: {
+      rate_per_second: requests.rate_per_second,
+      duration_seconds: requests.duration_seconds,
+      images,
+      task_deadline_ms: Math.round(requests.task_deadline_secs * 1000),
+      max_in_flight: requests.max_in_flight,
+    },
+    output: {
+      records_path: output.records === undefined ? undefined : resolve(baseDir, output.records),
+      save_dir: output.save_dir === undefined ? undefined : resolve(baseDir, output.save_dir),
+    },
+  };
+}
+
+function readClientTls(
+  tls: { ca?: string | undefined; ca_fingerprint?: string | undefined; revoked: string[] },
+  document: ConfigDocument,
+  baseDir: string,
+): CloudTrustInput {
+  const { ca, ca_fingerprint: fingerprint } = tls;
+  const revoked = readRevokedFingerprints(tls.revoked, configWhere(document, 'tls.revoked'));
+  if (ca !== undefined && fingerprint !== undefined)
+    throw new ConfigError(`${configWhere(document, 'tls')}: give ca or ca_fingerprint, not both`);
+  if (fingerprint !== undefined)
+    fingerprintAt(fingerprint, configWhere(document, 'tls.ca_fingerprint'));
   return {
     caPath: ca === undefined ? undefined : isAbsolute(ca) ? ca : resolve(baseDir, ca),
     caFingerprint: fingerprint,
     ...(revoked.length > 0 ? { revoked } : {}),
-  };
-}
-
-export function readClientConfig(root: ConfigTable, baseDir: string): ClientConfig {
-  const client = root.table('client', { required: true });
-  const name = client.string('name', undefined, {
-    maxLength: 64,
-    pattern: /^[A-Za-z0-9_.-]+$/,
-    patternHint: '1-64 letters, digits, "_", "." or "-"',
-  });
-  const servers = readServerAddresses(client);
-  const cluster_id = client.integer('cluster_id', 1, { min: 0, max: 0xffff_ffff });
-  client.rejectUnknownKeys();
-
-  const requests = root.table('requests');
-  const rate_per_second = requests.number('rate_per_second', 1, { min: 0.001, max: 100_000 });
-  const duration_seconds = requests.number('duration_seconds', 10, {
-    min: 0.001,
-    max: 7 * 24 * 3600,
-  });
-  const imageTexts = requests.stringArray('images', [], { maxItems: 10_000 });
-  const images =
-    imageTexts.length > 0
-      ? imageTexts.map((p) => (isAbsolute(p) ? p : resolve(baseDir, p)))
-      : defaultSampleImages();
-  const task_deadline_ms = Math.round(
-    requests.number('task_deadline_secs', 120, { min: 0.1, max: 24 * 3600 }) * 1000,
-  );
-  const max_in_flight = requests.integer('max_in_flight', 64, { min: 1, max: 10_000 });
-  requests.ignore('request_processing_ms', 'load_per_request');
-  requests.rejectUnknownKeys();
-
-  const tls = readClientTls(root.table('tls'), baseDir);
-
-  const output = root.table('output');
-  const records = output.optionalString('records');
-  const save = output.optionalString('save_dir');
-  output.rejectUnknownKeys();
-  root.rejectUnknownKeys();
-
-  return {
-    source: root.source,
-    name,
-    cluster_id,
-    servers,
-    tls,
-    requests: { rate_per_second, duration_seconds, images, task_deadline_ms, max_in_flight },
-    output: {
-      records_path: records === undefined ? undefined : resolve(baseDir, records),
-      save_dir: save === undefined ? undefined : resolve(baseDir, save),
-    },
   };
 }

@@ -1,11 +1,13 @@
 /**
- * Decoders for rows read from the database. A database is outside input too: it may have been
- * edited by hand, restored from an old backup, or written by a buggy build. Each decoder checks
- * every column against the same rules the write path enforces and raises
+ * Rows read from the database, as schemas. A database is outside input too: it may have been
+ * edited by hand, restored from an old backup, or written by a buggy build. Every column is
+ * checked against the rule the write path enforces (the same schemas: src/protocol/ids.ts, the
+ * op table's numbers, src/directory/validate.ts), and a row that breaks one raises
  * `DirectoryError('directory_bad_row')` naming the table, the row and the column.
  *
- * The decoders read record field names; queries alias columns accordingly. The same decoders
- * check the JSON snapshots stored in queued updates.
+ * The schemas read record field names; queries alias columns accordingly. The same schemas
+ * check the JSON snapshots stored in queued updates. What they return is the store's record
+ * type (src/directory/store.ts), which the compiler checks against each schema's output.
  */
 import { DirectoryError } from './errors.js';
 import { FIELD_LIMITS } from './limits.js';
@@ -19,237 +21,209 @@ import type {
   SignInChallenge,
   UserRecord,
 } from './store.js';
+import { Address, PublicKeyBytes, Title } from './validate.js';
 import {
-  HEX_32_BYTES_PATTERN,
-  IMAGE_ID_PATTERN,
-  USERNAME_PATTERN,
-  UUID_CHARS,
-  UUID_PATTERN,
-} from '../util/ids.js';
-import { MEDIA_TYPE_PATTERN } from '../protocol/directory-limits.js';
-import { PUBLIC_KEY_BYTES } from './validate.js';
+  GrantVersion,
+  Port,
+  Preview,
+  Quota,
+  RequestKind,
+  RequestStatus,
+  Time,
+  UpdateId,
+  Views,
+} from '../protocol/directory-ops.js';
+import { ImageId, Nonce, RequestId, UserId, Username } from '../protocol/ids.js';
+import {
+  AnyText,
+  Fields,
+  Int,
+  OneOf,
+  Optional,
+  describeSchema,
+  parseFirst,
+  v,
+  type Infer,
+  type Schema,
+} from '../protocol/schema.js';
 
-const MAX_TIME_MS = 8.64e15; // the largest JavaScript Date
-const MAX_TEXT_CHARS = 1000;
-
-export class RowReader {
-  constructor(
-    private readonly where: string,
-    private readonly row: Record<string, unknown>,
-  ) {}
-
-  /** Raises the bad-row error for `column`, saying what it must be. */
-  reject(column: string, expected: string): never {
-    const value = this.row[column];
-    const shown =
-      value === undefined
-        ? 'nothing'
-        : value instanceof Uint8Array
-          ? `${value.length} bytes`
-          : JSON.stringify(String(value).slice(0, 60));
-    throw new DirectoryError(
-      'directory_bad_row',
-      `directory data is corrupt: ${this.where} column "${column}" must be ${expected}; found ${shown}`,
-    );
-  }
-
-  string(column: string, pattern?: RegExp, maxChars = MAX_TEXT_CHARS): string {
-    const value = this.row[column];
-    if (typeof value !== 'string' || value.length === 0 || [...value].length > maxChars) {
-      this.reject(column, `a string of 1–${maxChars} characters`);
-    }
-    if (pattern && !pattern.test(value)) this.reject(column, `a string matching ${pattern}`);
-    return value;
-  }
-
-  nullableString(column: string, maxChars = MAX_TEXT_CHARS): string | null {
-    return this.row[column] === null ? null : this.string(column, undefined, maxChars);
-  }
-
-  /** Integers arrive as number (SQLite, MySQL), string (PostgreSQL BIGINT) or bigint. */
-  int(column: string, min: number, max: number): number {
-    const value = this.row[column];
-    let n: number | undefined;
-    if (typeof value === 'number') n = value;
-    else if (typeof value === 'bigint') n = Number(value);
-    else if (typeof value === 'string' && /^-?\d{1,16}$/.test(value)) n = Number(value);
-    if (n === undefined || !Number.isSafeInteger(n) || n < min || n > max) {
-      this.reject(column, `an integer from ${min} to ${max}`);
-    }
-    return n;
-  }
-
-  nullableInt(column: string, min: number, max: number): number | null {
-    return this.row[column] === null ? null : this.int(column, min, max);
-  }
-
-  time(column: string): number {
-    return this.int(column, 0, MAX_TIME_MS);
-  }
-
-  nullableTime(column: string): number | null {
-    return this.nullableInt(column, 0, MAX_TIME_MS);
-  }
-
-  /** Stored as 0/1 in SMALLINT columns; JSON snapshots hold real booleans. */
-  bool(column: string): boolean {
-    const value = this.row[column];
-    if (typeof value === 'boolean') return value;
-    return this.int(column, 0, 1) === 1;
-  }
-
-  bytes(column: string, length: number): Uint8Array {
-    const value = this.row[column];
-    if (!(value instanceof Uint8Array) || value.length !== length)
-      this.reject(column, `${length} bytes`);
-    // A copy: callers must not be able to alter a driver-owned buffer (or vice versa).
-    return new Uint8Array(value);
-  }
-
-  oneOf<T extends string>(column: string, allowed: readonly T[]): T {
-    const value = this.row[column];
-    if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-      this.reject(column, `one of ${allowed.join(', ')}`);
-    }
-    return value as T;
-  }
-
-  object(column: string): Record<string, unknown> {
-    const value = this.row[column];
-    if (typeof value !== 'object' || value === null || Array.isArray(value))
-      this.reject(column, 'an object');
-    return value as Record<string, unknown>;
-  }
-
-  has(column: string): boolean {
-    return this.row[column] !== undefined && this.row[column] !== null;
-  }
+/** The row as `schema` reads it, else the bad-row error naming `where` and the column. */
+export function decodeRow<S extends Schema>(schema: S, row: unknown, where: string): Infer<S> {
+  const result = parseFirst(schema, row);
+  if (result.ok) return result.value;
+  const { issue } = result;
+  const column = (issue.path ?? []).map((item) => String((item as { key: unknown }).key));
+  const expected = issue.message.replace(/^(missing; )?expected /, '');
+  throw badRow(where, column.join('.'), expected, issue.input);
 }
 
-const userIdOf = (r: RowReader, column: string) => r.string(column, UUID_PATTERN, UUID_CHARS);
-const usernameOf = (r: RowReader, column: string) =>
-  r.string(column, USERNAME_PATTERN, FIELD_LIMITS.username_max_chars);
-
-export function decodeUser(row: Record<string, unknown>): UserRecord {
-  const r = new RowReader(`dir_users row ${String(row.user_id)}`, row);
-  return {
-    user_id: userIdOf(r, 'user_id'),
-    username: usernameOf(r, 'username'),
-    public_key: r.bytes('public_key', PUBLIC_KEY_BYTES),
-    created_at_ms: r.time('created_at_ms'),
-  };
-}
-
-export function decodeChallenge(row: Record<string, unknown>): SignInChallenge {
-  const r = new RowReader(`dir_challenges row for user ${String(row.user_id)}`, row);
-  return {
-    user_id: userIdOf(r, 'user_id'),
-    nonce: r.string('nonce', HEX_32_BYTES_PATTERN, 64),
-    issued_at_ms: r.time('issued_at_ms'),
-    expires_at_ms: r.time('expires_at_ms'),
-  };
-}
-
-/** `online` combines the stored flag with the TTL, so a crashed agent is offline by itself. */
-export function decodePresence(
-  row: Record<string, unknown>,
-  now_ms: number,
-  ttl_ms: number,
-): PresenceRecord {
-  const r = new RowReader(`dir_presence row ${String(row.user_id)}`, row);
-  const flagged =
-    row.is_online === null || row.is_online === undefined ? false : r.bool('is_online');
-  const lastSeen = row.last_seen_at_ms === undefined ? null : r.nullableTime('last_seen_at_ms');
-  const address =
-    row.address === undefined ? null : r.nullableString('address', FIELD_LIMITS.address_max_chars);
-  const port = row.port === undefined ? null : r.nullableInt('port', 1, 65_535);
-  const online = flagged && lastSeen !== null && lastSeen > now_ms - ttl_ms;
-  if (flagged && (address === null || port === null)) r.reject('address', 'set while online');
-  return {
-    user_id: userIdOf(r, 'user_id'),
-    username: usernameOf(r, 'username'),
-    online,
-    address,
-    port,
-    last_seen_at_ms: lastSeen,
-  };
-}
-
-export function decodeOnlineUser(row: Record<string, unknown>): OnlineUser {
-  const r = new RowReader(`dir_presence row ${String(row.user_id)}`, row);
-  return {
-    user_id: userIdOf(r, 'user_id'),
-    username: usernameOf(r, 'username'),
-    public_key: r.bytes('public_key', PUBLIC_KEY_BYTES),
-    address: r.string('address', undefined, FIELD_LIMITS.address_max_chars),
-    port: r.int('port', 1, 65_535),
-    last_seen_at_ms: r.time('last_seen_at_ms'),
-  };
-}
-
-export function decodeImage(row: Record<string, unknown>): OfferedImage {
-  const r = new RowReader(`dir_images row ${String(row.owner_id)}/${String(row.image_id)}`, row);
-  return {
-    owner_id: userIdOf(r, 'owner_id'),
-    owner_username: usernameOf(r, 'owner_username'),
-    image_id: r.string('image_id', IMAGE_ID_PATTERN, FIELD_LIMITS.image_id_max_chars),
-    title: r.string('title', undefined, FIELD_LIMITS.title_max_chars),
-    preview: {
-      width: r.int('width', 1, FIELD_LIMITS.image_dimension_max),
-      height: r.int('height', 1, FIELD_LIMITS.image_dimension_max),
-      media_type: r.string('media_type', MEDIA_TYPE_PATTERN, FIELD_LIMITS.media_type_max_chars),
-      size_bytes: r.int('size_bytes', 0, FIELD_LIMITS.image_size_max_bytes),
-    },
-    created_at_ms: r.time('created_at_ms'),
-    updated_at_ms: r.time('updated_at_ms'),
-  };
-}
-
-export function decodeRequest(
-  row: Record<string, unknown>,
-  where = 'dir_requests row',
-): ImageRequest {
-  const r = new RowReader(`${where} ${String(row.request_id)}`, row);
-  const status = r.oneOf('status', ['pending', 'accepted', 'rejected'] as const);
-  const answeredAt = r.nullableTime('answered_at_ms');
-  if ((status === 'pending') !== (answeredAt === null)) {
-    r.reject('answered_at_ms', status === 'pending' ? 'null while pending' : 'set once answered');
-  }
-  return {
-    request_id: r.string('request_id', UUID_PATTERN, UUID_CHARS),
-    requester_id: userIdOf(r, 'requester_id'),
-    requester_username: usernameOf(r, 'requester_username'),
-    owner_id: userIdOf(r, 'owner_id'),
-    owner_username: usernameOf(r, 'owner_username'),
-    image_id: r.string('image_id', IMAGE_ID_PATTERN, FIELD_LIMITS.image_id_max_chars),
-    views: r.int('views', 1, FIELD_LIMITS.views_per_request_max),
-    kind: r.oneOf('kind', ['access', 'more_views'] as const),
-    status,
-    created_at_ms: r.time('created_at_ms'),
-    answered_at_ms: answeredAt,
-  };
-}
-
-export function decodeGrant(row: Record<string, unknown>, where = 'dir_grants row'): AccessGrant {
-  const r = new RowReader(
-    `${where} ${String(row.owner_id)}/${String(row.image_id)}/${String(row.viewer_id)}`,
-    row,
+function badRow(where: string, column: string, expected: string, value: unknown): DirectoryError {
+  const shown =
+    value === undefined
+      ? 'nothing'
+      : value instanceof Uint8Array
+        ? `${value.length} bytes`
+        : JSON.stringify(String(value).slice(0, 60));
+  return new DirectoryError(
+    'directory_bad_row',
+    `directory data is corrupt: ${where} column "${column}" must be ${expected}; found ${shown}`,
   );
-  return {
-    owner_id: userIdOf(r, 'owner_id'),
-    owner_username: usernameOf(r, 'owner_username'),
-    image_id: r.string('image_id', IMAGE_ID_PATTERN, FIELD_LIMITS.image_id_max_chars),
-    viewer_id: userIdOf(r, 'viewer_id'),
-    viewer_username: usernameOf(r, 'viewer_username'),
-    quota: r.int('quota', 0, FIELD_LIMITS.quota_max),
-    // Queued updates written before the count was part of a grant have none: 0 (not shown there).
-    views_used: row.views_used === undefined ? 0 : r.int('views_used', 0, FIELD_LIMITS.quota_max),
-    version: r.int('version', 1, Number.MAX_SAFE_INTEGER),
-    revoked: r.bool('revoked'),
-    created_at_ms: r.time('created_at_ms'),
-    updated_at_ms: r.time('updated_at_ms'),
-  };
 }
+
+// ---- Columns ----------------------------------------------------------------------------------
+
+/** Integers arrive as number (SQLite, MySQL), string (PostgreSQL BIGINT) or bigint. */
+function isDriverInteger(value: unknown): value is number | bigint | string {
+  return (
+    typeof value === 'number' ||
+    typeof value === 'bigint' ||
+    (typeof value === 'string' && /^-?\d{1,16}$/.test(value))
+  );
+}
+
+/** An integer column read by the rule `schema` (an Int) states. */
+function IntColumn<S extends v.GenericSchema<number, number>>(schema: S) {
+  return v.pipe(
+    v.custom<number | bigint | string>(isDriverInteger, `expected ${describeSchema(schema)}`),
+    v.transform(Number),
+    schema,
+  );
+}
+
+/** Stored as 0/1 in SMALLINT columns; JSON snapshots hold real booleans. */
+const BoolColumn = v.union(
+  [
+    v.boolean(),
+    v.pipe(
+      IntColumn(Int(0, 1)),
+      v.transform((n) => n === 1),
+    ),
+  ],
+  'expected 0 or 1 (true or false)',
+);
+
+/** A copy: callers must not be able to alter a driver-owned buffer (or vice versa). */
+const KeyColumn = v.pipe(
+  PublicKeyBytes,
+  v.transform((bytes) => new Uint8Array(bytes)),
+);
+
+const TimeColumn = IntColumn(Time);
+const PortColumn = IntColumn(Port);
+const QuotaColumn = IntColumn(Quota);
+const VersionColumn = IntColumn(GrantVersion);
+
+/** A column that a query may leave out (undefined) or that holds NULL: null either way. */
+function NullColumn<S extends Schema>(schema: S) {
+  return v.optional(v.nullable(schema), null);
+}
+
+// ---- Rows -------------------------------------------------------------------------------------
+
+const UserRow = Fields({
+  user_id: UserId,
+  username: Username,
+  public_key: KeyColumn,
+  created_at_ms: TimeColumn,
+});
+
+const ChallengeRow = Fields({
+  user_id: UserId,
+  nonce: Nonce,
+  issued_at_ms: TimeColumn,
+  expires_at_ms: TimeColumn,
+});
+
+const PresenceRow = v.pipe(
+  Fields({
+    user_id: UserId,
+    username: Username,
+    is_online: v.optional(v.nullable(BoolColumn, false), false),
+    address: NullColumn(Address),
+    port: NullColumn(PortColumn),
+    last_seen_at_ms: NullColumn(TimeColumn),
+  }),
+  v.forward(
+    v.check(
+      (row) => !row.is_online || (row.address !== null && row.port !== null),
+      'expected set while online',
+    ),
+    ['address'],
+  ),
+);
+
+const OnlineUserRow = Fields({
+  user_id: UserId,
+  username: Username,
+  public_key: KeyColumn,
+  address: Address,
+  port: PortColumn,
+  last_seen_at_ms: TimeColumn,
+});
+
+const ImageRow = v.pipe(
+  Fields({
+    owner_id: UserId,
+    owner_username: Username,
+    image_id: ImageId,
+    title: Title,
+    width: IntColumn(Preview.width),
+    height: IntColumn(Preview.height),
+    media_type: Preview.media_type,
+    size_bytes: IntColumn(Preview.size_bytes),
+    created_at_ms: TimeColumn,
+    updated_at_ms: TimeColumn,
+  }),
+  v.transform(({ width, height, media_type, size_bytes, ...image }) => ({
+    ...image,
+    preview: { width, height, media_type, size_bytes },
+  })),
+);
+
+const RequestRow = v.pipe(
+  Fields({
+    request_id: RequestId,
+    requester_id: UserId,
+    requester_username: Username,
+    owner_id: UserId,
+    owner_username: Username,
+    image_id: ImageId,
+    views: IntColumn(Views),
+    kind: RequestKind,
+    status: RequestStatus,
+    created_at_ms: TimeColumn,
+    answered_at_ms: v.nullable(TimeColumn),
+  }),
+  v.forward(
+    v.check(
+      (row) => row.status !== 'pending' || row.answered_at_ms === null,
+      'expected null while pending',
+    ),
+    ['answered_at_ms'],
+  ),
+  v.forward(
+    v.check(
+      (row) => row.status === 'pending' || row.answered_at_ms !== null,
+      'expected set once answered',
+    ),
+    ['answered_at_ms'],
+  ),
+);
+
+const GrantRow = Fields({
+  owner_id: UserId,
+  owner_username: Username,
+  image_id: ImageId,
+  viewer_id: UserId,
+  viewer_username: Username,
+  quota: QuotaColumn,
+  // Queued updates written before the count was part of a grant have none: 0 (not shown there).
+  views_used: v.optional(QuotaColumn, 0),
+  version: VersionColumn,
+  revoked: BoolColumn,
+  created_at_ms: TimeColumn,
+  updated_at_ms: TimeColumn,
+});
 
 const UPDATE_KINDS = [
   'request_created',
@@ -258,35 +232,103 @@ const UPDATE_KINDS = [
   'grant_revoked',
 ] as const;
 
+const UpdateRow = Fields({
+  update_id: IntColumn(UpdateId),
+  recipient_id: UserId,
+  created_at_ms: TimeColumn,
+  kind: OneOf(UPDATE_KINDS),
+  payload: AnyText(FIELD_LIMITS.update_payload_max_bytes),
+});
+
+/** What each kind of queued update carries (a JSON snapshot of the records it is about). */
+const PAYLOADS = {
+  request_created: Fields({ request: RequestRow }),
+  request_answered: Fields({ request: RequestRow, grant: Optional(v.nullable(GrantRow)) }),
+  grant_updated: Fields({ grant: GrantRow }),
+  grant_revoked: Fields({ grant: GrantRow }),
+} as const;
+
+/** The few columns some operations read on their own. */
+export const CountRow = Fields({ n: IntColumn(Int(0, Number.MAX_SAFE_INTEGER)) });
+export const PartiesRow = Fields({ owner_id: UserId, requester_id: UserId });
+export const UsernameRow = Fields({ username: Username });
+export const ViewCountersRow = Fields({
+  views_used: QuotaColumn,
+  quota: QuotaColumn,
+  revoked: BoolColumn,
+  version: VersionColumn,
+});
+
+// ---- Decoders ---------------------------------------------------------------------------------
+
+export function decodeUser(row: Record<string, unknown>): UserRecord {
+  return decodeRow(UserRow, row, `dir_users row ${String(row.user_id)}`);
+}
+
+export function decodeChallenge(row: Record<string, unknown>): SignInChallenge {
+  return decodeRow(ChallengeRow, row, `dir_challenges row for user ${String(row.user_id)}`);
+}
+
+/** `online` combines the stored flag with the TTL, so a crashed agent is offline by itself. */
+export function decodePresence(
+  row: Record<string, unknown>,
+  now_ms: number,
+  ttl_ms: number,
+): PresenceRecord {
+  const { is_online, ...presence } = decodeRow(
+    PresenceRow,
+    row,
+    `dir_presence row ${String(row.user_id)}`,
+  );
+  const lastSeen = presence.last_seen_at_ms;
+  return { ...presence, online: is_online && lastSeen !== null && lastSeen > now_ms - ttl_ms };
+}
+
+export function decodeOnlineUser(row: Record<string, unknown>): OnlineUser {
+  return decodeRow(OnlineUserRow, row, `dir_presence row ${String(row.user_id)}`);
+}
+
+export function decodeImage(row: Record<string, unknown>): OfferedImage {
+  return decodeRow(ImageRow, row, `dir_images row ${String(row.owner_id)}/${String(row.image_id)}`);
+}
+
+export function decodeRequest(
+  row: Record<string, unknown>,
+  where = 'dir_requests row',
+): ImageRequest {
+  return decodeRow(RequestRow, row, `${where} ${String(row.request_id)}`);
+}
+
+export function decodeGrant(row: Record<string, unknown>, where = 'dir_grants row'): AccessGrant {
+  return decodeRow(
+    GrantRow,
+    row,
+    `${where} ${String(row.owner_id)}/${String(row.image_id)}/${String(row.viewer_id)}`,
+  );
+}
+
 export function decodeUpdate(row: Record<string, unknown>): QueuedUpdate {
-  const r = new RowReader(`dir_updates row ${String(row.update_id)}`, row);
-  const base = {
-    update_id: r.int('update_id', 1, Number.MAX_SAFE_INTEGER),
-    recipient_id: userIdOf(r, 'recipient_id'),
-    created_at_ms: r.time('created_at_ms'),
-  };
-  const kind = r.oneOf('kind', UPDATE_KINDS);
-  const payloadText = r.string('payload', undefined, FIELD_LIMITS.update_payload_max_bytes);
-  let payload: unknown;
-  try {
-    payload = JSON.parse(payloadText);
-  } catch {
-    r.reject('payload', 'JSON');
-  }
-  const p = new RowReader(`dir_updates row ${base.update_id} payload`, { payload });
-  const body = new RowReader(`dir_updates row ${base.update_id} payload`, p.object('payload'));
+  const {
+    kind,
+    payload: text,
+    ...base
+  } = decodeRow(UpdateRow, row, `dir_updates row ${String(row.update_id)}`);
   const where = `dir_updates row ${base.update_id} payload`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw badRow(`dir_updates row ${base.update_id}`, 'payload', 'JSON', text);
+  }
   switch (kind) {
     case 'request_created':
-      return { ...base, kind, request: decodeRequest(body.object('request'), where) };
+      return { ...base, kind, request: decodeRow(PAYLOADS[kind], json, where).request };
     case 'request_answered': {
-      const request = decodeRequest(body.object('request'), where);
-      return body.has('grant')
-        ? { ...base, kind, request, grant: decodeGrant(body.object('grant'), where) }
-        : { ...base, kind, request };
+      const { request, grant } = decodeRow(PAYLOADS[kind], json, where);
+      return grant ? { ...base, kind, request, grant } : { ...base, kind, request };
     }
     case 'grant_updated':
     case 'grant_revoked':
-      return { ...base, kind, grant: decodeGrant(body.object('grant'), where) };
+      return { ...base, kind, grant: decodeRow(PAYLOADS[kind], json, where).grant };
   }
 }

@@ -45,10 +45,18 @@ import {
   USERNAME_PATTERN,
   USERNAME_RULE,
   UUID_PATTERN,
-  UUID_RULE,
 } from '../protocol/ids.js';
 import { fromHex, toHex } from '../protocol/directory-protocol.js';
-import type { Endpoint } from '../transport/endpoint.js';
+import { parseFirst, type Infer, type Schema } from '../protocol/schema.js';
+import {
+  AgentInfoFile,
+  IdentityFile,
+  PendingIdentityFile,
+  SettingsFile,
+  fileProblem,
+  type AgentSettings,
+  type RunningAgentInfo,
+} from './data-dir-files.js';
 import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
 
 /** Largest JSON settings file we read (they are a few hundred bytes). */
@@ -134,52 +142,7 @@ export interface StoredIdentity {
   keys: Identity;
 }
 
-export interface AgentSettings {
-  servers: Endpoint[];
-  cluster_id: number;
-  /**
-   * The cloud's CA certificate (PEM) or its SHA-256 fingerprint, saved at register/login so an
-   * agent on any machine trusts the cloud it registered with (absent: written by an older
-   * version; then CLOUDP2P_CLOUD_CA or the local cloud's CA is used and saved at sign-in).
-   */
-  cloud_ca?: SavedCloudCa;
-}
-
-export type SavedCloudCa = { ca_pem: string } | { ca_fingerprint: string };
-
-/** Largest saved CA bundle (a few certificates). */
-const MAX_SAVED_CA_CHARS = 32 * 1024;
-
-function readSavedCloudCa(path: string, value: unknown): SavedCloudCa | undefined {
-  if (value === undefined) return undefined;
-  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const keys = Object.keys(v);
-  if (
-    keys.length === 1 &&
-    typeof v.ca_pem === 'string' &&
-    v.ca_pem.length <= MAX_SAVED_CA_CHARS &&
-    v.ca_pem.includes('-----BEGIN CERTIFICATE-----')
-  )
-    return { ca_pem: v.ca_pem };
-  if (
-    keys.length === 1 &&
-    typeof v.ca_fingerprint === 'string' &&
-    /^[0-9a-f]{64}$/.test(v.ca_fingerprint)
-  )
-    return { ca_fingerprint: v.ca_fingerprint };
-  throw settingsError(
-    path,
-    `cloud_ca must be { "ca_pem": "<PEM certificate(s), at most ${MAX_SAVED_CA_CHARS} characters>" } or { "ca_fingerprint": "<64 lowercase hex>" }`,
-  );
-}
-
-export interface RunningAgentInfo {
-  pid: number;
-  api: { host: string; port: number };
-  token: string;
-  p2p: Endpoint | null;
-  started_at_ms: number;
-}
+export type { AgentSettings, RunningAgentInfo, SavedCloudCa } from './data-dir-files.js';
 
 function settingsError(path: string, problem: string): CloudP2PError {
   return new CloudP2PError(
@@ -189,7 +152,8 @@ function settingsError(path: string, problem: string): CloudP2PError {
   );
 }
 
-function readJson(path: string): Record<string, unknown> {
+/** The file at `path` as `schema` reads it; a clear error names the file and the key. */
+function readJsonFile<S extends Schema>(path: string, schema: S): Infer<S> {
   const bytes = readFileLimited(path, MAX_SETTINGS_FILE_BYTES, 'settings file');
   let value: unknown;
   try {
@@ -199,21 +163,9 @@ function readJson(path: string): Record<string, unknown> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw settingsError(path, 'expected a JSON object');
-  return value as Record<string, unknown>;
-}
-
-function isEndpoint(value: unknown): value is Endpoint {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Record<string, unknown>;
-  return (
-    typeof v.host === 'string' &&
-    v.host.length > 0 &&
-    v.host.length <= 253 &&
-    typeof v.port === 'number' &&
-    Number.isInteger(v.port) &&
-    v.port >= 1 &&
-    v.port <= 65_535
-  );
+  const result = parseFirst(schema, value);
+  if (!result.ok) throw settingsError(path, fileProblem(result.issue));
+  return result.value;
 }
 
 /** An id that names a file, checked first: no id from another peer may point elsewhere. */
@@ -226,6 +178,13 @@ function fileId(id: string, pattern: RegExp, what: string): string {
     );
   return id;
 }
+/** The bytes of hex text a schema has checked (lowercase, 2 characters a byte). */
+function hexBytes(hex: string): Uint8Array {
+  const bytes = fromHex(hex, hex.length / 2);
+  if (!bytes) throw new TypeError('hexBytes: text not checked as hex');
+  return bytes;
+}
+
 const imageFileId = (id: string): string => fileId(id, IMAGE_ID_PATTERN, 'an image id');
 const userFileId = (id: string): string => fileId(id, UUID_PATTERN, 'a user id');
 
@@ -331,16 +290,9 @@ export class DataDir {
         `no identity in ${this.root}: run \`cloudp2p peer register <username>\` first (or pick another --data-dir)`,
         ExitCode.usage,
       );
-    const value = readJson(path);
-    if (typeof value.username !== 'string' || !USERNAME_PATTERN.test(value.username))
-      throw settingsError(path, 'username is missing or invalid');
-    if (typeof value.user_id !== 'string' || !UUID_PATTERN.test(value.user_id))
-      throw settingsError(path, `user_id is missing or not ${UUID_RULE}`);
-    const seed = fromHex(value.seed, 32);
-    const publicKey = fromHex(value.public_key, 32);
-    if (!seed || !publicKey) throw settingsError(path, 'seed and public_key must be 32-byte hex');
-    const keys = identityFromSeed(seed);
-    if (toHex(keys.publicKey) !== toHex(publicKey))
+    const value = readJsonFile(path, IdentityFile);
+    const keys = identityFromSeed(hexBytes(value.seed));
+    if (toHex(keys.publicKey) !== value.public_key)
       throw settingsError(path, 'public_key does not belong to the seed');
     return { username: value.username, user_id: value.user_id, keys };
   }
@@ -359,9 +311,8 @@ export class DataDir {
   readPendingIdentity(username: string): Identity | null {
     if (!existsSync(this.pendingIdentityPath)) return null;
     try {
-      const saved = readJson(this.pendingIdentityPath);
-      const seed = fromHex(saved.seed, 32);
-      return saved.username === username && seed ? identityFromSeed(seed) : null;
+      const saved = readJsonFile(this.pendingIdentityPath, PendingIdentityFile);
+      return saved.username === username ? identityFromSeed(hexBytes(saved.seed)) : null;
     } catch {
       return null;
     }
@@ -379,21 +330,7 @@ export class DataDir {
   /** The saved settings, or undefined when there are none. */
   readSettings(): AgentSettings | undefined {
     if (!existsSync(this.configPath)) return undefined;
-    const value = readJson(this.configPath);
-    const servers = value.servers;
-    if (!Array.isArray(servers) || servers.length === 0 || servers.length > 64)
-      throw settingsError(this.configPath, 'servers must list 1..64 { host, port } entries');
-    if (!servers.every(isEndpoint))
-      throw settingsError(this.configPath, 'every server needs a host and a port 1..65535');
-    const cluster = value.cluster_id ?? 1;
-    if (typeof cluster !== 'number' || !Number.isInteger(cluster) || cluster < 1)
-      throw settingsError(this.configPath, 'cluster_id must be a positive integer');
-    const cloudCa = readSavedCloudCa(this.configPath, value.cloud_ca);
-    return {
-      servers: servers.map((s) => ({ host: s.host, port: s.port })),
-      cluster_id: cluster,
-      ...(cloudCa ? { cloud_ca: cloudCa } : {}),
-    };
+    return readJsonFile(this.configPath, SettingsFile);
   }
 
   writeAgentInfo(info: RunningAgentInfo): void {
@@ -404,25 +341,7 @@ export class DataDir {
   readAgentInfo(): RunningAgentInfo | undefined {
     if (!existsSync(this.agentInfoPath)) return undefined;
     try {
-      const v = readJson(this.agentInfoPath);
-      const api = v.api as Record<string, unknown> | undefined;
-      if (
-        typeof v.pid !== 'number' ||
-        !Number.isInteger(v.pid) ||
-        v.pid < 1 ||
-        !isEndpoint(api) ||
-        typeof v.token !== 'string' ||
-        !/^[0-9a-f]{64}$/.test(v.token)
-      )
-        return undefined;
-      const p2p = v.p2p;
-      return {
-        pid: v.pid,
-        api: { host: api.host, port: api.port },
-        token: v.token,
-        p2p: isEndpoint(p2p) ? { host: p2p.host, port: p2p.port } : null,
-        started_at_ms: typeof v.started_at_ms === 'number' ? v.started_at_ms : 0,
-      };
+      return readJsonFile(this.agentInfoPath, AgentInfoFile);
     } catch {
       return undefined;
     }

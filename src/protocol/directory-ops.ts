@@ -40,21 +40,30 @@ import {
 
 // ---- Shared pieces ----------------------------------------------------------------------------
 
+// Exported where the directory store checks the same value (src/directory/validate.ts).
 const L = FIELD_LIMITS;
-const Time = Int(0, Number.MAX_SAFE_INTEGER, 'a time in ms since 1970');
-const Port = Int(1, 65_535, 'a port from 1 to 65535');
-const Views = Int(1, L.views_per_request_max);
-const Quota = Int(0, L.quota_max);
-const GrantVersion = Int(1, 0xffff_ffff);
-const ExpectedVersion = Int(0, Number.MAX_SAFE_INTEGER);
+export const Time = Int(0, Number.MAX_SAFE_INTEGER, 'a time in ms since 1970');
+export const Port = Int(1, 65_535, 'a port from 1 to 65535');
+export const Views = Int(1, L.views_per_request_max);
+export const Quota = Int(0, L.quota_max);
+export const GrantVersion = Int(1, 0xffff_ffff);
+export const UpdateId = Int(1, Number.MAX_SAFE_INTEGER);
+export const ExpectedVersion = Int(0, Number.MAX_SAFE_INTEGER);
+export const PageLimit = Int(1, L.page_size_max);
+export const UpdateIds = List(UpdateId, L.ack_ids_max);
+export const GrantRole = OneOf(['owner', 'viewer']);
+export const RequestRole = OneOf(['owner', 'requester']);
+export const RequestStatus = OneOf(['pending', 'accepted', 'rejected']);
+export const RequestDecision = OneOf(['accepted', 'rejected']);
+export const RequestKind = OneOf(['access', 'more_views']);
 const Cursor = AnyText(L.cursor_max_chars);
 /** The store counts titles in code points (and says what is allowed); a code point is at most
  * two UTF-16 units, so a schema's length check allows twice the limit. */
 const TitleArg = AnyText(2 * L.title_max_chars);
 const Title = Text(2 * L.title_max_chars);
-const PageArgs = { limit: Optional(Int(1, L.page_size_max)), cursor: Optional(Cursor) } as const;
+const PageArgs = { limit: Optional(PageLimit), cursor: Optional(Cursor) } as const;
 const Dimension = Int(1, L.image_dimension_max);
-const Preview = {
+export const Preview = {
   width: Dimension,
   height: Dimension,
   media_type: Pattern(MEDIA_TYPE_PATTERN, MEDIA_TYPE_RULE),
@@ -101,8 +110,8 @@ export const WireRequest = v.object({
   requester_username: Username,
   owner_username: Username,
   views: Views,
-  kind: OneOf(['access', 'more_views']),
-  status: OneOf(['pending', 'accepted', 'rejected']),
+  kind: RequestKind,
+  status: RequestStatus,
   created_at_ms: Time,
   answered_at_ms: Nullable(Time),
 });
@@ -121,7 +130,7 @@ export const WireGrant = v.object({
   updated_at_ms: Time,
 });
 const UpdateBase = {
-  update_id: Int(1, Number.MAX_SAFE_INTEGER),
+  update_id: UpdateId,
   recipient_id: UserId,
   created_at_ms: Time,
 } as const;
@@ -220,13 +229,13 @@ export const DIRECTORY_OP_TABLE = {
     WireRequest,
   ),
   answer_request: user(
-    { request_id: RequestId, decision: OneOf(['accepted', 'rejected']) },
+    { request_id: RequestId, decision: RequestDecision },
     v.object({ request: WireRequest, grant: Optional(WireGrant) }),
   ),
   list_requests: user(
     {
-      role: OneOf(['owner', 'requester']),
-      status: Optional(OneOf(['pending', 'accepted', 'rejected'])),
+      role: RequestRole,
+      status: Optional(RequestStatus),
       ...PageArgs,
     },
     PageOf(WireRequest),
@@ -250,7 +259,7 @@ export const DIRECTORY_OP_TABLE = {
     { owner_id: UserId, image_id: ImageId, viewer_id: UserId },
     v.object({ grant: Nullable(WireGrant) }),
   ),
-  list_grants: user({ role: OneOf(['owner', 'viewer']), ...PageArgs }, PageOf(WireGrant)),
+  list_grants: user({ role: GrantRole, ...PageArgs }, PageOf(WireGrant)),
   record_views: user(
     { owner_id: UserId, image_id: ImageId, consumed: Quota },
     v.object({ consumed: Quota }),
@@ -269,14 +278,8 @@ export const DIRECTORY_OP_TABLE = {
   ),
 
   // Updates queued for offline users
-  take_updates: user(
-    { limit: Optional(Int(1, L.page_size_max)) },
-    List(WireUpdate, L.page_size_max),
-  ),
-  ack_updates: user(
-    { update_ids: List(Int(1, Number.MAX_SAFE_INTEGER), L.ack_ids_max) },
-    v.object({ acknowledged: Int(0, L.ack_ids_max) }),
-  ),
+  take_updates: user({ limit: Optional(PageLimit) }, List(WireUpdate, L.page_size_max)),
+  ack_updates: user({ update_ids: UpdateIds }, v.object({ acknowledged: Int(0, L.ack_ids_max) })),
 } as const;
 
 type Table = typeof DIRECTORY_OP_TABLE;

@@ -176,20 +176,35 @@ export function List<S extends Schema>(
   );
 }
 
+/** The refusal of an object schema's own issues: an unknown key, a missing one, not an object. */
+function objectMessage(entries: v.ObjectEntries, keys: string) {
+  return (issue: v.BaseIssue<unknown>): string => {
+    const key = (issue.path?.[issue.path.length - 1] as { key?: unknown } | undefined)?.key;
+    if (issue.expected === 'never')
+      return `unknown field ${JSON.stringify(String(key).slice(0, 40))}; allowed: ${keys}`;
+    if (typeof key === 'string' && Object.hasOwn(entries, key))
+      return `missing; expected ${describeSchema(entries[key] as Schema)}`;
+    return `expected an object with ${keys}`;
+  };
+}
+
 /** An object with exactly these keys (optional ones wrapped in Optional); no others. */
 export function Strict<const E extends v.ObjectEntries>(entries: E) {
   const allowed = Object.keys(entries).join(', ') || 'none';
   return described(
-    v.strictObject(entries, (issue) => {
-      const key = (issue.path?.[issue.path.length - 1] as { key?: unknown } | undefined)?.key;
-      if (issue.expected === 'never')
-        return `unknown field ${JSON.stringify(String(key).slice(0, 40))}; allowed: ${allowed}`;
-      if (typeof key === 'string' && Object.hasOwn(entries, key))
-        return `missing; expected ${describeSchema(entries[key] as Schema)}`;
-      return `expected an object with ${allowed}`;
-    }),
+    v.strictObject(entries, objectMessage(entries, allowed)),
     `an object with ${allowed}`,
   );
+}
+
+/**
+ * An object with these keys (optional ones wrapped in Optional); other keys are ignored and left
+ * out of the result. For values a program hands over in code (a store's arguments, a database
+ * row), where extra keys are harmless; what comes over the wire or from a file uses Strict.
+ */
+export function Fields<const E extends v.ObjectEntries>(entries: E) {
+  const keys = Object.keys(entries).join(', ') || 'none';
+  return described(v.object(entries, objectMessage(entries, keys)), `an object with ${keys}`);
 }
 
 /** Objects told apart by the constant value of `key` (`type`, `kind`, `op`). */

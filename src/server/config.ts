@@ -6,14 +6,31 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { resolveServerNodeConfig, type ServerNodeConfigInput } from '../core/config.js';
 import { DIAL, LISTEN, type Endpoint } from '../transport/endpoint.js';
-import { readRevokedFingerprints } from '../client/config.js';
+import { readRevokedFingerprints, RevokedFingerprints } from '../client/config.js';
 import { UsageError } from '../util/errors.js';
 import {
   ConfigError,
+  configWhere,
   loadTomlFile,
   parseHostPort,
-  type ConfigTable,
+  type ConfigDocument,
 } from '../util/config-reader.js';
+import {
+  Bool,
+  Integer,
+  MaybeTable,
+  Num,
+  OptionalInteger,
+  OptionalTable,
+  OptionalText,
+  RequiredTable,
+  Seconds,
+  Table,
+  TableList,
+  Text,
+  readConfig,
+  type ConfigOf,
+} from '../util/config-schema.js';
 
 export type { Endpoint } from '../transport/endpoint.js';
 
@@ -103,84 +120,142 @@ export function loadServerConfig(
   path: string,
   overrides: { failureSimulation?: boolean } = {},
 ): ServerConfig {
-  const root = loadTomlFile(path);
-  const config = readServerConfig(root, dirname(resolve(path)));
+  const config = readServerConfig(loadTomlFile(path), dirname(resolve(path)));
   if (overrides.failureSimulation !== undefined)
     config.failure_simulation.enabled = overrides.failureSimulation;
   return config;
 }
 
-export function readServerConfig(root: ConfigTable, baseDir: string): ServerConfig {
-  const server = root.table('server', { required: true });
-  const id = server.integer('id', undefined, { min: 1, max: MAX_SERVER_ID });
-  const address = parseHostPort(server.string('address'), server.where('address'), LISTEN);
-  const httpText = server.optionalString('http_address');
-  const http_address = httpText
-    ? parseHostPort(httpText, server.where('http_address'), LISTEN)
-    : { host: address.host, port: defaultHttpPort(address.port, server) };
-  const cluster_id = server.integer('cluster_id', 1, { min: 0, max: 0xffff_ffff });
-  const data_dir = resolvePath(baseDir, server.string('data_dir', `.cloudp2p/server-${id}`));
-  server.rejectUnknownKeys();
+const ServerId = Integer({ min: 1, max: MAX_SERVER_ID });
+const secs = (fallbackMs: number) => Seconds(SECONDS, fallbackMs);
+const Weight = (fallback: number) => Num({ min: 0, max: 1 }, fallback);
 
-  const peers = readPeers(root.table('peers'), id);
-  const election = readElection(root.table('election'));
-  const encryption = readEncryption(root.table('encryption'), baseDir);
-  const failure_simulation = readFailureSimulation(root.table('failure_simulation'));
-  const directory = readDirectory(root.table('directory'), baseDir);
-  const tls = readTls(root, baseDir);
-  const limits = readLimits(root.table('limits'), encryption.max_image_bytes);
-  root.rejectUnknownKeys();
+/** What a server config file may hold; its defaults are the ones documented in config/. */
+const ServerFile = Table({
+  server: RequiredTable({
+    id: ServerId,
+    address: Text(),
+    http_address: OptionalText(),
+    cluster_id: Integer({ min: 0, max: 0xffff_ffff }, 1),
+    data_dir: OptionalText(),
+  }),
+  peers: OptionalTable({
+    peers: TableList(
+      Table({ id: ServerId, address: Text(), http_address: OptionalText() }),
+      MAX_PEERS,
+    ),
+  }),
+  election: OptionalTable({
+    heartbeat_interval_secs: secs(DEFAULT_TIMINGS.heartbeat_interval_ms),
+    election_timeout_secs: secs(DEFAULT_TIMINGS.election_timeout_ms),
+    failure_timeout_secs: secs(DEFAULT_TIMINGS.failure_timeout_ms),
+    monitor_interval_secs: secs(DEFAULT_TIMINGS.monitor_interval_ms),
+    score_weights: OptionalTable({ cpu: Weight(0.5), tasks: Weight(0.3), memory: Weight(0.2) }),
+    score_input: Text(
+      { pattern: /^(cpu_percent|load_average)$/, patternHint: '"cpu_percent" or "load_average"' },
+      'cpu_percent',
+    ),
+    hysteresis_margin: Num({ min: 0, max: 1000 }, 25),
+    hysteresis_sustain_secs: secs(10_000),
+  }),
+  encryption: OptionalTable({
+    thread_pool_size: Integer({ min: 1, max: 256 }, 2),
+    max_queue_size: Integer({ min: 1, max: 100_000 }, 100),
+    max_image_mb: Integer({ min: 1, max: 12 }, 12),
+    cover: OptionalText(),
+  }),
+  failure_simulation: OptionalTable({
+    enabled: Bool(false),
+    interval_secs: secs(30_000),
+    max_silence_secs: secs(20_000),
+  }),
+  directory: OptionalTable({ url: OptionalText() }),
+  /** Absent: no transport security configured (the caller says what that means). */
+  tls: MaybeTable({ ca: Text(), cert: Text(), key: Text(), revoked: RevokedFingerprints }),
+  limits: OptionalTable({
+    // Its range depends on max_image_mb: checked in readLimits.
+    max_frame_mb: OptionalInteger({ min: -Infinity, max: Infinity }),
+    max_connections: Integer({ min: 8, max: 65536 }, 1024),
+    max_connections_per_address: Integer({ min: 1, max: 65536 }, 256),
+    request_timeout_secs: secs(30_000),
+    idle_timeout_secs: secs(60_000),
+    handshake_timeout_secs: secs(5_000),
+    frame_read_timeout_secs: secs(30_000),
+    max_buffered_mb: Integer({ min: 1, max: 65536 }, 256),
+  }),
+});
+type ServerFile = ConfigOf<typeof ServerFile>;
 
-  checkDistinctAddresses(root.source, { id, address }, peers);
+export function readServerConfig(document: ConfigDocument, baseDir: string): ServerConfig {
+  const file = readConfig(document, ServerFile);
+  const at = (keyPath: string): string => configWhere(document, keyPath);
+  const { server } = file;
+  const address = parseHostPort(server.address, at('server.address'), LISTEN);
+  const http_address = server.http_address
+    ? parseHostPort(server.http_address, at('server.http_address'), LISTEN)
+    : { host: address.host, port: defaultHttpPort(address.port, at('server.http_address')) };
+  const data_dir = resolvePath(baseDir, server.data_dir ?? `.cloudp2p/server-${server.id}`);
+  const peers = readPeers(file.peers.peers, server.id, at);
+  const encryption = file.encryption;
+  const max_image_bytes = encryption.max_image_mb * 1024 * 1024;
   const config: ServerConfig = {
-    source: root.source,
-    cluster_id,
-    id,
+    source: document.source,
+    cluster_id: server.cluster_id,
+    id: server.id,
     address,
     http_address,
     data_dir,
     peers,
-    election,
-    encryption,
-    failure_simulation,
-    directory,
-    tls,
-    limits,
+    election: readElection(file.election),
+    encryption: {
+      thread_pool_size: encryption.thread_pool_size,
+      max_queue_size: encryption.max_queue_size,
+      max_image_bytes,
+      cover_path:
+        encryption.cover === undefined ? undefined : resolvePath(baseDir, encryption.cover),
+    },
+    failure_simulation: {
+      enabled: file.failure_simulation.enabled,
+      interval_ms: file.failure_simulation.interval_secs,
+      max_silence_ms: file.failure_simulation.max_silence_secs,
+    },
+    directory: readDirectory(file.directory.url, baseDir),
+    tls: file.tls === undefined ? null : readTls(file.tls, baseDir, at),
+    limits: readLimits(file.limits, max_image_bytes, at),
   };
+  checkDistinctAddresses(document.source, { id: server.id, address }, peers);
   checkWithCore(config);
   return config;
 }
 
-function defaultHttpPort(port: number, server: ConfigTable): number {
+function defaultHttpPort(port: number, where: string): number {
   const http = port + 1000;
   if (http > 65535)
-    throw new ConfigError(
-      `${server.where('http_address')}: cannot derive a default from port ${port}; set http_address`,
-    );
+    throw new ConfigError(`${where}: cannot derive a default from port ${port}; set http_address`);
   return http;
 }
 
-function readPeers(table: ConfigTable, selfId: number): PeerConfig[] {
-  const peers = table.tables('peers', { maxItems: MAX_PEERS }).map((entry) => {
-    const id = entry.integer('id', undefined, { min: 1, max: MAX_SERVER_ID });
-    const address = parseHostPort(entry.string('address'), entry.where('address'), DIAL);
-    const httpText = entry.optionalString('http_address');
-    const peer = {
-      id,
+function readPeers(
+  entries: ServerFile['peers']['peers'],
+  selfId: number,
+  at: (keyPath: string) => string,
+): PeerConfig[] {
+  const peers = entries.map((entry, index) => {
+    const key = `peers.peers[${index}]`;
+    const address = parseHostPort(entry.address, at(`${key}.address`), DIAL);
+    return {
+      id: entry.id,
       address,
-      http_address: httpText
-        ? parseHostPort(httpText, entry.where('http_address'), DIAL)
-        : { host: address.host, port: defaultHttpPort(address.port, entry) },
+      http_address: entry.http_address
+        ? parseHostPort(entry.http_address, at(`${key}.http_address`), DIAL)
+        : { host: address.host, port: defaultHttpPort(address.port, at(`${key}.http_address`)) },
     };
-    entry.rejectUnknownKeys();
-    return peer;
   });
-  table.rejectUnknownKeys();
   const ids = new Set<number>([selfId]);
   for (const peer of peers) {
     if (ids.has(peer.id)) {
       throw new ConfigError(
-        `${table.where('peers')}: server id ${peer.id} appears twice (ids must be unique, including this server's own id ${selfId})`,
+        `${at('peers.peers')}: server id ${peer.id} appears twice (ids must be unique, including this server's own id ${selfId})`,
       );
     }
     ids.add(peer.id);
@@ -188,121 +263,62 @@ function readPeers(table: ConfigTable, selfId: number): PeerConfig[] {
   return peers;
 }
 
-function secondsToMs(table: ConfigTable, key: string, fallback_ms: number): number {
-  return Math.round(table.number(key, fallback_ms / 1000, SECONDS) * 1000);
-}
-
-function readElection(table: ConfigTable): ServerConfig['election'] {
-  const timings: ElectionTimings = {
-    heartbeat_interval_ms: secondsToMs(
-      table,
-      'heartbeat_interval_secs',
-      DEFAULT_TIMINGS.heartbeat_interval_ms,
-    ),
-    election_timeout_ms: secondsToMs(
-      table,
-      'election_timeout_secs',
-      DEFAULT_TIMINGS.election_timeout_ms,
-    ),
-    failure_timeout_ms: secondsToMs(
-      table,
-      'failure_timeout_secs',
-      DEFAULT_TIMINGS.failure_timeout_ms,
-    ),
-    monitor_interval_ms: secondsToMs(
-      table,
-      'monitor_interval_secs',
-      DEFAULT_TIMINGS.monitor_interval_ms,
-    ),
-  };
-  const weights = table.table('score_weights');
-  const score_weights = {
-    cpu: weights.number('cpu', 0.5, { min: 0, max: 1 }),
-    tasks: weights.number('tasks', 0.3, { min: 0, max: 1 }),
-    memory: weights.number('memory', 0.2, { min: 0, max: 1 }),
-  };
-  weights.rejectUnknownKeys();
-  const score_input = table.string('score_input', 'cpu_percent', {
-    pattern: /^(cpu_percent|load_average)$/,
-    patternHint: '"cpu_percent" or "load_average"',
-  }) as 'cpu_percent' | 'load_average';
-  const hysteresis_margin = table.number('hysteresis_margin', 25, { min: 0, max: 1000 });
-  const hysteresis_sustain_ms = secondsToMs(table, 'hysteresis_sustain_secs', 10_000);
-  table.rejectUnknownKeys();
-  return { ...timings, hysteresis_margin, hysteresis_sustain_ms, score_weights, score_input };
-}
-
-function readEncryption(table: ConfigTable, baseDir: string): ServerConfig['encryption'] {
-  const thread_pool_size = table.integer('thread_pool_size', 2, { min: 1, max: 256 });
-  const max_queue_size = table.integer('max_queue_size', 100, { min: 1, max: 100_000 });
-  const max_image_bytes = table.integer('max_image_mb', 12, { min: 1, max: 12 }) * 1024 * 1024;
-  const cover = table.optionalString('cover');
-  table.rejectUnknownKeys();
+function readElection(election: ServerFile['election']): ServerConfig['election'] {
   return {
-    thread_pool_size,
-    max_queue_size,
-    max_image_bytes,
-    cover_path: cover === undefined ? undefined : resolvePath(baseDir, cover),
+    heartbeat_interval_ms: election.heartbeat_interval_secs,
+    election_timeout_ms: election.election_timeout_secs,
+    failure_timeout_ms: election.failure_timeout_secs,
+    monitor_interval_ms: election.monitor_interval_secs,
+    hysteresis_margin: election.hysteresis_margin,
+    hysteresis_sustain_ms: election.hysteresis_sustain_secs,
+    score_weights: election.score_weights,
+    // The pattern allows these two only.
+    score_input: election.score_input === 'load_average' ? 'load_average' : 'cpu_percent',
   };
 }
 
-function readFailureSimulation(table: ConfigTable): ServerConfig['failure_simulation'] {
-  const enabled = table.boolean('enabled', false);
-  const interval_ms = secondsToMs(table, 'interval_secs', 30_000);
-  const max_silence_ms = secondsToMs(table, 'max_silence_secs', 20_000);
-  table.rejectUnknownKeys();
-  return { enabled, interval_ms, max_silence_ms };
-}
-
-function readDirectory(table: ConfigTable, baseDir: string): ServerConfig['directory'] {
-  const url = table.optionalString('url');
-  table.rejectUnknownKeys();
+function readDirectory(url: string | undefined, baseDir: string): ServerConfig['directory'] {
   if (url === undefined) return { url: undefined };
   // A relative SQLite path is relative to the config file, like every other path in it.
   const sqlite = /^sqlite:(?!:memory:)(.+)$/.exec(url);
-  return { url: sqlite ? `sqlite:${resolvePath(baseDir, sqlite[1] as string)}` : url };
+  return { url: sqlite?.[1] !== undefined ? `sqlite:${resolvePath(baseDir, sqlite[1])}` : url };
 }
 
-function readLimits(table: ConfigTable, maxImageBytes: number): ServerConfig['limits'] {
+function readLimits(
+  limits: ServerFile['limits'],
+  maxImageBytes: number,
+  at: (keyPath: string) => string,
+): ServerConfig['limits'] {
   // A frame must at least hold the largest accepted image plus its metadata.
   const minFrameMb = Math.ceil(maxImageBytes / (1024 * 1024)) + 1;
-  const max_frame_bytes =
-    table.integer('max_frame_mb', Math.max(64, minFrameMb), { min: minFrameMb, max: 256 }) *
-    1024 *
-    1024;
-  const max_connections = table.integer('max_connections', 1024, { min: 8, max: 65536 });
-  const max_connections_per_address = table.integer('max_connections_per_address', 256, {
-    min: 1,
-    max: 65536,
-  });
-  const request_timeout_ms = secondsToMs(table, 'request_timeout_secs', 30_000);
-  const idle_timeout_ms = secondsToMs(table, 'idle_timeout_secs', 60_000);
-  const handshake_timeout_ms = secondsToMs(table, 'handshake_timeout_secs', 5_000);
-  const frame_read_timeout_ms = secondsToMs(table, 'frame_read_timeout_secs', 30_000);
-  const max_buffered_bytes =
-    table.integer('max_buffered_mb', 256, { min: 1, max: 65536 }) * 1024 * 1024;
-  table.rejectUnknownKeys();
+  const frameMb = limits.max_frame_mb ?? Math.max(64, minFrameMb);
+  if (frameMb < minFrameMb || frameMb > 256)
+    throw new ConfigError(
+      `${at('limits.max_frame_mb')}: ${frameMb} is out of range; allowed ${minFrameMb}..256`,
+    );
   return {
-    max_frame_bytes,
-    max_connections,
-    max_connections_per_address,
-    request_timeout_ms,
-    idle_timeout_ms,
-    handshake_timeout_ms,
-    frame_read_timeout_ms,
-    max_buffered_bytes,
+    max_frame_bytes: frameMb * 1024 * 1024,
+    max_connections: limits.max_connections,
+    max_connections_per_address: limits.max_connections_per_address,
+    request_timeout_ms: limits.request_timeout_secs,
+    idle_timeout_ms: limits.idle_timeout_secs,
+    handshake_timeout_ms: limits.handshake_timeout_secs,
+    frame_read_timeout_ms: limits.frame_read_timeout_secs,
+    max_buffered_bytes: limits.max_buffered_mb * 1024 * 1024,
   };
 }
 
-function readTls(root: ConfigTable, baseDir: string): TlsConfig | null {
-  if (!root.has('tls')) return null;
-  const table = root.table('tls');
-  const ca_path = resolvePath(baseDir, table.string('ca'));
-  const cert_path = resolvePath(baseDir, table.string('cert'));
-  const key_path = resolvePath(baseDir, table.string('key'));
-  const revoked = readRevokedFingerprints(table);
-  table.rejectUnknownKeys();
-  return { ca_path, cert_path, key_path, revoked };
+function readTls(
+  tls: NonNullable<ServerFile['tls']>,
+  baseDir: string,
+  at: (keyPath: string) => string,
+): TlsConfig {
+  return {
+    ca_path: resolvePath(baseDir, tls.ca),
+    cert_path: resolvePath(baseDir, tls.cert),
+    key_path: resolvePath(baseDir, tls.key),
+    revoked: readRevokedFingerprints(tls.revoked, at('tls.revoked')),
+  };
 }
 
 function resolvePath(baseDir: string, path: string): string {

@@ -87,8 +87,32 @@ export function formatEndpoint(endpoint: Endpoint): string {
     : `${endpoint.host}:${endpoint.port}`;
 }
 
+/** The ports `rules` allow, in words. */
+export function portRule(rules: EndpointRules): string {
+  return rules.port0 === 'allowed' ? '0..65535 (0: any free port)' : '1..65535';
+}
+
+/** A port alone (a `--port` flag) under `rules`; throws `make(problem)` when it is not one. */
+export function parsePort(
+  text: string,
+  rules: EndpointRules,
+  make: (problem: string) => Error = (problem) => new TypeError(problem),
+): number {
+  const port = portIn(text, rules);
+  if (typeof port === 'string') throw make(`expected a port in ${portRule(rules)}`);
+  return port;
+}
+
+/** The port, or why `text` is not one ('text' for not digits, 'range' for out of range). */
+function portIn(text: string, rules: EndpointRules): number | 'text' | 'range' {
+  if (!/^\d{1,5}$/.test(text)) return 'text';
+  const port = Number(text);
+  const min = rules.port0 === 'allowed' ? 0 : 1;
+  return port < min || port > 65_535 ? 'range' : port;
+}
+
 function parse(text: unknown, rules: EndpointRules): Endpoint | string {
-  const ports = rules.port0 === 'allowed' ? '0..65535 (0: any free port)' : '1..65535';
+  const ports = portRule(rules);
   const expected = `expected host:port or [ipv6]:port with a port in ${ports}, e.g. "127.0.0.1:8001"`;
   if (typeof text !== 'string') return `not an address; ${expected}`;
   const shown = JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
@@ -110,9 +134,8 @@ function parse(text: unknown, rules: EndpointRules): Endpoint | string {
     if (!isHostName(host))
       return `${shown}: ${JSON.stringify(host)} is not an IPv4 address or a host name; ${expected}`;
   }
-  if (!/^\d{1,5}$/.test(portPart)) return `${shown}: the port must be a number; ${expected}`;
-  const port = Number(portPart);
-  const min = rules.port0 === 'allowed' ? 0 : 1;
-  if (port < min || port > 65_535) return `${shown}: port ${port} is out of range; ${expected}`;
+  const port = portIn(portPart, rules);
+  if (port === 'text') return `${shown}: the port must be a number; ${expected}`;
+  if (port === 'range') return `${shown}: port ${Number(portPart)} is out of range; ${expected}`;
   return { host, port };
 }

@@ -8,7 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { parseListenPort } from './peer/parse.js';
 import { processAlive, resolveDataDir, type DataDir } from '../../peer/data-dir.js';
 import { USERNAME_PATTERN, USERNAME_RULE } from '../../protocol/ids.js';
 import { CloudP2PError, ExitCode, UsageError } from '../../util/errors.js';
@@ -146,16 +147,9 @@ export function registerPeerUiCommand(peer: Command): void {
     .description(
       'open the web page: register, sign in, share and view images in a browser (prints a one-time link)',
     )
-    .option('--port <port>', 'port of the page on 127.0.0.1 (0: any free port)', parsePort, 0)
+    .option('--port <port>', 'port of the page on 127.0.0.1 (0: any free port)', parseListenPort, 0)
     .option('--no-open', 'only print the link; do not start a browser')
     .option('--listen <host>', 'address the P2P listener binds to', '127.0.0.1')
     .option('--advertise <host>', 'address other users reach you at (default: --listen)')
     .action(async (_o, command: Command) => runUi(command.optsWithGlobals<UiOptions>()));
-}
-
-function parsePort(value: string): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65_535)
-    throw new InvalidArgumentError('expected a port from 0 to 65535');
-  return port;
 }

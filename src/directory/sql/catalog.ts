@@ -1,7 +1,6 @@
 /** The catalog: images users offer (title and preview metadata), listed and paged. */
 import { decodeCursor } from '../cursor.js';
 import { limitExceeded, notFound } from '../errors.js';
-import { FIELD_LIMITS } from '../limits.js';
 import { decodeImage } from '../rows.js';
 import type { ImageKey, ImageOffer, OfferedImage, Page, PageRequest, UserId } from '../store.js';
 import * as v from '../validate.js';
@@ -15,24 +14,16 @@ export async function offerImage(
   actorId: UserId,
   offer: ImageOffer,
 ): Promise<OfferedImage> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(offer, 'offer');
-  const ownerId = v.userId(fields.owner_id, 'owner_id');
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const fields = v.check(v.ImageOffer, offer, 'offer');
+  const { owner_id: ownerId, image_id: imageId, preview } = fields;
   requireSelf(actor, ownerId, 'offer images of');
-  const imageId = v.imageId(fields.image_id);
-  const title = v.text(fields.title, 'title', FIELD_LIMITS.title_max_chars);
-  const preview = v.plainObject(fields.preview, 'preview');
   const values = {
-    title,
-    width: v.integer(preview.width, 'preview.width', 1, FIELD_LIMITS.image_dimension_max),
-    height: v.integer(preview.height, 'preview.height', 1, FIELD_LIMITS.image_dimension_max),
-    media_type: v.mediaType(preview.media_type),
-    size_bytes: v.integer(
-      preview.size_bytes,
-      'preview.size_bytes',
-      0,
-      FIELD_LIMITS.image_size_max_bytes,
-    ),
+    title: fields.title,
+    width: preview.width,
+    height: preview.height,
+    media_type: preview.media_type,
+    size_bytes: preview.size_bytes,
   };
   const now = run.now();
   return run.write('offer an image', async (trx) => {
@@ -82,7 +73,7 @@ export async function withdrawImage(
   actorId: UserId,
   image: ImageKey,
 ): Promise<void> {
-  const actor = v.userId(actorId, 'actor');
+  const actor = v.check(v.UserId, actorId, 'actor');
   const key = imageKey(image);
   requireSelf(actor, key.owner_id, 'withdraw images of');
   await run.write('withdraw an image', async (trx) => {
@@ -112,9 +103,9 @@ export async function listImages(
   run: SqlRunner,
   query: { owner_id?: UserId; online_only?: boolean } & PageRequest = {},
 ): Promise<Page<OfferedImage>> {
-  const fields = v.plainObject(query, 'query');
-  const ownerId = fields.owner_id === undefined ? undefined : v.userId(fields.owner_id, 'owner_id');
-  const onlineOnly = v.optionalBoolean(fields.online_only, 'online_only');
+  const fields = v.check(v.ImageQuery, query, 'query');
+  const ownerId = fields.owner_id;
+  const onlineOnly = fields.online_only ?? false;
   const limit = v.pageLimit(fields.limit);
   const after = decodeCursor(fields.cursor, ['string', 'string'] as const);
   const cutoff = run.now() - run.limits.presence_ttl_ms;

@@ -5,8 +5,7 @@
 import { sql } from 'kysely';
 import { decodeCursor } from '../cursor.js';
 import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
-import { FIELD_LIMITS } from '../limits.js';
-import { decodeGrant, RowReader } from '../rows.js';
+import { decodeGrant, decodeRow, ViewCountersRow } from '../rows.js';
 import {
   VIEW_RETRY_WINDOW_MS,
   type AccessGrant,
@@ -17,16 +16,15 @@ import {
   type ViewConsumed,
 } from '../store.js';
 import * as v from '../validate.js';
+import type { GenericSchema } from 'valibot';
 import {
   countRows,
-  imageKey,
   requireSelf,
   requireUser,
   selectGrants,
   toPage,
   type Db,
   type LockedUsers,
-  type Row,
 } from './queries.js';
 import type { SqlRunner } from './runner.js';
 import { enqueue } from './updates.js';
@@ -36,12 +34,9 @@ export async function setGrant(
   actorId: UserId,
   grant: GrantKey & { quota: number; expected_version?: number },
 ): Promise<AccessGrant> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(grant, 'grant');
-  const key = grantKey(fields);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const { quota, expected_version: expected, ...key } = grantKey(v.GrantChange, grant);
   requireSelf(actor, key.owner_id, 'change grants of');
-  const quota = v.integer(fields.quota, 'quota', 0, FIELD_LIMITS.quota_max);
-  const expected = expectedVersion(fields.expected_version);
   const now = run.now();
   return run.write('set a grant', async (trx) => {
     const users = await run.lockUsers(trx, [key.owner_id, key.viewer_id]);
@@ -62,11 +57,9 @@ export async function revokeGrant(
   actorId: UserId,
   grant: GrantKey & { expected_version?: number },
 ): Promise<AccessGrant> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(grant, 'grant');
-  const key = grantKey(fields);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const { expected_version: expected, ...key } = grantKey(v.GrantRevocation, grant);
   requireSelf(actor, key.owner_id, 'revoke grants of');
-  const expected = expectedVersion(fields.expected_version);
   const now = run.now();
   return run.write('revoke a grant', async (trx) => {
     const users = await run.lockUsers(trx, [key.owner_id, key.viewer_id]);
@@ -94,8 +87,8 @@ export async function getGrant(
   actorId: UserId,
   grant: GrantKey,
 ): Promise<AccessGrant | undefined> {
-  const actor = v.userId(actorId, 'actor');
-  const key = grantKey(v.plainObject(grant, 'grant'));
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const key = grantKey(v.GrantKeyInput, grant);
   if (actor !== key.owner_id && actor !== key.viewer_id) {
     throw denied('only the owner or the viewer of a grant may read it');
   }
@@ -107,9 +100,9 @@ export async function listGrants(
   actorId: UserId,
   query: { role: 'owner' | 'viewer' } & PageRequest,
 ): Promise<Page<AccessGrant>> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(query, 'query');
-  const role = v.oneOf(fields.role, 'role', ['owner', 'viewer'] as const);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const fields = v.check(v.GrantQuery, query, 'query');
+  const role = fields.role;
   const limit = v.pageLimit(fields.limit);
   const after = decodeCursor(fields.cursor, ['string', 'string'] as const);
   // Sorted by the two key columns that are not the actor's.
@@ -144,11 +137,9 @@ export async function recordViews(
   actorId: UserId,
   grant: GrantKey & { consumed: number },
 ): Promise<{ consumed: number }> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(grant, 'grant');
-  const key = grantKey(fields);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const { consumed, ...key } = grantKey(v.ViewReport, grant);
   requireSelf(actor, key.viewer_id, 'report the views of');
-  const consumed = v.integer(fields.consumed, 'consumed', 0, FIELD_LIMITS.quota_max);
   return run.write('record views', async (trx) => {
     // Conditional update: concurrent reports can only raise the count (no read-modify-write).
     await trx
@@ -168,10 +159,8 @@ export async function consumeView(
   actorId: UserId,
   view: GrantKey & { view_id: string },
 ): Promise<ViewConsumed> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(view, 'view');
-  const key = grantKey(fields);
-  const viewId = v.viewId(fields.view_id);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const { view_id: viewId, ...key } = grantKey(v.ViewUse, view);
   requireSelf(actor, key.viewer_id, 'use the views of');
   const now = run.now();
   return run.write('consume a view', async (trx) => {
@@ -234,13 +223,8 @@ async function viewCounters(
     .executeTakeFirst();
   if (!row)
     throw notFound(`there is no grant of image ${key.image_id} from ${key.owner_id} to you`);
-  const r = new RowReader('dir_grants', row as Row);
-  return {
-    consumed: r.int('views_used', 0, FIELD_LIMITS.quota_max),
-    quota: r.int('quota', 0, FIELD_LIMITS.quota_max),
-    revoked: r.bool('revoked'),
-    version: r.int('version', 1, Number.MAX_SAFE_INTEGER),
-  };
+  const { views_used, ...counters } = decodeRow(ViewCountersRow, row, 'dir_grants');
+  return { consumed: views_used, ...counters };
 }
 
 export async function readGrant(db: Db, key: GrantKey): Promise<AccessGrant | undefined> {
@@ -322,17 +306,12 @@ export async function writeGrant(
   return grant;
 }
 
-function grantKey(fields: Record<string, unknown>): GrantKey {
-  const key = imageKey(fields);
-  const viewerId = v.userId(fields.viewer_id, 'viewer_id');
-  if (viewerId === key.owner_id) throw invalidArgument('viewer_id must differ from owner_id');
-  return { ...key, viewer_id: viewerId };
-}
-
-function expectedVersion(value: unknown): number | undefined {
-  return value === undefined
-    ? undefined
-    : v.integer(value, 'expected_version', 0, Number.MAX_SAFE_INTEGER);
+/** `value` checked by `schema` (a grant key and more), whose viewer is not its owner. */
+function grantKey<T extends GrantKey>(schema: GenericSchema<unknown, T>, value: unknown): T {
+  const fields = v.check(schema, value, 'grant');
+  if (fields.viewer_id === fields.owner_id)
+    throw invalidArgument('viewer_id must differ from owner_id');
+  return fields;
 }
 
 function checkVersion(existing: AccessGrant | undefined, expected: number | undefined): void {

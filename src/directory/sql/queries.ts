@@ -6,13 +6,12 @@
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 import { encodeCursor } from '../cursor.js';
 import { denied, notFound } from '../errors.js';
-import { RowReader } from '../rows.js';
+import { CountRow, decodeRow } from '../rows.js';
 import type { DirectoryDatabase } from '../schema.js';
 import type { ImageKey, Page, UserId } from '../store.js';
 import * as v from '../validate.js';
 
 export type Db = Kysely<DirectoryDatabase>;
-export type Row = Record<string, unknown>;
 
 /** Users locked by a write transaction: id -> username. */
 export type LockedUsers = Map<UserId, string>;
@@ -90,7 +89,7 @@ export async function countRows<TB extends keyof DirectoryDatabase>(
   query: SelectQueryBuilder<DirectoryDatabase, TB, object>,
 ): Promise<number> {
   const row = await query.select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
-  return new RowReader('count', row as Row).int('n', 0, Number.MAX_SAFE_INTEGER);
+  return decodeRow(CountRow, row, 'count').n;
 }
 
 export function countUpdates(db: Db, recipientId: UserId): Promise<number> {
@@ -108,8 +107,7 @@ export function toPage<T>(
 }
 
 export function imageKey(fields: unknown): ImageKey {
-  const record = v.plainObject(fields, 'image');
-  return { owner_id: v.userId(record.owner_id, 'owner_id'), image_id: v.imageId(record.image_id) };
+  return v.check(v.ImageKeyInput, fields, 'image');
 }
 
 export function requireSelf(actor: UserId, subject: UserId, action: string): void {

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { decodeCursor } from '../cursor.js';
 import { conflict, denied, invalidArgument, limitExceeded, notFound } from '../errors.js';
 import { FIELD_LIMITS } from '../limits.js';
-import { decodeRequest, RowReader } from '../rows.js';
+import { decodeRequest, decodeRow, PartiesRow } from '../rows.js';
 import type {
   AccessGrant,
   AnsweredRequest,
@@ -20,17 +20,8 @@ import type {
   RequestStatus,
   UserId,
 } from '../store.js';
-import { UUID_CHARS, UUID_PATTERN } from '../../util/ids.js';
 import * as v from '../validate.js';
-import {
-  countRows,
-  imageKey,
-  requireSelf,
-  requireUser,
-  selectRequests,
-  toPage,
-  type Db,
-} from './queries.js';
+import { countRows, requireSelf, requireUser, selectRequests, toPage, type Db } from './queries.js';
 import type { SqlRunner } from './runner.js';
 import { enqueue } from './updates.js';
 import { readGrant, writeGrant } from './grants.js';
@@ -40,15 +31,15 @@ export async function createRequest(
   actorId: UserId,
   request: NewImageRequest,
 ): Promise<ImageRequest> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(request, 'request');
-  const requesterId = v.userId(fields.requester_id, 'requester_id');
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const fields = v.check(v.NewRequest, request, 'request');
+  const requesterId = fields.requester_id;
   requireSelf(actor, requesterId, 'send requests as');
-  const key = imageKey(fields);
+  const key = { owner_id: fields.owner_id, image_id: fields.image_id };
   if (key.owner_id === requesterId)
     throw invalidArgument('requester_id and owner_id must differ: you own this image');
-  const views = v.integer(fields.views, 'views', 1, FIELD_LIMITS.views_per_request_max);
-  const requestId = fields.request_id === undefined ? randomUUID() : v.requestId(fields.request_id);
+  const views = fields.views;
+  const requestId = fields.request_id ?? randomUUID();
   const now = run.now();
   return run.write('create a request', async (trx) => {
     const users = await run.lockUsers(trx, [requesterId, key.owner_id]);
@@ -135,10 +126,8 @@ export async function answerRequest(
   actorId: UserId,
   answer: { request_id: string; decision: RequestDecision },
 ): Promise<AnsweredRequest> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(answer, 'answer');
-  const requestId = v.requestId(fields.request_id);
-  const decision = v.oneOf(fields.decision, 'decision', ['accepted', 'rejected'] as const);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const { request_id: requestId, decision } = v.check(v.RequestAnswer, answer, 'answer');
   const now = run.now();
   return run.write('answer a request', async (trx) => {
     const parties = await trx
@@ -147,9 +136,11 @@ export async function answerRequest(
       .where('request_id', '=', requestId)
       .executeTakeFirst();
     if (!parties) throw notFound(`request ${requestId} does not exist`);
-    const stored = new RowReader(`dir_requests row ${requestId}`, parties);
-    const ownerId = stored.string('owner_id', UUID_PATTERN, UUID_CHARS);
-    const requesterId = stored.string('requester_id', UUID_PATTERN, UUID_CHARS);
+    const { owner_id: ownerId, requester_id: requesterId } = decodeRow(
+      PartiesRow,
+      parties,
+      `dir_requests row ${requestId}`,
+    );
     if (ownerId !== actor) throw denied(`only the image's owner may answer request ${requestId}`);
     const users = await run.lockUsers(trx, [ownerId, requesterId]);
     requireUser(users, requesterId, 'requester');
@@ -217,8 +208,8 @@ export async function getRequest(
   actorId: UserId,
   requestId: string,
 ): Promise<ImageRequest | undefined> {
-  const actor = v.userId(actorId, 'actor');
-  const id = v.requestId(requestId);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const id = v.check(v.RequestId, requestId, 'request_id');
   return run.read('get a request', async (db) => {
     const row = await selectRequests(db).where('q.request_id', '=', id).executeTakeFirst();
     if (!row) return undefined;
@@ -235,13 +226,9 @@ export async function listRequests(
   actorId: UserId,
   query: { role: 'owner' | 'requester'; status?: RequestStatus } & PageRequest,
 ): Promise<Page<ImageRequest>> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(query, 'query');
-  const role = v.oneOf(fields.role, 'role', ['owner', 'requester'] as const);
-  const status =
-    fields.status === undefined
-      ? undefined
-      : v.oneOf(fields.status, 'status', ['pending', 'accepted', 'rejected'] as const);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const fields = v.check(v.RequestQuery, query, 'query');
+  const { role, status } = fields;
   const limit = v.pageLimit(fields.limit);
   const after = decodeCursor(fields.cursor, ['integer', 'string'] as const);
   const column = role === 'owner' ? 'q.owner_id' : 'q.requester_id';

@@ -18,11 +18,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { describeError, isTransientError, isUnavailableError } from '../dialects.js';
 import { DirectoryError } from '../errors.js';
-import { FIELD_LIMITS, type DirectoryLimits } from '../limits.js';
-import { RowReader } from '../rows.js';
+import type { DirectoryLimits } from '../limits.js';
+import { decodeRow, UsernameRow } from '../rows.js';
 import type { MysqlNodes } from '../mysql-nodes.js';
 import type { DirectoryBackend, DirectoryStats, UserId } from '../store.js';
-import { USERNAME_PATTERN } from '../../util/ids.js';
 import type { Db, LockedUsers } from './queries.js';
 
 export interface StoreContext {
@@ -143,8 +142,7 @@ export class SqlRunner {
         .$if(this.backend !== 'sqlite', (qb) => qb.forUpdate())
         .executeTakeFirst();
       if (row) {
-        const reader = new RowReader(`dir_users row ${id}`, row);
-        found.set(id, reader.string('username', USERNAME_PATTERN, FIELD_LIMITS.username_max_chars));
+        found.set(id, decodeRow(UsernameRow, row, `dir_users row ${id}`).username);
       }
     }
     return found;

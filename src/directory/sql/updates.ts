@@ -18,10 +18,10 @@ export async function takeUpdates(
   userId: UserId,
   options: { limit?: number } = {},
 ): Promise<QueuedUpdate[]> {
-  const actor = v.userId(actorId, 'actor');
-  const id = v.userId(userId);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const id = v.check(v.UserId, userId, 'user_id');
   requireSelf(actor, id, 'take the updates of');
-  const limit = v.pageLimit(v.plainObject(options, 'options').limit);
+  const limit = v.pageLimit(v.check(v.PageInput, options, 'options').limit);
   return run.read('take queued updates', async (db) => {
     const rows = await db
       .selectFrom('dir_updates')
@@ -40,10 +40,10 @@ export async function ackUpdates(
   userId: UserId,
   updateIds: readonly number[],
 ): Promise<number> {
-  const actor = v.userId(actorId, 'actor');
-  const id = v.userId(userId);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const id = v.check(v.UserId, userId, 'user_id');
   requireSelf(actor, id, 'acknowledge the updates of');
-  const ids = [...new Set(v.updateIds(updateIds))];
+  const ids = [...new Set(v.check(v.UpdateIds, updateIds, 'update_ids'))];
   if (ids.length === 0) return 0;
   return run.write('acknowledge queued updates', async (trx) => {
     const deleted = await trx

@@ -34,9 +34,7 @@ export async function registerUser(
   run: SqlRunner,
   input: { username: string; public_key: Uint8Array },
 ): Promise<UserRecord> {
-  const fields = v.plainObject(input, 'registration');
-  const username = v.username(fields.username);
-  const publicKey = v.publicKey(fields.public_key);
+  const { username, public_key: publicKey } = v.check(v.Registration, input, 'registration');
   const user: UserRecord = {
     user_id: randomUUID(),
     username,
@@ -75,7 +73,7 @@ export async function registerUser(
 }
 
 export async function getUser(run: SqlRunner, userId: UserId): Promise<UserRecord | undefined> {
-  const id = v.userId(userId);
+  const id = v.check(v.UserId, userId, 'user_id');
   return run.read('get a user', async (db) => {
     const row = await selectUsers(db).where('user_id', '=', id).executeTakeFirst();
     return row ? decodeUser(row) : undefined;
@@ -86,7 +84,7 @@ export async function findUserByUsername(
   run: SqlRunner,
   username: string,
 ): Promise<UserRecord | undefined> {
-  const name = v.username(username);
+  const name = v.check(v.Username, username, 'username');
   return run.read('find a user', async (db) => {
     const row = await selectUsers(db).where('username', '=', name).executeTakeFirst();
     return row ? decodeUser(row) : undefined;
@@ -96,7 +94,7 @@ export async function findUserByUsername(
 // ---- Challenges ----------------------------------------------------------------------------
 
 export async function createChallenge(run: SqlRunner, userId: UserId): Promise<SignInChallenge> {
-  const id = v.userId(userId);
+  const id = v.check(v.UserId, userId, 'user_id');
   const now = run.now();
   const challenge: SignInChallenge = {
     user_id: id,
@@ -137,8 +135,8 @@ export async function consumeChallenge(
   userId: UserId,
   nonce: string,
 ): Promise<SignInChallenge> {
-  const id = v.userId(userId);
-  const value = v.nonce(nonce);
+  const id = v.check(v.UserId, userId, 'user_id');
+  const value = v.check(v.Nonce, nonce, 'nonce');
   const now = run.now();
   return run.write('check a sign-in challenge', async (trx) => {
     const used = await trx
@@ -171,8 +169,8 @@ export async function recordRequestNonce(
   nonce: string,
   expires_at_ms: number,
 ): Promise<void> {
-  const id = v.userId(userId);
-  const value = v.nonce(nonce);
+  const id = v.check(v.UserId, userId, 'user_id');
+  const value = v.check(v.Nonce, nonce, 'nonce');
   const now = run.now();
   if (!Number.isSafeInteger(expires_at_ms) || expires_at_ms > now + 3_600_000) {
     throw new DirectoryError(
@@ -204,12 +202,9 @@ export async function goOnline(
   actorId: UserId,
   presence: { user_id: UserId; address: string; port: number },
 ): Promise<PresenceRecord> {
-  const actor = v.userId(actorId, 'actor');
-  const fields = v.plainObject(presence, 'presence');
-  const id = v.userId(fields.user_id);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const { user_id: id, address, port } = v.check(v.PresenceInput, presence, 'presence');
   requireSelf(actor, id, 'change the presence of');
-  const address = v.address(fields.address);
-  const port = v.port(fields.port);
   const now = run.now();
   return run.write('sign in', async (trx) => {
     const users = await run.lockUsers(trx, [id]);
@@ -235,8 +230,8 @@ export async function heartbeat(
   actorId: UserId,
   userId: UserId,
 ): Promise<HeartbeatResult> {
-  const actor = v.userId(actorId, 'actor');
-  const id = v.userId(userId);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const id = v.check(v.UserId, userId, 'user_id');
   requireSelf(actor, id, 'heartbeat for');
   const now = run.now();
   const cutoff = now - run.limits.presence_ttl_ms;
@@ -264,8 +259,8 @@ export async function heartbeat(
 }
 
 export async function goOffline(run: SqlRunner, actorId: UserId, userId: UserId): Promise<void> {
-  const actor = v.userId(actorId, 'actor');
-  const id = v.userId(userId);
+  const actor = v.check(v.UserId, actorId, 'actor');
+  const id = v.check(v.UserId, userId, 'user_id');
   requireSelf(actor, id, 'change the presence of');
   await run.write('sign out', async (trx) => {
     const updated = await trx
@@ -288,7 +283,7 @@ export async function getPresence(
   run: SqlRunner,
   userId: UserId,
 ): Promise<PresenceRecord | undefined> {
-  const id = v.userId(userId);
+  const id = v.check(v.UserId, userId, 'user_id');
   const now = run.now();
   return run.read('get presence', async (db) => {
     const row = await selectPresence(db).where('u.user_id', '=', id).executeTakeFirst();
@@ -300,7 +295,7 @@ export async function listOnlineUsers(
   run: SqlRunner,
   page: PageRequest = {},
 ): Promise<Page<OnlineUser>> {
-  const query = v.plainObject(page, 'page');
+  const query = v.check(v.PageInput, page, 'page');
   const limit = v.pageLimit(query.limit);
   const after = decodeCursor(query.cursor, ['string'] as const);
   const cutoff = run.now() - run.limits.presence_ttl_ms;

@@ -3,6 +3,7 @@ import { decodeCursor, encodeCursor } from '../../../src/directory/cursor.js';
 import { isDirectoryError } from '../../../src/directory/errors.js';
 import {
   decodeGrant,
+  decodeImage,
   decodePresence,
   decodeRequest,
   decodeUpdate,
@@ -71,6 +72,56 @@ describe('row decoders', () => {
     );
   });
 
+  it('say what the column must be and what they found', () => {
+    expect(badRow(() => decodeGrant({ ...grantRow, revoked: 2 }))).toMatch(
+      /column "revoked" must be 0 or 1 \(true or false\); found "2"/,
+    );
+    expect(badRow(() => decodeGrant({ ...grantRow, viewer_username: 'Bad Name' }))).toMatch(
+      /column "viewer_username" must be 3–32 characters from a–z.*; found "Bad Name"/,
+    );
+    expect(badRow(() => decodeGrant({ ...grantRow, image_id: undefined }))).toMatch(
+      /column "image_id" must be 1–64 characters.*; found nothing/,
+    );
+    expect(
+      badRow(() =>
+        decodeUser({
+          user_id: ID_A,
+          username: 'alice',
+          public_key: Buffer.alloc(31),
+          created_at_ms: 1,
+        }),
+      ),
+    ).toMatch(
+      /dir_users row .*column "public_key" must be a raw Ed25519 public key of 32 bytes; found 31 bytes/,
+    );
+  });
+
+  it('read an image row into a record with its preview', () => {
+    const image = {
+      owner_id: ID_A,
+      owner_username: 'alice',
+      image_id: 'sunset',
+      title: 'Sunset',
+      width: '640',
+      height: 480,
+      media_type: 'image/jpeg',
+      size_bytes: 5000n,
+      created_at_ms: 1,
+      updated_at_ms: 2,
+    };
+    expect(decodeImage(image)).toEqual({
+      owner_id: ID_A,
+      owner_username: 'alice',
+      image_id: 'sunset',
+      title: 'Sunset',
+      preview: { width: 640, height: 480, media_type: 'image/jpeg', size_bytes: 5000 },
+      created_at_ms: 1,
+      updated_at_ms: 2,
+    });
+    expect(badRow(() => decodeImage({ ...image, width: 0 }))).toMatch(/column "width" must be/);
+    expect(badRow(() => decodeImage({ ...image, title: 'a\u0007b' }))).toMatch(/column "title"/);
+  });
+
   it('check request state consistency', () => {
     const request = {
       request_id: ID_A,
@@ -114,7 +165,25 @@ describe('row decoders', () => {
     expect(
       decodeUpdate({ ...base, kind: 'grant_updated', payload: JSON.stringify({ grant }) }),
     ).toMatchObject({ kind: 'grant_updated', grant: { quota: 5 } });
-    badRow(() => decodeUpdate({ ...base, kind: 'grant_updated', payload: '{' }));
+    expect(badRow(() => decodeUpdate({ ...base, kind: 'grant_updated', payload: '{' }))).toMatch(
+      /dir_updates row 1 column "payload" must be JSON; found "\{"/,
+    );
+    expect(
+      badRow(() =>
+        decodeUpdate({
+          ...base,
+          kind: 'grant_updated',
+          payload: JSON.stringify({ grant: { ...grant, views_used: 'x' } }),
+        }),
+      ),
+    ).toMatch(/dir_updates row 1 payload column "grant\.views_used" must be an integer from 0 to/);
+    expect(
+      decodeUpdate({
+        ...base,
+        kind: 'grant_updated',
+        payload: JSON.stringify({ grant }),
+      }),
+    ).toMatchObject({ grant: { views_used: 0 } });
     badRow(() => decodeUpdate({ ...base, kind: 'grant_updated', payload: '[]' }));
     badRow(() => decodeUpdate({ ...base, kind: 'grant_updated', payload: '{"grant":null}' }));
     badRow(() => decodeUpdate({ ...base, kind: 'unknown', payload: JSON.stringify({ grant }) }));

@@ -123,6 +123,25 @@ describe('data directory', () => {
     expect(() => dir.readSettings()).toThrow(/port 1..65535/);
   });
 
+  it('names the key and what it must be when a saved file was edited by hand', () => {
+    const dir = new DataDir(root);
+    dir.writeIdentity(identity);
+    const value = JSON.parse(readFileSync(dir.identityPath, 'utf8'));
+    writeFileSync(dir.identityPath, JSON.stringify({ ...value, user_id: 'ALICE' }));
+    expect(() => dir.readIdentity()).toThrow(
+      /identity\.json: user_id must be a lowercase UUID like .*; restore it or register again/,
+    );
+    writeFileSync(dir.identityPath, JSON.stringify({ ...value, seed: undefined }));
+    expect(() => dir.readIdentity()).toThrow(/seed must be 64 lowercase hex characters/);
+    const servers = [{ host: '127.0.0.1', port: 8001 }];
+    writeFileSync(dir.configPath, JSON.stringify({ servers, cluster_id: 0 }));
+    expect(() => dir.readSettings()).toThrow(/config\.json: cluster_id must be a positive integer/);
+    writeFileSync(dir.configPath, JSON.stringify({ servers: [] }));
+    expect(() => dir.readSettings()).toThrow(/servers must be a list of 1\.\.64 items/);
+    writeFileSync(dir.configPath, JSON.stringify({ servers, newer_key: 1 }));
+    expect(dir.readSettings()).toEqual({ servers, cluster_id: 1 });
+  });
+
   it('lets one agent hold the lock, and takes over a lock left by a dead process', () => {
     const dir = new DataDir(root);
     const release = dir.acquireLock();
@@ -151,5 +170,17 @@ describe('data directory', () => {
     });
     expect(dir.readAgentInfo()?.api.port).toBe(4000);
     expect(statSync(dir.agentInfoPath).mode & 0o777).toBe(0o600);
+    const info = JSON.parse(readFileSync(dir.agentInfoPath, 'utf8'));
+    for (const edited of [
+      { ...info, api: { host: '127.0.0.1', port: 70_000 } },
+      { ...info, token: 'F'.repeat(64) },
+      { ...info, pid: 0 },
+    ]) {
+      writeFileSync(dir.agentInfoPath, JSON.stringify(edited));
+      expect(dir.readAgentInfo()).toBeUndefined();
+    }
+    // What only describes the agent (its P2P address, its start) does not make it unreadable.
+    writeFileSync(dir.agentInfoPath, JSON.stringify({ ...info, p2p: 'x', started_at_ms: 'y' }));
+    expect(dir.readAgentInfo()).toMatchObject({ p2p: null, started_at_ms: 0 });
   });
 });

@@ -7,6 +7,7 @@ import {
   formatEndpoint,
   isIPv6,
   parseEndpoint,
+  parsePort,
 } from '../../../src/transport/endpoint.js';
 
 describe('parseEndpoint', () => {
@@ -81,4 +82,14 @@ describe('isIPv6', () => {
     'g::',
     '1:2:3:4:5:6:7:1.2.3.4',
   ])('refuses %s', (text) => expect(isIPv6(text)).toBe(false));
+});
+
+describe('parsePort', () => {
+  it('reads a port alone by the same rule as an address', () => {
+    expect(parsePort('0', LISTEN)).toBe(0);
+    expect(parsePort('65535', DIAL)).toBe(65535);
+    expect(() => parsePort('0', DIAL)).toThrow(/expected a port in 1\.\.65535/);
+    expect(() => parsePort('65536', LISTEN)).toThrow(/0\.\.65535/);
+    expect(() => parsePort('80a', LISTEN)).toThrow(/expected a port/);
+  });
 });

@@ -5,14 +5,15 @@
 import type { Command } from 'commander';
 import type { StartOptions } from './agent-run.js';
 import { count } from '../../../util/words.js';
-import { parseCount, parseUsername } from './parse.js';
+import { USERNAME_RULE } from '../../../protocol/ids.js';
+import { parseListenPort, parseUsername } from './parse.js';
 import { globals, output, say, withAgent } from './session.js';
 
 export function registerAgentCommands(peer: Command): void {
   peer
     .command('register')
     .description('use case 1: create your key and register a username (globally unique id)')
-    .argument('<username>', '3-32 of a-z 0-9 _ -, starting with a letter', parseUsername)
+    .argument('<username>', USERNAME_RULE, parseUsername)
     .action(async (username: string, _o, command: Command) =>
       (await import('./agent-run.js')).runRegister(username, globals(command)),
     );
@@ -21,7 +22,7 @@ export function registerAgentCommands(peer: Command): void {
     command
       .option('--listen <host>', 'address the P2P listener binds to', '127.0.0.1')
       .option('--advertise <host>', 'address other users reach you at (default: --listen)')
-      .option('--api-port <port>', 'local API port (0: any free port)', parseCount(0, 65_535), 0);
+      .option('--api-port <port>', 'local API port (0: any free port)', parseListenPort, 0);
 
   startOptions(
     peer

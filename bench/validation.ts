@@ -30,6 +30,7 @@ import {
   type Schema,
 } from '../src/protocol/schema.js';
 import { validatePeerMessage } from '../src/protocol/peer-protocol.js';
+import { copyPart, taskRequest } from './sample-messages.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -59,23 +60,6 @@ const directoryRequest = {
     signature: 'cd'.repeat(64),
   },
 };
-const taskRequest = {
-  type: 'TaskRequest',
-  client_id: 'client-7',
-  task_id: 'c7:task:000123',
-  size_bytes: 182_311,
-  assignment: { server_id: 2, epoch: 4002, attempt: 1 },
-};
-const copyPart = {
-  type: 'CopyPart',
-  image_id: 'holiday-2024',
-  version: 3,
-  total_bytes: 900_000,
-  sha256: 'ef'.repeat(32),
-  offset: 0,
-  size_bytes: 65_536,
-};
-
 const invalid = {
   directoryRequest: { ...directoryRequest, auth: { ...directoryRequest.auth, nonce: 'XYZ' } },
   taskRequest: { ...taskRequest, assignment: { ...taskRequest.assignment, epoch: -1 } },

@@ -2,8 +2,10 @@
  * `npm run bench:validation`: which schema library validates the project's messages fastest,
  * side by side in one run (the machine is noisy: compare the ratios, not the absolute times).
  *
- * Candidates: the hand-written checkers in use before the schemas (baseline), TypeBox with
- * compiled checkers, zod 4 and valibot 1 as their docs suggest, and the project's schema.ts. Each validates three real message shapes
+ * Candidates: the codec's own validators (validateMessage, validatePeerMessage: hand-written
+ * kits when the library was chosen, schemas since; bench:codec-checks times them alone),
+ * TypeBox with compiled checkers, zod 4 and valibot 1 as their docs suggest, and the project's
+ * schema.ts. Each validates three real message shapes
  *   directory request  a signed DirectoryRequest (create_request, with its auth block)
  *   TaskRequest        the core's TaskRequest header (ids, size, nested assignment)
  *   peer CopyPart      a peer-to-peer CopyPart header (image id, hex digest, ranges)
@@ -281,9 +283,9 @@ function project(schema: Schema): (value: unknown) => string | null {
   return (value) => compiled.problem(value);
 }
 
-// ---- The hand-written checkers (before the schemas) -----------------------------------------
+// ---- The codec's validators (whole messages: type dispatch included) ----------------------
 
-function handWritten(
+function codecValidator(
   check: (value: unknown) => { ok: true } | { ok: false; error: string },
 ): (value: unknown) => string | null {
   return (value) => {
@@ -320,7 +322,7 @@ const SHAPES: Shape[] = [
     valid: taskRequest,
     invalid: invalid.taskRequest,
     candidates: {
-      'hand-written': handWritten(validateMessage),
+      validateMessage: codecValidator(validateMessage),
       'TypeBox (compiled)': typebox(tbTask),
       'zod 4': zod(zTask),
       'valibot 1': valibot(vTask),
@@ -332,7 +334,7 @@ const SHAPES: Shape[] = [
     valid: copyPart,
     invalid: invalid.copyPart,
     candidates: {
-      'hand-written': handWritten(validatePeerMessage),
+      validatePeerMessage: codecValidator(validatePeerMessage),
       'TypeBox (compiled)': typebox(tbCopyPart),
       'zod 4': zod(zCopyPart),
       'valibot 1': valibot(vCopyPart),

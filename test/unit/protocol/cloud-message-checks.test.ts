@@ -79,15 +79,64 @@ describe('validateMessage', () => {
     );
   });
 
-  it('rejects every example with one field removed', () => {
+  it('names the type and the field when a field is missing', () => {
     for (const m of EXAMPLES) {
       for (const key of Object.keys(m)) {
         if (key === 'type') continue;
         const copy: Record<string, unknown> = { ...m };
         delete copy[key];
-        expect(validateMessage(copy).ok, `${m.type} without ${key}`).toBe(false);
+        const result = validateMessage(copy);
+        expect(result, `${m.type} without ${key}`).toMatchObject({
+          ok: false,
+          error: expect.stringMatching(new RegExp(`^${m.type}\\.${key}: missing; expected .+`)),
+        });
       }
     }
+  });
+
+  it('names the type and the field when a number is out of range', () => {
+    for (const m of EXAMPLES) {
+      for (const [key, value] of Object.entries(m)) {
+        if (typeof value !== 'number') continue;
+        for (const wrong of [-2, 2 ** 64, 0.5 + Math.max(1, value)]) {
+          // Scores and loads may be fractions: only the bounds refuse them.
+          if (key === 'score' && wrong < 1e6 && wrong >= 0) continue;
+          const result = validateMessage({ ...m, [key]: wrong });
+          expect(result, `${m.type}.${key} = ${wrong}`).toMatchObject({
+            ok: false,
+            error: expect.stringMatching(new RegExp(`^${m.type}\\.${key}: expected an? .+`)),
+          });
+        }
+      }
+    }
+  });
+
+  it('tolerates an unknown field in every type and leaves it out of the message', () => {
+    for (const m of EXAMPLES) {
+      expect(validateMessage({ ...m, added_by_a_newer_server: [1] }), m.type).toEqual({
+        ok: true,
+        message: m,
+      });
+    }
+    const hb = EXAMPLES[4] as Message;
+    const withNested = { ...hb, load: { ...load, gpu_pct: 3 } };
+    expect(validateMessage(withNested)).toEqual({ ok: true, message: hb });
+  });
+
+  it('checks the rules that join two fields', () => {
+    const snapshot = EXAMPLES[10] as Message;
+    expect(validateMessage({ ...snapshot, part: 1, parts: 1 })).toEqual({
+      ok: false,
+      error: 'HistorySnapshot.part: expected an integer in 0..0',
+    });
+    const response = EXAMPLES[18] as Message;
+    expect(validateMessage({ ...response, assignment: null })).toEqual({
+      ok: false,
+      error: 'TaskAssignmentResponse.assignment: expected an assignment when status is assigned',
+    });
+    expect(
+      validateMessage({ ...response, status: 'busy', assignment: null, retry_after_ms: 500 }).ok,
+    ).toBe(true);
   });
 });
 

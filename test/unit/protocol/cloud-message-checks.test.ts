@@ -1,12 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMessageType, MESSAGE_TYPES, type Message } from '../../../src/core/messages.js';
+import {
+  isMessageType,
+  MESSAGE_TYPES,
+  type Message,
+  type MessageType,
+} from '../../../src/core/messages.js';
 import { isDecodeFailure } from '../../../src/protocol/codec.js';
 import { CLOUD_MESSAGE_SPECS, createCloudCodec } from '../../../src/protocol/cloud-protocol.js';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
 import { PROTOCOL_VERSION } from '../../../src/protocol/frame.js';
 import { validateMessage } from '../../../src/protocol/cloud-message-checks.js';
 import { EXAMPLES, EXAMPLE_LOAD as load } from '../core/message-examples.js';
+
+/** The example of `type` (EXAMPLES has one of each). */
+function exampleOf(type: MessageType): Message {
+  const found = EXAMPLES.find((m) => m.type === type);
+  if (!found) throw new Error(`no example of ${type}`);
+  return found;
+}
 
 describe('validateMessage', () => {
   it('accepts a valid example of every message type', () => {
@@ -118,18 +130,18 @@ describe('validateMessage', () => {
         message: m,
       });
     }
-    const hb = EXAMPLES[4] as Message;
+    const hb = exampleOf('Heartbeat');
     const withNested = { ...hb, load: { ...load, gpu_pct: 3 } };
     expect(validateMessage(withNested)).toEqual({ ok: true, message: hb });
   });
 
   it('checks the rules that join two fields', () => {
-    const snapshot = EXAMPLES[10] as Message;
+    const snapshot = exampleOf('HistorySnapshot');
     expect(validateMessage({ ...snapshot, part: 1, parts: 1 })).toEqual({
       ok: false,
       error: 'HistorySnapshot.part: expected an integer in 0..0',
     });
-    const response = EXAMPLES[18] as Message;
+    const response = exampleOf('TaskAssignmentResponse');
     expect(validateMessage({ ...response, assignment: null })).toEqual({
       ok: false,
       error: 'TaskAssignmentResponse.assignment: expected an assignment when status is assigned',

@@ -2,8 +2,10 @@
  * `npm run bench:validation`: which schema library validates the project's messages fastest,
  * side by side in one run (the machine is noisy: compare the ratios, not the absolute times).
  *
- * Candidates: the hand-written checkers in use before the schemas (baseline), TypeBox with
- * compiled checkers, zod 4 and valibot 1 as their docs suggest, and the project's schema.ts. Each validates three real message shapes
+ * Candidates: the codec's own validators (validateMessage, validatePeerMessage: hand-written
+ * kits when the library was chosen, schemas since; bench:codec-checks times them alone),
+ * TypeBox with compiled checkers, zod 4 and valibot 1 as their docs suggest, and the project's
+ * schema.ts. Each validates three real message shapes
  *   directory request  a signed DirectoryRequest (create_request, with its auth block)
  *   TaskRequest        the core's TaskRequest header (ids, size, nested assignment)
  *   peer CopyPart      a peer-to-peer CopyPart header (image id, hex digest, ranges)
@@ -30,6 +32,7 @@ import {
   type Schema,
 } from '../src/protocol/schema.js';
 import { validatePeerMessage } from '../src/protocol/peer-protocol.js';
+import { copyPart, taskRequest } from './sample-messages.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -59,23 +62,6 @@ const directoryRequest = {
     signature: 'cd'.repeat(64),
   },
 };
-const taskRequest = {
-  type: 'TaskRequest',
-  client_id: 'client-7',
-  task_id: 'c7:task:000123',
-  size_bytes: 182_311,
-  assignment: { server_id: 2, epoch: 4002, attempt: 1 },
-};
-const copyPart = {
-  type: 'CopyPart',
-  image_id: 'holiday-2024',
-  version: 3,
-  total_bytes: 900_000,
-  sha256: 'ef'.repeat(32),
-  offset: 0,
-  size_bytes: 65_536,
-};
-
 const invalid = {
   directoryRequest: { ...directoryRequest, auth: { ...directoryRequest.auth, nonce: 'XYZ' } },
   taskRequest: { ...taskRequest, assignment: { ...taskRequest.assignment, epoch: -1 } },
@@ -297,9 +283,9 @@ function project(schema: Schema): (value: unknown) => string | null {
   return (value) => compiled.problem(value);
 }
 
-// ---- The hand-written checkers (before the schemas) -----------------------------------------
+// ---- The codec's validators (whole messages: type dispatch included) ----------------------
 
-function handWritten(
+function codecValidator(
   check: (value: unknown) => { ok: true } | { ok: false; error: string },
 ): (value: unknown) => string | null {
   return (value) => {
@@ -336,7 +322,7 @@ const SHAPES: Shape[] = [
     valid: taskRequest,
     invalid: invalid.taskRequest,
     candidates: {
-      'hand-written': handWritten(validateMessage),
+      validateMessage: codecValidator(validateMessage),
       'TypeBox (compiled)': typebox(tbTask),
       'zod 4': zod(zTask),
       'valibot 1': valibot(vTask),
@@ -348,7 +334,7 @@ const SHAPES: Shape[] = [
     valid: copyPart,
     invalid: invalid.copyPart,
     candidates: {
-      'hand-written': handWritten(validatePeerMessage),
+      validatePeerMessage: codecValidator(validatePeerMessage),
       'TypeBox (compiled)': typebox(tbCopyPart),
       'zod 4': zod(zCopyPart),
       'valibot 1': valibot(vCopyPart),

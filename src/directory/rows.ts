@@ -36,7 +36,7 @@ import {
 import { ImageId, Nonce, RequestId, UserId, Username } from '../protocol/ids.js';
 import {
   AnyText,
-  Fields,
+  Tolerant,
   Int,
   OneOf,
   Optional,
@@ -120,14 +120,14 @@ function NullColumn<S extends Schema>(schema: S) {
 
 // ---- Rows -------------------------------------------------------------------------------------
 
-const UserRow = Fields({
+const UserRow = Tolerant({
   user_id: UserId,
   username: Username,
   public_key: KeyColumn,
   created_at_ms: TimeColumn,
 });
 
-const ChallengeRow = Fields({
+const ChallengeRow = Tolerant({
   user_id: UserId,
   nonce: Nonce,
   issued_at_ms: TimeColumn,
@@ -135,7 +135,7 @@ const ChallengeRow = Fields({
 });
 
 const PresenceRow = v.pipe(
-  Fields({
+  Tolerant({
     user_id: UserId,
     username: Username,
     is_online: v.optional(v.nullable(BoolColumn, false), false),
@@ -152,7 +152,7 @@ const PresenceRow = v.pipe(
   ),
 );
 
-const OnlineUserRow = Fields({
+const OnlineUserRow = Tolerant({
   user_id: UserId,
   username: Username,
   public_key: KeyColumn,
@@ -162,7 +162,7 @@ const OnlineUserRow = Fields({
 });
 
 const ImageRow = v.pipe(
-  Fields({
+  Tolerant({
     owner_id: UserId,
     owner_username: Username,
     image_id: ImageId,
@@ -181,7 +181,7 @@ const ImageRow = v.pipe(
 );
 
 const RequestRow = v.pipe(
-  Fields({
+  Tolerant({
     request_id: RequestId,
     requester_id: UserId,
     requester_username: Username,
@@ -210,7 +210,7 @@ const RequestRow = v.pipe(
   ),
 );
 
-const GrantRow = Fields({
+const GrantRow = Tolerant({
   owner_id: UserId,
   owner_username: Username,
   image_id: ImageId,
@@ -232,7 +232,7 @@ const UPDATE_KINDS = [
   'grant_revoked',
 ] as const;
 
-const UpdateRow = Fields({
+const UpdateRow = Tolerant({
   update_id: IntColumn(UpdateId),
   recipient_id: UserId,
   created_at_ms: TimeColumn,
@@ -242,17 +242,17 @@ const UpdateRow = Fields({
 
 /** What each kind of queued update carries (a JSON snapshot of the records it is about). */
 const PAYLOADS = {
-  request_created: Fields({ request: RequestRow }),
-  request_answered: Fields({ request: RequestRow, grant: Optional(v.nullable(GrantRow)) }),
-  grant_updated: Fields({ grant: GrantRow }),
-  grant_revoked: Fields({ grant: GrantRow }),
+  request_created: Tolerant({ request: RequestRow }),
+  request_answered: Tolerant({ request: RequestRow, grant: Optional(v.nullable(GrantRow)) }),
+  grant_updated: Tolerant({ grant: GrantRow }),
+  grant_revoked: Tolerant({ grant: GrantRow }),
 } as const;
 
 /** The few columns some operations read on their own. */
-export const CountRow = Fields({ n: IntColumn(Int(0, Number.MAX_SAFE_INTEGER)) });
-export const PartiesRow = Fields({ owner_id: UserId, requester_id: UserId });
-export const UsernameRow = Fields({ username: Username });
-export const ViewCountersRow = Fields({
+export const CountRow = Tolerant({ n: IntColumn(Int(0, Number.MAX_SAFE_INTEGER)) });
+export const PartiesRow = Tolerant({ owner_id: UserId, requester_id: UserId });
+export const UsernameRow = Tolerant({ username: Username });
+export const ViewCountersRow = Tolerant({
   views_used: QuotaColumn,
   quota: QuotaColumn,
   revoked: BoolColumn,

@@ -32,7 +32,7 @@ import {
 import { ImageId, Nonce, RequestId, UserId, Username, ViewId } from '../protocol/ids.js';
 import {
   Bool,
-  Fields,
+  Tolerant,
   Optional,
   describeIssue,
   parseFirst,
@@ -119,41 +119,41 @@ const PageFields = { limit: Optional(PageLimit), cursor: v.optional(v.unknown())
 const ImageKeyFields = { owner_id: UserId, image_id: ImageId } as const;
 const GrantKeyFields = { ...ImageKeyFields, viewer_id: UserId } as const;
 
-export const Registration = Fields({ username: Username, public_key: PublicKeyBytes });
-export const PresenceInput = Fields({ user_id: UserId, address: Address, port: Port });
-export const PageInput = Fields(PageFields);
-export const ImageKeyInput = Fields(ImageKeyFields);
-export const ImageOffer = Fields({ ...ImageKeyFields, title: Title, preview: Fields(Preview) });
-export const ImageQuery = Fields({
+export const Registration = Tolerant({ username: Username, public_key: PublicKeyBytes });
+export const PresenceInput = Tolerant({ user_id: UserId, address: Address, port: Port });
+export const PageInput = Tolerant(PageFields);
+export const ImageKeyInput = Tolerant(ImageKeyFields);
+export const ImageOffer = Tolerant({ ...ImageKeyFields, title: Title, preview: Tolerant(Preview) });
+export const ImageQuery = Tolerant({
   owner_id: Optional(UserId),
   online_only: Optional(Bool()),
   ...PageFields,
 });
-export const NewRequest = Fields({
+export const NewRequest = Tolerant({
   ...ImageKeyFields,
   requester_id: UserId,
   views: Views,
   request_id: Optional(RequestId),
 });
-export const RequestAnswer = Fields({ request_id: RequestId, decision: RequestDecision });
-export const RequestQuery = Fields({
+export const RequestAnswer = Tolerant({ request_id: RequestId, decision: RequestDecision });
+export const RequestQuery = Tolerant({
   role: RequestRole,
   status: Optional(RequestStatus),
   ...PageFields,
 });
-export const GrantKeyInput = Fields(GrantKeyFields);
-export const GrantChange = Fields({
+export const GrantKeyInput = Tolerant(GrantKeyFields);
+export const GrantChange = Tolerant({
   ...GrantKeyFields,
   quota: Quota,
   expected_version: Optional(ExpectedVersion),
 });
-export const GrantRevocation = Fields({
+export const GrantRevocation = Tolerant({
   ...GrantKeyFields,
   expected_version: Optional(ExpectedVersion),
 });
-export const ViewReport = Fields({ ...GrantKeyFields, consumed: Quota });
-export const ViewUse = Fields({ ...GrantKeyFields, view_id: ViewId });
-export const GrantQuery = Fields({ role: GrantRole, ...PageFields });
+export const ViewReport = Tolerant({ ...GrantKeyFields, consumed: Quota });
+export const ViewUse = Tolerant({ ...GrantKeyFields, view_id: ViewId });
+export const GrantQuery = Tolerant({ role: GrantRole, ...PageFields });
 export { UpdateIds };
 
 /** A page's size: the default when the caller gave none. */

@@ -2,7 +2,7 @@
  * What the agent's own files hold (identity.json, identity.pending.json, config.json,
  * agent.json), as schemas with their types derived. The agent wrote them, but a person may have
  * edited them, a disk may have damaged them, or an older version may have written them: they
- * are read back as outside input. Keys a newer version may add are ignored (Fields). Where the
+ * are read back as outside input. Keys a newer version may add are ignored (Tolerant). Where the
  * files are and how they are written stays in data-dir.ts.
  */
 import {
@@ -13,7 +13,7 @@ import {
   Username,
 } from '../protocol/ids.js';
 import {
-  Fields,
+  Tolerant,
   Int,
   List,
   Pattern,
@@ -31,7 +31,7 @@ const MAX_SAVED_SERVERS = 64;
 const Seed = Pattern(HEX_32_BYTES_PATTERN, `${HEX_32_BYTES_RULE} (a private key seed)`);
 
 /** An address as the agent saved it (parsed before it was saved; its host is not re-parsed). */
-const SavedEndpoint = Fields({
+const SavedEndpoint = Tolerant({
   host: v.pipe(
     v.string('expected a host name or address'),
     v.minLength(1, 'expected a host name or address'),
@@ -40,7 +40,7 @@ const SavedEndpoint = Fields({
   port: Int(1, 65_535, `a port ${portRule(DIAL)}`),
 });
 
-export const IdentityFile = Fields({
+export const IdentityFile = Tolerant({
   username: Username,
   user_id: UserId,
   seed: Seed,
@@ -48,7 +48,7 @@ export const IdentityFile = Fields({
 });
 
 /** A key being registered; anything else in its place reads as none. */
-export const PendingIdentityFile = Fields({ username: v.string(), seed: Seed });
+export const PendingIdentityFile = Tolerant({ username: v.string(), seed: Seed });
 
 const CA_RULE = `{ "ca_pem": "<PEM certificate(s), at most ${MAX_SAVED_CA_CHARS} characters>" } or { "ca_fingerprint": "<64 lowercase hex>" }`;
 
@@ -73,7 +73,7 @@ const SavedCloudCa = v.custom<SavedCloudCa>(
   `expected ${CA_RULE}`,
 );
 
-export const SettingsFile = Fields({
+export const SettingsFile = Tolerant({
   servers: List(SavedEndpoint, MAX_SAVED_SERVERS, 1),
   /** Absent in files of versions that knew one cloud only. */
   cluster_id: v.optional(v.nullable(Int(1, Number.MAX_SAFE_INTEGER, 'a positive integer'), 1), 1),
@@ -84,7 +84,7 @@ export const SettingsFile = Fields({
 export type AgentSettings = Infer<typeof SettingsFile>;
 
 /** Written by `peer start` while it runs; anything it does not recognise reads as no agent. */
-export const AgentInfoFile = Fields({
+export const AgentInfoFile = Tolerant({
   pid: Int(1, Number.MAX_SAFE_INTEGER),
   api: SavedEndpoint,
   token: Pattern(HEX_32_BYTES_PATTERN, `${HEX_32_BYTES_RULE} (the API token)`),

@@ -22,21 +22,23 @@
  *   1..15    handshake          16..31  previews        32..47  requests, copies, rights
  *   48       Ack                255     PeerError
  */
-import { MessageCodec, type MessageSpec, type Validator } from './codec.js';
+import { MessageCodec, type MessageSpec } from './codec.js';
+import { ErrorCode, ImageId, RequestId, Sha256Hex, SignatureHex, UserId, Username } from './ids.js';
 import {
-  ERROR_CODE_PATTERN,
-  ERROR_CODE_RULE,
-  HEX_32_BYTES_PATTERN,
-  HEX_32_BYTES_RULE,
-  HEX_64_BYTES_PATTERN,
-  HEX_64_BYTES_RULE,
-  IMAGE_ID_PATTERN,
-  IMAGE_ID_RULE,
-  USERNAME_PATTERN,
-  USERNAME_RULE,
-  UUID_PATTERN,
-  UUID_RULE,
-} from './ids.js';
+  AnyText,
+  Bool,
+  Int,
+  List,
+  Literal,
+  Optional,
+  Strict,
+  Text,
+  describeIssue,
+  parseFirst,
+  v,
+  type Infer,
+  type Schema,
+} from './schema.js';
 
 export const P2P_CLUSTER_ID = 0;
 
@@ -62,113 +64,142 @@ export const PEER_LIMITS = {
 const MAX_VERSION = 0xffff_ffff;
 const MAX_QUOTA = 1_000_000;
 
-export interface PeerHello {
-  type: 'PeerHello';
-  user_id: string;
-  username: string;
+/** A peer message: `type` and exactly these fields; an unknown field is refused. */
+function peer<const T extends string, const E extends v.ObjectEntries>(type: T, fields: E) {
+  return Strict({ type: Literal(type), ...fields });
 }
-export interface PeerWelcome {
-  type: 'PeerWelcome';
-  user_id: string;
-  username: string;
-}
-export interface PreviewListRequest {
-  type: 'PreviewListRequest';
-}
-export interface PreviewEntry {
-  image_id: string;
-  title: string;
+
+const Version = Int(1, MAX_VERSION);
+/** Pixel sizes of a full image. */
+const Side = Int(1, 65_535);
+const PreviewSide = Int(1, PEER_LIMITS.max_preview_side);
+const PreviewBytes = Int(1, PEER_LIMITS.max_preview_bytes);
+const CopyOffset = Int(0, PEER_LIMITS.max_copy_bytes);
+
+// ---- Handshake ------------------------------------------------------------------------------
+
+export const PeerHello = peer('PeerHello', { user_id: UserId, username: Username });
+export const PeerWelcome = peer('PeerWelcome', { user_id: UserId, username: Username });
+
+// ---- Previews -------------------------------------------------------------------------------
+
+export const PreviewListRequest = peer('PreviewListRequest', {});
+export const PreviewEntry = Strict({
+  image_id: ImageId,
+  title: Text(PEER_LIMITS.max_title_chars),
   /** Size of the full image. */
-  width: number;
-  height: number;
-  preview_size_bytes: number;
-}
-export interface PreviewList {
-  type: 'PreviewList';
-  images: PreviewEntry[];
-}
-export interface PreviewRequest {
-  type: 'PreviewRequest';
-  image_id: string;
-}
+  width: Side,
+  height: Side,
+  preview_size_bytes: PreviewBytes,
+});
+export const PreviewList = peer('PreviewList', {
+  images: List(PreviewEntry, PEER_LIMITS.max_preview_list),
+});
+export const PreviewRequest = peer('PreviewRequest', { image_id: ImageId });
 /** Binary: the preview JPEG, `size_bytes` long. */
-export interface Preview {
-  type: 'Preview';
-  image_id: string;
-  media_type: 'image/jpeg';
-  width: number;
-  height: number;
-  size_bytes: number;
-}
+export const Preview = peer('Preview', {
+  image_id: ImageId,
+  media_type: Literal('image/jpeg'),
+  width: PreviewSide,
+  height: PreviewSide,
+  size_bytes: PreviewBytes,
+});
+
+// ---- Requests, copies, rights ----------------------------------------------------------------
+
 /** "A request for you is in the directory": the owner takes its queued updates now. */
-export interface RequestNotice {
-  type: 'RequestNotice';
-  request_id: string;
-}
+export const RequestNotice = peer('RequestNotice', { request_id: RequestId });
 /** Owner -> viewer: "your copy of image_id is ready"; the viewer pulls it with CopyFetch. */
-export interface CopyAvailable {
-  type: 'CopyAvailable';
-  image_id: string;
-  version: number;
-}
+export const CopyAvailable = peer('CopyAvailable', { image_id: ImageId, version: Version });
 /** Viewer -> owner: bytes [offset, offset + length) of my copy of image_id. */
-export interface CopyFetch {
-  type: 'CopyFetch';
-  image_id: string;
-  offset: number;
-  length: number;
-}
+export const CopyFetch = peer('CopyFetch', {
+  image_id: ImageId,
+  offset: CopyOffset,
+  length: Int(1, PEER_LIMITS.max_chunk_bytes),
+});
 /** Binary: `size_bytes` bytes of the copy starting at `offset`. */
-export interface CopyPart {
-  type: 'CopyPart';
-  image_id: string;
-  /** Rights version signed inside this copy. */
-  version: number;
-  total_bytes: number;
-  /** SHA-256 of the whole copy, hex. */
-  sha256: string;
-  offset: number;
-  size_bytes: number;
-}
+export const CopyPart = v.pipe(
+  peer('CopyPart', {
+    image_id: ImageId,
+    /** Rights version signed inside this copy. */
+    version: Version,
+    total_bytes: Int(1, PEER_LIMITS.max_copy_bytes),
+    /** SHA-256 of the whole copy, hex. */
+    sha256: Sha256Hex,
+    offset: CopyOffset,
+    size_bytes: Int(0, PEER_LIMITS.max_chunk_bytes),
+  }),
+  v.check(
+    (part) => part.offset + part.size_bytes <= part.total_bytes,
+    'offset + size_bytes runs past total_bytes',
+  ),
+);
 /**
  * Owner -> viewer: new rights for the viewer's copy. `signature` is the owner's Ed25519
  * signature over rightsSignedBytesFromDigest({owner, image_id, viewers: [{viewer, quota'}]},
  * version, digest of the copy's image section), where quota' = revoked ? 0 : quota.
  */
-export interface RightsUpdate {
-  type: 'RightsUpdate';
-  image_id: string;
-  quota: number;
-  version: number;
-  revoked: boolean;
-  signature: string;
-}
-export interface Ack {
-  type: 'Ack';
-  /** Optional note for logs ("already had it", "stale version"). */
-  detail?: string;
-}
-export interface PeerError {
-  type: 'PeerError';
-  code: string;
-  message: string;
-}
+export const RightsUpdate = peer('RightsUpdate', {
+  image_id: ImageId,
+  quota: Int(0, MAX_QUOTA),
+  version: Version,
+  revoked: Bool(),
+  signature: SignatureHex,
+});
 
-export type PeerMessage =
-  | PeerHello
-  | PeerWelcome
-  | PreviewListRequest
-  | PreviewList
-  | PreviewRequest
-  | Preview
-  | RequestNotice
-  | CopyAvailable
-  | CopyFetch
-  | CopyPart
-  | RightsUpdate
-  | Ack
-  | PeerError;
-export type PeerMessageType = PeerMessage['type'];
+// ---- Replies to anything ----------------------------------------------------------------------
+
+export const Ack = peer('Ack', {
+  /** Optional note for logs ("already had it", "stale version"). */
+  detail: Optional(Text(200)),
+});
+export const PeerError = peer('PeerError', {
+  code: ErrorCode,
+  message: AnyText(PEER_LIMITS.max_error_chars),
+});
+
+/** THE peer message table: type -> schema. */
+export const PEER_MESSAGE_SCHEMAS = {
+  PeerHello,
+  PeerWelcome,
+  PreviewListRequest,
+  PreviewList,
+  PreviewRequest,
+  Preview,
+  RequestNotice,
+  CopyAvailable,
+  CopyFetch,
+  CopyPart,
+  RightsUpdate,
+  Ack,
+  PeerError,
+} as const satisfies Record<string, Schema>;
+
+type Table = typeof PEER_MESSAGE_SCHEMAS;
+export type PeerMessageType = keyof Table;
+export type PeerMessage = Infer<Table[PeerMessageType]>;
+
+export type PeerHello = Infer<typeof PeerHello>;
+export type PeerWelcome = Infer<typeof PeerWelcome>;
+export type PreviewListRequest = Infer<typeof PreviewListRequest>;
+export type PreviewEntry = Infer<typeof PreviewEntry>;
+export type PreviewList = Infer<typeof PreviewList>;
+export type PreviewRequest = Infer<typeof PreviewRequest>;
+export type Preview = Infer<typeof Preview>;
+export type RequestNotice = Infer<typeof RequestNotice>;
+export type CopyAvailable = Infer<typeof CopyAvailable>;
+export type CopyFetch = Infer<typeof CopyFetch>;
+export type CopyPart = Infer<typeof CopyPart>;
+export type RightsUpdate = Infer<typeof RightsUpdate>;
+export type Ack = Infer<typeof Ack>;
+export type PeerError = Infer<typeof PeerError>;
+
+/** Table keys that are not their schema's `type`. */
+type MisKeyed = {
+  [K in PeerMessageType]: Infer<Table[K]>['type'] extends K ? never : K;
+}[PeerMessageType];
+/** Fails to compile, naming the key, when a table key is not its schema's `type`. */
+export const PEER_TABLE_KEYS_ARE_TYPES: [MisKeyed] extends [never] ? true : MisKeyed = true;
 
 const none = { kind: 'none' } as const;
 
@@ -200,204 +231,34 @@ export const PEER_REPLY_TYPES: ReadonlySet<PeerMessageType> = new Set<PeerMessag
 
 // ---- Validation ------------------------------------------------------------------------------
 
-type Result = ReturnType<Validator>;
-type Fields = Record<string, unknown>;
+export type PeerValidationResult =
+  { ok: true; message: PeerMessage } | { ok: false; error: string };
 
-class Invalid extends Error {}
+const KNOWN_TYPES = Object.keys(PEER_MESSAGE_SCHEMAS).join(', ');
 
-function fail(message: string): never {
-  throw new Invalid(message);
+function isPeerMessageType(type: unknown): type is PeerMessageType {
+  return typeof type === 'string' && Object.hasOwn(PEER_MESSAGE_SCHEMAS, type);
 }
 
-function onlyKeys(type: string, value: Fields, allowed: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (key !== 'type' && !allowed.includes(key))
-      fail(`${type}: unknown field "${key}"; allowed: ${allowed.join(', ') || 'none'}`);
-  }
-}
-
-function str(type: string, value: Fields, key: string, pattern: RegExp, rule: string): string {
-  const v = value[key];
-  if (typeof v !== 'string' || !pattern.test(v)) fail(`${type}.${key}: expected ${rule}`);
-  return v;
-}
-
-function int(type: string, value: Fields, key: string, min: number, max: number): number {
-  const v = value[key];
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max)
-    fail(`${type}.${key}: expected an integer from ${min} to ${max}`);
-  return v;
-}
-
-function text(type: string, value: Fields, key: string, maxChars: number): string {
-  const v = value[key];
-  // No control characters: these strings end up in terminals and logs.
-  if (typeof v !== 'string' || v.length === 0 || v.length > maxChars || /\p{Cc}/u.test(v))
-    fail(`${type}.${key}: expected 1..${maxChars} characters without control characters`);
-  return v;
-}
-
-const userId = (t: string, v: Fields): string => str(t, v, 'user_id', UUID_PATTERN, UUID_RULE);
-const username = (t: string, v: Fields): string =>
-  str(t, v, 'username', USERNAME_PATTERN, USERNAME_RULE);
-const signature = (t: string, v: Fields): string =>
-  str(t, v, 'signature', HEX_64_BYTES_PATTERN, HEX_64_BYTES_RULE);
-const imageId = (t: string, v: Fields): string =>
-  str(t, v, 'image_id', IMAGE_ID_PATTERN, IMAGE_ID_RULE);
-
-const VALIDATORS: Record<PeerMessageType, (v: Fields) => PeerMessage> = {
-  PeerHello: (v) => {
-    onlyKeys('PeerHello', v, ['user_id', 'username']);
-    return {
-      type: 'PeerHello',
-      user_id: userId('PeerHello', v),
-      username: username('PeerHello', v),
-    };
-  },
-  PeerWelcome: (v) => {
-    onlyKeys('PeerWelcome', v, ['user_id', 'username']);
-    return {
-      type: 'PeerWelcome',
-      user_id: userId('PeerWelcome', v),
-      username: username('PeerWelcome', v),
-    };
-  },
-  PreviewListRequest: (v) => {
-    onlyKeys('PreviewListRequest', v, []);
-    return { type: 'PreviewListRequest' };
-  },
-  PreviewList: (v) => {
-    onlyKeys('PreviewList', v, ['images']);
-    const images = v.images;
-    if (!Array.isArray(images) || images.length > PEER_LIMITS.max_preview_list)
-      fail(`PreviewList.images: expected a list of at most ${PEER_LIMITS.max_preview_list}`);
-    return {
-      type: 'PreviewList',
-      images: images.map((entry, i) => {
-        const where = `PreviewList.images[${i}]`;
-        if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
-          fail(`${where}: expected an object`);
-        const e = entry as Fields;
-        onlyKeys(where, e, ['image_id', 'title', 'width', 'height', 'preview_size_bytes']);
-        return {
-          image_id: imageId(where, e),
-          title: text(where, e, 'title', PEER_LIMITS.max_title_chars),
-          width: int(where, e, 'width', 1, 65_535),
-          height: int(where, e, 'height', 1, 65_535),
-          preview_size_bytes: int(where, e, 'preview_size_bytes', 1, PEER_LIMITS.max_preview_bytes),
-        };
-      }),
-    };
-  },
-  PreviewRequest: (v) => {
-    onlyKeys('PreviewRequest', v, ['image_id']);
-    return { type: 'PreviewRequest', image_id: imageId('PreviewRequest', v) };
-  },
-  Preview: (v) => {
-    onlyKeys('Preview', v, ['image_id', 'media_type', 'width', 'height', 'size_bytes']);
-    if (v.media_type !== 'image/jpeg') fail('Preview.media_type: expected "image/jpeg"');
-    return {
-      type: 'Preview',
-      image_id: imageId('Preview', v),
-      media_type: 'image/jpeg',
-      width: int('Preview', v, 'width', 1, PEER_LIMITS.max_preview_side),
-      height: int('Preview', v, 'height', 1, PEER_LIMITS.max_preview_side),
-      size_bytes: int('Preview', v, 'size_bytes', 1, PEER_LIMITS.max_preview_bytes),
-    };
-  },
-  RequestNotice: (v) => {
-    onlyKeys('RequestNotice', v, ['request_id']);
-    return {
-      type: 'RequestNotice',
-      request_id: str('RequestNotice', v, 'request_id', UUID_PATTERN, UUID_RULE),
-    };
-  },
-  CopyAvailable: (v) => {
-    onlyKeys('CopyAvailable', v, ['image_id', 'version']);
-    return {
-      type: 'CopyAvailable',
-      image_id: imageId('CopyAvailable', v),
-      version: int('CopyAvailable', v, 'version', 1, MAX_VERSION),
-    };
-  },
-  CopyFetch: (v) => {
-    onlyKeys('CopyFetch', v, ['image_id', 'offset', 'length']);
-    return {
-      type: 'CopyFetch',
-      image_id: imageId('CopyFetch', v),
-      offset: int('CopyFetch', v, 'offset', 0, PEER_LIMITS.max_copy_bytes),
-      length: int('CopyFetch', v, 'length', 1, PEER_LIMITS.max_chunk_bytes),
-    };
-  },
-  CopyPart: (v) => {
-    onlyKeys('CopyPart', v, [
-      'image_id',
-      'version',
-      'total_bytes',
-      'sha256',
-      'offset',
-      'size_bytes',
-    ]);
-    const part: CopyPart = {
-      type: 'CopyPart',
-      image_id: imageId('CopyPart', v),
-      version: int('CopyPart', v, 'version', 1, MAX_VERSION),
-      total_bytes: int('CopyPart', v, 'total_bytes', 1, PEER_LIMITS.max_copy_bytes),
-      sha256: str('CopyPart', v, 'sha256', HEX_32_BYTES_PATTERN, HEX_32_BYTES_RULE),
-      offset: int('CopyPart', v, 'offset', 0, PEER_LIMITS.max_copy_bytes),
-      size_bytes: int('CopyPart', v, 'size_bytes', 0, PEER_LIMITS.max_chunk_bytes),
-    };
-    if (part.offset + part.size_bytes > part.total_bytes)
-      fail('CopyPart: offset + size_bytes runs past total_bytes');
-    return part;
-  },
-  RightsUpdate: (v) => {
-    onlyKeys('RightsUpdate', v, ['image_id', 'quota', 'version', 'revoked', 'signature']);
-    if (typeof v.revoked !== 'boolean') fail('RightsUpdate.revoked: expected true or false');
-    return {
-      type: 'RightsUpdate',
-      image_id: imageId('RightsUpdate', v),
-      quota: int('RightsUpdate', v, 'quota', 0, MAX_QUOTA),
-      version: int('RightsUpdate', v, 'version', 1, MAX_VERSION),
-      revoked: v.revoked,
-      signature: signature('RightsUpdate', v),
-    };
-  },
-  Ack: (v) => {
-    onlyKeys('Ack', v, ['detail']);
-    if (v.detail === undefined) return { type: 'Ack' };
-    return { type: 'Ack', detail: text('Ack', v, 'detail', 200) };
-  },
-  PeerError: (v) => {
-    onlyKeys('PeerError', v, ['code', 'message']);
-    const code = str('PeerError', v, 'code', ERROR_CODE_PATTERN, ERROR_CODE_RULE);
-    const message = v.message;
-    if (typeof message !== 'string' || message.length > PEER_LIMITS.max_error_chars)
-      fail(`PeerError.message: expected at most ${PEER_LIMITS.max_error_chars} characters`);
-    return { type: 'PeerError', code, message };
-  },
-};
-
-export const validatePeerMessage: Validator = (value): Result => {
+/**
+ * Checks a peer message's metadata against its type's schema: the codec runs it on every
+ * decoded frame. Errors name the type and the field ("CopyFetch.offset: expected …"). Never
+ * throws.
+ */
+export function validatePeerMessage(value: unknown): PeerValidationResult {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { ok: false, error: 'a peer message must be a JSON object' };
-  const type = (value as Fields).type;
-  const validator =
-    typeof type === 'string' && Object.hasOwn(VALIDATORS, type)
-      ? VALIDATORS[type as PeerMessageType]
-      : undefined;
-  if (!validator)
+  const type = 'type' in value ? value.type : undefined;
+  if (!isPeerMessageType(type))
     return {
       ok: false,
-      error: `unknown peer message type ${JSON.stringify(type)}; known: ${Object.keys(VALIDATORS).join(', ')}`,
+      error: `unknown peer message type ${JSON.stringify(type)}; known: ${KNOWN_TYPES}`,
     };
-  try {
-    return { ok: true, message: validator(value as Fields) };
-  } catch (err) {
-    if (err instanceof Invalid) return { ok: false, error: err.message };
-    throw err;
-  }
-};
+  const result = parseFirst(PEER_MESSAGE_SCHEMAS[type], value);
+  return result.ok
+    ? { ok: true, message: result.value }
+    : { ok: false, error: describeIssue(result.issue, type) };
+}
 
 export function createPeerCodec(): MessageCodec<PeerMessage> {
   return new MessageCodec<PeerMessage>(PEER_MESSAGE_SPECS, validatePeerMessage);

@@ -47,6 +47,26 @@ const good: PeerMessage[] = [
   { type: 'Ack', detail: 'already held' },
   { type: 'PeerError', code: 'denied', message: 'no' },
 ];
+/** One message of each type that carries binary bytes (as long as `size_bytes`). */
+const withBinary: PeerMessage[] = [
+  {
+    type: 'Preview',
+    image_id: 'i1',
+    media_type: 'image/jpeg',
+    width: 160,
+    height: 90,
+    size_bytes: 4,
+  },
+  {
+    type: 'CopyPart',
+    image_id: 'i1',
+    version: 1,
+    total_bytes: 100,
+    sha256: 'c'.repeat(64),
+    offset: 96,
+    size_bytes: 4,
+  },
+];
 
 describe('peer protocol', () => {
   it('gives every message a distinct code', () => {
@@ -171,6 +191,60 @@ describe('peer protocol', () => {
       const result = validatePeerMessage(value);
       expect(result.ok, JSON.stringify(value).slice(0, 80)).toBe(false);
       if (!result.ok) expect(result.error).toMatch(error);
+    }
+  });
+
+  it('has one valid example of every type here, and round-trips those with binary', () => {
+    const types = [...good, ...withBinary].map((m) => m.type);
+    expect(new Set(types)).toEqual(new Set(PEER_MESSAGE_SPECS.map((s) => s.type)));
+    for (const message of withBinary) {
+      const binary = new Uint8Array(4).fill(9);
+      const decoded = decode(codec.encode(message, { clusterId: 0, requestId: 5, binary }));
+      expect(decoded, message.type).toMatchObject({ message, binary, requestId: 5 });
+    }
+  });
+
+  it('refuses an unknown field in every type, naming it and what is allowed', () => {
+    for (const message of [...good, ...withBinary]) {
+      expect(validatePeerMessage({ ...message, surplus: 1 }), message.type).toEqual({
+        ok: false,
+        error: expect.stringMatching(
+          new RegExp(`^${message.type}\\.surplus: unknown field "surplus"; allowed: type`),
+        ),
+      });
+    }
+  });
+
+  it('names the type and the field when a field is missing', () => {
+    for (const message of [...good, ...withBinary]) {
+      for (const key of Object.keys(message)) {
+        if (key === 'type' || key === 'detail') continue;
+        const copy: Record<string, unknown> = { ...message };
+        delete copy[key];
+        expect(validatePeerMessage(copy), `${message.type} without ${key}`).toEqual({
+          ok: false,
+          error: expect.stringMatching(new RegExp(`^${message.type}\\.${key}: missing; expected`)),
+        });
+      }
+    }
+  });
+
+  it('names the type and the field when a number is out of range', () => {
+    for (const message of [...good, ...withBinary]) {
+      for (const [key, value] of Object.entries(message)) {
+        if (typeof value !== 'number') continue;
+        for (const wrong of [-1, 2 ** 40, value + 0.5]) {
+          expect(
+            validatePeerMessage({ ...message, [key]: wrong }),
+            `${message.type}.${key}`,
+          ).toEqual({
+            ok: false,
+            error: expect.stringMatching(
+              new RegExp(`^${message.type}\\.${key}: expected an integer from \\d+ to \\d+$`),
+            ),
+          });
+        }
+      }
     }
   });
 

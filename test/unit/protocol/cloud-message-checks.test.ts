@@ -1,12 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMessageType, MESSAGE_TYPES, type Message } from '../../../src/core/messages.js';
+import {
+  isMessageType,
+  MESSAGE_TYPES,
+  type Message,
+  type MessageType,
+} from '../../../src/core/messages.js';
 import { isDecodeFailure } from '../../../src/protocol/codec.js';
 import { CLOUD_MESSAGE_SPECS, createCloudCodec } from '../../../src/protocol/cloud-protocol.js';
 import { FrameDecoder } from '../../../src/protocol/frame-decoder.js';
 import { PROTOCOL_VERSION } from '../../../src/protocol/frame.js';
 import { validateMessage } from '../../../src/protocol/cloud-message-checks.js';
 import { EXAMPLES, EXAMPLE_LOAD as load } from '../core/message-examples.js';
+
+/** The example of `type` (EXAMPLES has one of each). */
+function exampleOf(type: MessageType): Message {
+  const found = EXAMPLES.find((m) => m.type === type);
+  if (!found) throw new Error(`no example of ${type}`);
+  return found;
+}
 
 describe('validateMessage', () => {
   it('accepts a valid example of every message type', () => {
@@ -79,15 +91,64 @@ describe('validateMessage', () => {
     );
   });
 
-  it('rejects every example with one field removed', () => {
+  it('names the type and the field when a field is missing', () => {
     for (const m of EXAMPLES) {
       for (const key of Object.keys(m)) {
         if (key === 'type') continue;
         const copy: Record<string, unknown> = { ...m };
         delete copy[key];
-        expect(validateMessage(copy).ok, `${m.type} without ${key}`).toBe(false);
+        const result = validateMessage(copy);
+        expect(result, `${m.type} without ${key}`).toMatchObject({
+          ok: false,
+          error: expect.stringMatching(new RegExp(`^${m.type}\\.${key}: missing; expected .+`)),
+        });
       }
     }
+  });
+
+  it('names the type and the field when a number is out of range', () => {
+    for (const m of EXAMPLES) {
+      for (const [key, value] of Object.entries(m)) {
+        if (typeof value !== 'number') continue;
+        for (const wrong of [-2, 2 ** 64, 0.5 + Math.max(1, value)]) {
+          // Scores and loads may be fractions: only the bounds refuse them.
+          if (key === 'score' && wrong < 1e6 && wrong >= 0) continue;
+          const result = validateMessage({ ...m, [key]: wrong });
+          expect(result, `${m.type}.${key} = ${wrong}`).toMatchObject({
+            ok: false,
+            error: expect.stringMatching(new RegExp(`^${m.type}\\.${key}: expected an? .+`)),
+          });
+        }
+      }
+    }
+  });
+
+  it('tolerates an unknown field in every type and leaves it out of the message', () => {
+    for (const m of EXAMPLES) {
+      expect(validateMessage({ ...m, added_by_a_newer_server: [1] }), m.type).toEqual({
+        ok: true,
+        message: m,
+      });
+    }
+    const hb = exampleOf('Heartbeat');
+    const withNested = { ...hb, load: { ...load, gpu_pct: 3 } };
+    expect(validateMessage(withNested)).toEqual({ ok: true, message: hb });
+  });
+
+  it('checks the rules that join two fields', () => {
+    const snapshot = exampleOf('HistorySnapshot');
+    expect(validateMessage({ ...snapshot, part: 1, parts: 1 })).toEqual({
+      ok: false,
+      error: 'HistorySnapshot.part: expected an integer in 0..0',
+    });
+    const response = exampleOf('TaskAssignmentResponse');
+    expect(validateMessage({ ...response, assignment: null })).toEqual({
+      ok: false,
+      error: 'TaskAssignmentResponse.assignment: expected an assignment when status is assigned',
+    });
+    expect(
+      validateMessage({ ...response, status: 'busy', assignment: null, retry_after_ms: 500 }).ok,
+    ).toBe(true);
   });
 });
 

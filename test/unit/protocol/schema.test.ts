@@ -4,12 +4,15 @@ import {
   Int,
   List,
   Literal,
+  Num,
   OneOf,
   Optional,
   Strict,
   Text,
+  Tolerant,
   Variant,
   checker,
+  parseFirst,
 } from '../../../src/protocol/schema.js';
 
 const Message = Variant('type', [
@@ -66,5 +69,45 @@ describe('checker', () => {
 
   it('without a prefix, says "the value"', () => {
     expect(checker(Int(1, 2)).problem(3)).toBe('the value: expected an integer from 1 to 2');
+  });
+});
+
+describe('Num', () => {
+  const percent = checker(Num(0, 100));
+
+  it('accepts finite numbers in range, fractions included', () => {
+    for (const value of [0, 37.5, 100]) expect(percent.is(value), String(value)).toBe(true);
+  });
+
+  it.each([[-0.1], [100.5], [Number.NaN], [Number.POSITIVE_INFINITY], ['50'], [null]])(
+    'refuses %j and says the range',
+    (value) => {
+      expect(percent.problem(value, 'pct')).toBe('pct: expected a number from 0 to 100');
+    },
+  );
+});
+
+describe('Tolerant', () => {
+  const Point = Tolerant({ x: Int(0, 9), y: Int(0, 9) });
+
+  it('accepts unknown fields and leaves them out of the parsed value', () => {
+    expect(parseFirst(Point, { x: 1, y: 2, z: 3 })).toEqual({ ok: true, value: { x: 1, y: 2 } });
+  });
+
+  it('names a missing field, a wrong one, and a value that is no object', () => {
+    const p = checker(Point);
+    expect(p.problem({ x: 1 }, 'P')).toBe('P.y: missing; expected an integer from 0 to 9');
+    expect(p.problem({ x: 1, y: 10 }, 'P')).toBe('P.y: expected an integer from 0 to 9');
+    expect(p.problem(7, 'P')).toBe('P: expected an object with x, y');
+  });
+});
+
+describe('List', () => {
+  it('refuses a list of the wrong length before reading its items', () => {
+    const pair = checker(List(Int(0, 9), 2, 1));
+    expect(pair.problem([], 'L')).toBe('L: expected a list of 1..2 items');
+    expect(pair.problem([1, 2, 'x'], 'L')).toBe('L: expected a list of 1..2 items');
+    expect(pair.problem([1, 'x'], 'L')).toBe('L[1]: expected an integer from 0 to 9');
+    expect(pair.problem({ length: 1 }, 'L')).toBe('L: expected a list of 1..2 items');
   });
 });

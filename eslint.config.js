@@ -37,10 +37,20 @@ const LAYERS = {
   lab: ['client', 'directory', 'identity', 'peer', 'protocol', 'server', 'stress', 'netns', 'util'],
   web: ['protocol'],
 };
-/** Single files a folder may import although their folder is above it (pure, import-free). */
+/**
+ * Single files a folder may import although their folder is above it: pure, and importing
+ * nothing but what that folder may import itself (the peer API's route table imports protocol/
+ * and api-types.ts, as the page may).
+ */
 const SHARED_FILES = {
   '*': ['transport/endpoint.js'],
-  web: ['peer/api-types.js', 'peer/ui-types.js', 'peer/allowance-words.js'],
+  web: [
+    'peer/api-types.js',
+    'peer/ui-types.js',
+    'peer/allowance-words.js',
+    'peer/api-routes.js',
+    'peer/api-route-urls.js',
+  ],
 };
 const FOLDERS = ['cli', ...Object.keys(LAYERS)];
 

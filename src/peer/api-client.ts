@@ -8,6 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { HttpRequestError, requestBytes, type HttpAnswer } from '../http/request.js';
 import { toErrorCode } from '../util/error-codes.js';
 import { CloudP2PError, ExitCode, errorMessage } from '../util/errors.js';
+import { prepareRoute, routeCaller, routeUrl, type PreparedRequest } from './api-route-urls.js';
+import type { RequestRole, RequestStatus } from './api-routes.js';
 import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
   OfflineAllowance,
@@ -53,32 +55,31 @@ export class ApiAgentClient implements AgentOps {
     this.base = `http://${host}:${info.api.port}`;
   }
 
-  /** One call to the agent; the answer's body, at most `maxBytes` (errors become CloudP2PError). */
-  private async call(
-    method: string,
-    path: string,
-    options: {
-      json?: unknown;
-      bytes?: Uint8Array;
-      mediaType?: string;
-      timeout_ms?: number;
-      maxBytes?: number;
-    } = {},
+  /**
+   * One call to the agent; the answer's body, at most `maxBytes` (errors become CloudP2PError).
+   * Every call may take 300 s (the table's timeout classes are the page's): a command has
+   * nothing else to do meanwhile, and an encryption under failover takes long.
+   */
+  private async send(
+    request: PreparedRequest<Uint8Array>,
+    options: { timeout_ms?: number; maxBytes?: number } = {},
   ): Promise<Uint8Array> {
     const headers: Record<string, string> = { 'x-cloudp2p-token': this.info.token };
     let body: string | Uint8Array | undefined;
-    if (options.json !== undefined) {
+    if (request.body && 'json' in request.body) {
       headers['content-type'] = 'application/json';
-      body = JSON.stringify(options.json);
-    } else if (options.bytes) {
-      headers['content-type'] = options.mediaType ?? 'application/octet-stream';
-      body = options.bytes;
+      body = request.body.json;
+    } else if (request.body) {
+      headers['content-type'] = request.body.media_type;
+      body = request.body.binary;
     }
-    const maxBytes = options.maxBytes ?? MAX_JSON_ANSWER_BYTES;
+    const maxBytes =
+      options.maxBytes ??
+      (request.answer === 'bytes' ? MAX_BINARY_ANSWER_BYTES : MAX_JSON_ANSWER_BYTES);
     let answer: HttpAnswer;
     try {
-      answer = await requestBytes(`${this.base}${path}`, {
-        method,
+      answer = await requestBytes(`${this.base}${request.url}`, {
+        method: request.method,
         headers,
         ...(body === undefined ? {} : { body }),
         timeout_ms: options.timeout_ms ?? 300_000,
@@ -123,29 +124,26 @@ export class ApiAgentClient implements AgentOps {
     return answer.body;
   }
 
-  private async json<T>(method: string, path: string, json?: unknown): Promise<T> {
-    const bytes = await this.call(method, path, json === undefined ? {} : { json });
-    return parseJson<T>(bytes);
-  }
-
-  private bytes(path: string): Promise<Uint8Array> {
-    return this.call('GET', path, { maxBytes: MAX_BINARY_ANSWER_BYTES });
-  }
+  /** A route of the table by name: its request built from the table, its answer typed by it. */
+  private readonly call = routeCaller<Uint8Array, Uint8Array>(async (request) => {
+    const body = await this.send(request);
+    return request.answer === 'bytes' ? body : parseJson(body);
+  });
 
   async status(timeout_ms = 10_000): Promise<AgentStatus> {
-    return parseJson(await this.call('GET', '/api/status', { timeout_ms, maxBytes: 1024 * 1024 }));
+    return parseJson(
+      await this.send(prepareRoute('status'), { timeout_ms, maxBytes: 1024 * 1024 }),
+    );
   }
 
   peers(): Promise<PeerView[]> {
-    return this.json('GET', '/api/peers');
+    return this.call('peers');
   }
   previews(username: string): Promise<PreviewView[]> {
-    return this.json('GET', `/api/peers/${encodeURIComponent(username)}/previews`);
+    return this.call('previews', { params: { username } });
   }
   preview(username: string, imageId: string): Promise<Uint8Array> {
-    return this.bytes(
-      `/api/peers/${encodeURIComponent(username)}/previews/${encodeURIComponent(imageId)}`,
-    );
+    return this.call('preview', { params: { username, image_id: imageId } });
   }
 
   encrypt(
@@ -154,14 +152,8 @@ export class ApiAgentClient implements AgentOps {
     onProgress?: (step: string) => void,
   ): Promise<EncryptResult> {
     return this.withProgress(onProgress, async (operation) => {
-      const mediaType = image[0] === 0x89 ? 'image/png' : 'image/jpeg';
-      return parseJson<EncryptResult>(
-        await this.call(
-          'POST',
-          `/api/images?title=${encodeURIComponent(title)}&operation=${operation}`,
-          { bytes: image, mediaType },
-        ),
-      );
+      const media_type = image[0] === 0x89 ? 'image/png' : 'image/jpeg';
+      return this.call('encrypt', { query: { title, operation }, body: image, media_type });
     });
   }
 
@@ -195,19 +187,16 @@ export class ApiAgentClient implements AgentOps {
   }
 
   ownImages(): Promise<OwnImageView[]> {
-    return this.json('GET', '/api/images');
+    return this.call('ownImages');
   }
   ownStego(imageId: string): Promise<Uint8Array> {
-    return this.bytes(`/api/images/${encodeURIComponent(imageId)}/stego`);
+    return this.call('ownStego', { params: { image_id: imageId } });
   }
-  requests(
-    role: 'owner' | 'requester',
-    status?: 'pending' | 'accepted' | 'rejected',
-  ): Promise<RequestView[]> {
-    return this.json('GET', `/api/requests?role=${role}${status ? `&status=${status}` : ''}`);
+  requests(role: RequestRole, status?: RequestStatus): Promise<RequestView[]> {
+    return this.call('requests', { query: { role, status } });
   }
   request(owner: string, imageId: string, views: number): Promise<RequestCreated> {
-    return this.json('POST', '/api/requests', { owner, image_id: imageId, views });
+    return this.call('request', { body: { owner, image_id: imageId, views } });
   }
   answer(
     requestId: string,
@@ -215,21 +204,20 @@ export class ApiAgentClient implements AgentOps {
     offline?: OfflineAllowance,
     onProgress?: (step: string) => void,
   ): Promise<AnswerResult> {
-    const verb = decision === 'accepted' ? 'accept' : 'reject';
+    const params = { request_id: requestId };
     return this.withProgress(onProgress, (operation) =>
-      this.json(
-        'POST',
-        `/api/requests/${encodeURIComponent(requestId)}/${verb}?operation=${operation}`,
-        offlineBody(offline),
-      ),
+      decision === 'accepted'
+        ? this.call('accept', { params, query: { operation }, body: offlineBody(offline) })
+        : this.call('reject', { params, query: { operation }, body: {} }),
     );
   }
   grants(): Promise<GrantView[]> {
-    return this.json('GET', '/api/grants');
+    return this.call('grants');
   }
   withdraw(imageId: string, options: { revokeGrants?: boolean } = {}): Promise<WithdrawResult> {
-    return this.json('DELETE', `/api/images/${encodeURIComponent(imageId)}`, {
-      revoke_grants: options.revokeGrants ?? false,
+    return this.call('withdraw', {
+      params: { image_id: imageId },
+      body: { revoke_grants: options.revokeGrants ?? false },
     });
   }
   setGrant(
@@ -238,51 +226,40 @@ export class ApiAgentClient implements AgentOps {
     quota: number,
     offline?: OfflineAllowance,
   ): Promise<GrantView> {
-    return this.json(
-      'PUT',
-      `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(username)}`,
-      { quota, ...offlineBody(offline) },
-    );
+    return this.call('setGrant', {
+      params: { image_id: imageId, username },
+      body: { quota, ...offlineBody(offline) },
+    });
   }
   revoke(imageId: string, username: string): Promise<GrantView> {
-    return this.json(
-      'DELETE',
-      `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(username)}`,
-    );
+    return this.call('revoke', { params: { image_id: imageId, username } });
   }
   received(): Promise<ReceivedView[]> {
-    return this.json('GET', '/api/received');
+    return this.call('received');
   }
   async view(owner: string, imageId: string): Promise<ViewOutcome> {
-    const record = await this.json<ApiViewRecord>(
-      'POST',
-      `/api/received/${encodeURIComponent(owner)}/${encodeURIComponent(imageId)}/views`,
-      {},
-    );
-    return this.withImage(record);
+    const params = { owner, image_id: imageId };
+    return this.withImage(await this.call('view', { params, body: {} }));
   }
   async viewFile(bytes: Uint8Array): Promise<ViewOutcome> {
-    const record = parseJson<ApiViewRecord>(
-      await this.call('POST', '/api/views', { bytes, mediaType: 'image/png' }),
-    );
-    return this.withImage(record);
+    return this.withImage(await this.call('viewFile', { body: bytes, media_type: 'image/png' }));
   }
   private async withImage(record: ApiViewRecord): Promise<ViewOutcome> {
-    const image = await this.bytes(record.image_url);
+    const image = await this.call('viewImage', { params: { view_id: record.view_id } });
     const { view_id: _id, image_url: _url, ...plain } = record;
     return { record: plain, image };
   }
   sync(): Promise<SyncReport> {
-    return this.json('POST', '/api/sync', {});
+    return this.call('sync', { body: {} });
   }
   async shutdown(): Promise<void> {
-    await this.json('POST', '/api/shutdown', {});
+    await this.call('shutdown', { body: {} });
   }
 
   /** Follows GET /api/events; resolves once the stream is open. */
   async events(onEvent: (event: AgentEvent) => void): Promise<{ close(): void }> {
     const controller = new AbortController();
-    const response = await fetch(`${this.base}/api/events`, {
+    const response = await fetch(`${this.base}${routeUrl('events', {})}`, {
       headers: { 'x-cloudp2p-token': this.info.token },
       signal: controller.signal,
     });
@@ -323,6 +300,7 @@ export class ApiAgentClient implements AgentOps {
   }
 }
 
+/** The agent's JSON answer (its shape is the table's: the agent is this user's own program). */
 function parseJson<T>(bytes: Uint8Array): T {
   try {
     return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
@@ -336,6 +314,9 @@ function parseJson<T>(bytes: Uint8Array): T {
 }
 
 /** The allowance as the API's body fields (none: the agent's default). */
-function offlineBody(offline: OfflineAllowance | undefined): Record<string, number> {
+function offlineBody(offline: OfflineAllowance | undefined): {
+  offline_views?: number;
+  offline_window_ms?: number;
+} {
   return offline ? { offline_views: offline.views, offline_window_ms: offline.window_ms } : {};
 }

@@ -68,6 +68,8 @@ export interface PreviewView {
 export const MAX_OFFLINE_VIEWS = 10;
 export const DEFAULT_OFFLINE_VIEWS = 1;
 export const DEFAULT_OFFLINE_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** The shortest and longest offline window an owner may allow. */
+export const OFFLINE_WINDOW_LIMITS_MS = { min: 60 * 60 * 1000, max: 7 * 24 * 60 * 60 * 1000 };
 
 /** The owner's offline allowance of one grant (src/peer/offline-allowance.ts). */
 export interface OfflineAllowance {

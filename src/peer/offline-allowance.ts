@@ -16,6 +16,7 @@ import {
   DEFAULT_OFFLINE_VIEWS,
   DEFAULT_OFFLINE_WINDOW_MS,
   MAX_OFFLINE_VIEWS,
+  OFFLINE_WINDOW_LIMITS_MS,
   type OfflineAllowance,
   type ViewReason,
 } from './api-types.js';
@@ -28,8 +29,8 @@ export { HOUR_MS, describeAllowance, describeWindow };
 
 export const OFFLINE_LIMITS = {
   max_views: MAX_OFFLINE_VIEWS,
-  min_window_ms: HOUR_MS,
-  max_window_ms: 7 * 24 * HOUR_MS,
+  min_window_ms: OFFLINE_WINDOW_LIMITS_MS.min,
+  max_window_ms: OFFLINE_WINDOW_LIMITS_MS.max,
 } as const;
 
 export const DEFAULT_OFFLINE_ALLOWANCE: OfflineAllowance = {

@@ -2,8 +2,14 @@
  * The use cases as one interface, whoever carries them out: the agent in this process
  * (`localOps`, for one-shot CLI commands and tests) or a running agent through its HTTP API
  * (`ApiAgentClient` in api-client.ts). The CLI is written against this interface only.
+ *
+ * Its answers are the API's (api-types.ts), and the client returns what the route table
+ * (api-routes.ts) types each route's answer, so a difference between the two does not compile.
+ * Arguments stay positional here: the table's shapes are the wire's (`image_id`, bodies), the
+ * CLI's calls read better without them.
  */
 import type { PeerAgent } from './agent.js';
+import type { RequestRole, RequestStatus } from './api-routes.js';
 import { ENCRYPT_DONE_STEP } from './api-types.js';
 import type {
   OfflineAllowance,
@@ -36,10 +42,7 @@ export interface AgentOps {
   ): Promise<EncryptResult>;
   ownImages(): Promise<OwnImageView[]>;
   ownStego(imageId: string): Promise<Uint8Array>;
-  requests(
-    role: 'owner' | 'requester',
-    status?: 'pending' | 'accepted' | 'rejected',
-  ): Promise<RequestView[]>;
+  requests(role: RequestRole, status?: RequestStatus): Promise<RequestView[]>;
   request(owner: string, imageId: string, views: number): Promise<RequestCreated>;
   /** `onProgress`: the steps of making and delivering the viewer's copy (accept). */
   answer(

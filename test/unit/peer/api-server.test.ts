@@ -166,6 +166,48 @@ describe('agent API', () => {
     expect(big.status).toBe(413);
   });
 
+  it('refuses bad parameters, queries and bodies by the route table, naming the field and what is allowed', async () => {
+    const json = { 'content-type': 'application/json' };
+    const refusal = async (method: string, path: string, body?: unknown): Promise<string> => {
+      const text = body === undefined ? '' : JSON.stringify(body);
+      // A length, since Node's client sends a DELETE's body unframed otherwise.
+      const headers = { ...json, 'content-length': String(Buffer.byteLength(text)) };
+      const answer = await call(method, path, { headers, body: text });
+      expect(answer.status, `${method} ${path}`).toBe(400);
+      expect(answer.json().error?.code).toBe('invalid_argument');
+      return answer.json().error?.message ?? '';
+    };
+    expect(await refusal('POST', '/api/requests/not-a-uuid/accept')).toBe(
+      'request_id "not-a-uuid": expected a lowercase UUID like 0b8e1c1e-7f5a-4c3e-9d2a-1b2c3d4e5f60',
+    );
+    expect(await refusal('GET', `/api/views/${'x'.repeat(32)}/image`)).toMatch(
+      /^view_id "x+": expected 32 hex characters$/,
+    );
+    expect(await refusal('GET', '/api/requests?role=boss')).toBe(
+      'role: expected one of "owner", "requester"',
+    );
+    expect(await refusal('GET', '/api/requests?role=owner&role=requester')).toBe('give role once');
+    expect(await refusal('POST', '/api/requests', { image_id: 'i1', views: 1 })).toMatch(
+      /^owner: missing; expected 3–32 characters/,
+    );
+    expect(await refusal('PUT', '/api/grants/i1/bob', { quota: -1 })).toBe(
+      'quota: expected an integer from 0 to 1000000',
+    );
+    const id = '0b8e1c1e-7f5a-4c3e-9d2a-1b2c3d4e5f60';
+    expect(await refusal('POST', `/api/requests/${id}/accept`, { offline_views: 11 })).toBe(
+      'offline_views: expected an integer from 0 to 10',
+    );
+    expect(await refusal('POST', `/api/requests/${id}/accept?operation=a%20b`, {})).toBe(
+      'operation: expected 1-64 of A-Z a-z 0-9 _ -',
+    );
+    expect(await refusal('DELETE', '/api/images/i1', { revoke_grants: 'yes' })).toBe(
+      'revoke_grants: expected true or false',
+    );
+    expect(await refusal('POST', '/api/sync', { now: true })).toBe(
+      'unknown field "now"; allowed: none',
+    );
+  });
+
   it('checks uploaded images before any work', async () => {
     const notImage = await call('POST', '/api/images?title=Hello', {
       headers: { 'content-type': 'image/png' },

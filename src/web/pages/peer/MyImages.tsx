@@ -5,6 +5,7 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { EncryptResult, GrantView, OwnImageView } from '../../../peer/api-types.js';
+import { routeUrl } from '../../../peer/api-route-urls.js';
 import {
   DEFAULT_OFFLINE_VIEWS,
   ENCRYPT_DONE_STEP,
@@ -197,7 +198,7 @@ function ImageCard(props: SectionProps & { image: OwnImageView }) {
         <ApiImage
           api={api}
           class="thumb"
-          path={`/api/images/${encodeURIComponent(image.image_id)}/preview`}
+          path={routeUrl('ownPreview', { image_id: image.image_id })}
           alt={`Preview of “${image.title}”`}
           width={image.preview.width}
           height={image.preview.height}
@@ -243,7 +244,7 @@ function ImageCard(props: SectionProps & { image: OwnImageView }) {
               onClick={() =>
                 void download.run(() =>
                   api.download(
-                    `/api/images/${encodeURIComponent(image.image_id)}/stego`,
+                    routeUrl('ownStego', { image_id: image.image_id }),
                     `${image.image_id}.stego.png`,
                   ),
                 )

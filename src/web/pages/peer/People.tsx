@@ -5,6 +5,7 @@
  */
 import { useCallback, useState } from 'preact/hooks';
 import type { OfferedImageView, PeerView, RequestCreated } from '../../../peer/api-types.js';
+import { routeUrl } from '../../../peer/api-route-urls.js';
 import { parseCount, plural } from './model.js';
 import type { SectionProps } from './section-props.js';
 import { ApiImage, CountField, EmptyNote, ProblemNote, useAction } from './ui.js';
@@ -95,7 +96,7 @@ function OfferCard(props: SectionProps & { peer: PeerView; image: OfferedImageVi
         <ApiImage
           api={api}
           class="thumb"
-          path={`/api/peers/${encodeURIComponent(peer.username)}/previews/${encodeURIComponent(image.image_id)}`}
+          path={routeUrl('preview', { username: peer.username, image_id: image.image_id })}
           alt={`Preview of “${image.title}” from ${peer.username}`}
           width={image.width}
           height={image.height}

@@ -4,6 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import type { ReceivedView, RequestCreated } from '../../../peer/api-types.js';
+import { routeUrl } from '../../../peer/api-route-urls.js';
 import { parseCount, plural, receivedBadge, receivedOfflineText } from './model.js';
 import type { SectionProps } from './section-props.js';
 import { ApiImage, CountField, EmptyNote, ProblemNote, StateBadge, useAction } from './ui.js';
@@ -74,7 +75,7 @@ function ReceivedCard(props: SectionProps & { item: ReceivedView }) {
           <ApiImage
             api={api}
             class="thumb"
-            path={`/api/peers/${encodeURIComponent(item.owner)}/previews/${encodeURIComponent(item.image_id)}`}
+            path={routeUrl('preview', { username: item.owner, image_id: item.image_id })}
             alt={`Preview of ${name}`}
           />
         ) : (

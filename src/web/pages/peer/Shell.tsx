@@ -5,6 +5,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { AgentEvent } from '../../../peer/api-types.js';
+import { routeUrl } from '../../../peer/api-route-urls.js';
 import type { UiSession } from '../../../peer/ui-types.js';
 import { formatClock } from '../shared/format.js';
 import { LiveStream, type StreamStatus } from '../shared/live-stream.js';
@@ -136,7 +137,7 @@ export function Shell(props: {
 
   useEffect(() => {
     const live = new LiveStream({
-      url: '/api/events',
+      url: routeUrl('events', {}),
       headers: api.headers,
       events: STREAM_EVENTS,
       // The agent's stream sends keep-alive comments; a long silence still means trouble.

@@ -1,8 +1,12 @@
 /**
  * The page's client of its own server: the one-time link → token trade, `/ui/...` (session,
- * register, sign in/out) and the agent's `/api/...` (src/peer/README.md). Every failure becomes
- * an {@link ApiProblem} whose words come from model.ts.
+ * register, sign in/out) and the agent's `/api/...`, whose requests are built from the API's
+ * route table (src/peer/api-routes.ts) as the CLI's are. Every failure becomes an
+ * {@link ApiProblem} whose words come from model.ts.
  */
+import { routeCaller } from '../../../peer/api-route-urls.js';
+import { ROUTE_PARAMS, type RequestRole, type TimeoutClass } from '../../../peer/api-routes.js';
+import { checker } from '../../../protocol/schema.js';
 import type {
   AgentStatus,
   AnswerResult,
@@ -24,6 +28,11 @@ const TOKEN_KEY = 'cloudp2p-peer-token';
 /** Requests that should answer quickly; uploads and accepts (which run the cloud) get longer. */
 const QUICK_TIMEOUT_MS = 30_000;
 const CLOUD_TIMEOUT_MS = 300_000;
+const TIMEOUT_MS: Record<TimeoutClass, number> = {
+  quick: QUICK_TIMEOUT_MS,
+  cloud: CLOUD_TIMEOUT_MS,
+};
+const isViewId = checker(ROUTE_PARAMS.view_id).is;
 
 export class ApiProblem extends Error {
   constructor(readonly problem: Problem) {
@@ -52,7 +61,7 @@ function saveToken(token: string | null): void {
 /** Trades the link's one-time code for the API token (and keeps it for this tab). */
 export async function redeemTicket(ticket: string): Promise<string> {
   const response = await send('POST', '/ui/ticket', null, {
-    json: { ticket },
+    json: JSON.stringify({ ticket }),
     timeout_ms: QUICK_TIMEOUT_MS,
   });
   const { token } = (await response.json()) as UiTicketGranted;
@@ -70,16 +79,17 @@ async function send(
   method: string,
   path: string,
   token: string | null,
-  options: { json?: unknown; body?: Blob; timeout_ms?: number } = {},
+  /** `json`: the body as JSON text; `body`: bytes of type `media_type` (else the blob's type). */
+  options: { json?: string; body?: Blob; media_type?: string; timeout_ms?: number } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = {};
   if (token) headers['x-cloudp2p-token'] = token;
   let body: string | Blob | undefined;
   if (options.json !== undefined) {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.json);
+    body = options.json;
   } else if (options.body) {
-    headers['content-type'] = options.body.type;
+    headers['content-type'] = options.media_type ?? options.body.type;
     body = options.body;
   }
   let response: Response;
@@ -119,6 +129,7 @@ async function send(
 export class PeerApi {
   constructor(readonly token: string) {}
 
+  /** `/ui/...` (not the agent's API table): a JSON call. */
   private async json<T>(
     method: string,
     path: string,
@@ -126,11 +137,25 @@ export class PeerApi {
     timeout_ms = QUICK_TIMEOUT_MS,
   ): Promise<T> {
     const response = await send(method, path, this.token, {
-      ...(json === undefined ? {} : { json }),
+      ...(json === undefined ? {} : { json: JSON.stringify(json) }),
       timeout_ms,
     });
     return (await response.json()) as T;
   }
+
+  /** An `/api/...` route of the table by name, with the table's timeout class. */
+  private readonly call = routeCaller<Blob, Blob>(async (request) => {
+    const body = request.body;
+    const response = await send(request.method, request.url, this.token, {
+      ...(body === undefined
+        ? {}
+        : 'json' in body
+          ? { json: body.json }
+          : { body: body.binary, media_type: body.media_type }),
+      timeout_ms: TIMEOUT_MS[request.timeout],
+    });
+    return request.answer === 'bytes' ? response.blob() : response.json();
+  });
 
   /**
    * The token goes in a header, never in a URL (URLs end up in history, logs and Referer
@@ -177,36 +202,29 @@ export class PeerApi {
   }
 
   status(): Promise<AgentStatus> {
-    return this.json('GET', '/api/status');
+    return this.call('status');
   }
   peers(): Promise<PeerView[]> {
-    return this.json('GET', '/api/peers');
+    return this.call('peers');
   }
   ownImages(): Promise<OwnImageView[]> {
-    return this.json('GET', '/api/images');
+    return this.call('ownImages');
   }
-  async encrypt(file: Blob, title: string, operation: string): Promise<EncryptResult> {
-    const query = new URLSearchParams({ title, operation });
-    const response = await send('POST', `/api/images?${query.toString()}`, this.token, {
-      body: file,
-      timeout_ms: CLOUD_TIMEOUT_MS,
-    });
-    return (await response.json()) as EncryptResult;
+  encrypt(file: Blob, title: string, operation: string): Promise<EncryptResult> {
+    return this.call('encrypt', { query: { title, operation }, body: file, media_type: file.type });
   }
   /** Stops offering an image (and, with `revokeGrants`, takes back every viewer's access). */
   withdraw(imageId: string, revokeGrants: boolean): Promise<WithdrawResult> {
-    return this.json(
-      'DELETE',
-      `/api/images/${encodeURIComponent(imageId)}`,
-      revokeGrants ? { revoke_grants: true } : {},
-      CLOUD_TIMEOUT_MS,
-    );
+    return this.call('withdraw', {
+      params: { image_id: imageId },
+      body: revokeGrants ? { revoke_grants: true } : {},
+    });
   }
-  requests(role: 'owner' | 'requester'): Promise<RequestView[]> {
-    return this.json('GET', `/api/requests?role=${role}`);
+  requests(role: RequestRole): Promise<RequestView[]> {
+    return this.call('requests', { query: { role } });
   }
   request(owner: string, imageId: string, views: number): Promise<RequestCreated> {
-    return this.json('POST', '/api/requests', { owner, image_id: imageId, views });
+    return this.call('request', { body: { owner, image_id: imageId, views } });
   }
   /** `offlineViews`: the offline allowance signed into the copy an accept makes (default 1). */
   answer(
@@ -214,12 +232,13 @@ export class PeerApi {
     decision: 'accept' | 'reject',
     offlineViews?: number,
   ): Promise<AnswerResult> {
-    return this.json(
-      'POST',
-      `/api/requests/${encodeURIComponent(requestId)}/${decision}`,
-      decision === 'accept' && offlineViews !== undefined ? { offline_views: offlineViews } : {},
-      CLOUD_TIMEOUT_MS,
-    );
+    const params = { request_id: requestId };
+    return decision === 'accept'
+      ? this.call('accept', {
+          params,
+          body: offlineViews === undefined ? {} : { offline_views: offlineViews },
+        })
+      : this.call('reject', { params, body: {} });
   }
   /** `offlineViews` only for a new viewer: an allowance is signed into the copy when it is made. */
   setGrant(
@@ -228,34 +247,24 @@ export class PeerApi {
     quota: number,
     offlineViews?: number,
   ): Promise<GrantView> {
-    return this.json(
-      'PUT',
-      `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(viewer)}`,
-      offlineViews === undefined ? { quota } : { quota, offline_views: offlineViews },
-      CLOUD_TIMEOUT_MS,
-    );
+    return this.call('setGrant', {
+      params: { image_id: imageId, username: viewer },
+      body: offlineViews === undefined ? { quota } : { quota, offline_views: offlineViews },
+    });
   }
   revoke(imageId: string, viewer: string): Promise<GrantView> {
-    return this.json(
-      'DELETE',
-      `/api/grants/${encodeURIComponent(imageId)}/${encodeURIComponent(viewer)}`,
-    );
+    return this.call('revoke', { params: { image_id: imageId, username: viewer } });
   }
   received(): Promise<ReceivedView[]> {
-    return this.json('GET', '/api/received');
+    return this.call('received');
   }
   view(owner: string, imageId: string): Promise<ApiViewRecord> {
-    return this.json(
-      'POST',
-      `/api/received/${encodeURIComponent(owner)}/${encodeURIComponent(imageId)}/views`,
-      {},
-    );
+    return this.call('view', { params: { owner, image_id: imageId }, body: {} });
   }
   /** The picture a view shows (it can be fetched once). */
   async viewImage(record: ApiViewRecord): Promise<Blob> {
-    if (!/^\/api\/views\/[0-9a-f]{32}\/image$/.test(record.image_url))
+    if (!isViewId(record.view_id))
       throw new ApiProblem(explainProblem(500, 'bad_answer', 'the view has no image address'));
-    const response = await send('GET', record.image_url, this.token);
-    return response.blob();
+    return this.call('viewImage', { params: { view_id: record.view_id } });
   }
 }

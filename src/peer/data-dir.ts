@@ -58,6 +58,10 @@ import {
   type RunningAgentInfo,
 } from './data-dir-files.js';
 import { CloudP2PError, ExitCode, UsageError } from '../util/errors.js';
+import { processAlive } from '../util/process.js';
+
+/** Re-exported: the CLI's agent client checks the pid in agent.json with it. */
+export { processAlive };
 
 /** Largest JSON settings file we read (they are a few hundred bytes). */
 const MAX_SETTINGS_FILE_BYTES = 64 * 1024;
@@ -392,15 +396,6 @@ export class DataDir {
       `cannot take the agent lock ${this.lockPath}`,
       ExitCode.failure,
     );
-  }
-}
-
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

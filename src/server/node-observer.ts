@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Command } from '../core/commands.js';
-import { formatEpoch } from '../core/epoch.js';
+import { formatEpoch, OWN_TERM_LEAD_MAX, PEER_TERM_LEAD_MAX } from '../core/epoch.js';
 import type { NodeEvent } from '../core/events.js';
 import type { Logger } from '../util/log.js';
 import type { ServerMetrics } from './metrics.js';
@@ -146,8 +146,18 @@ export function logNodeEvent(log: Logger, event: NodeEvent, warnings: WarningGat
         term: event.term,
         ceiling: event.ceiling,
       };
-      const held = warnings.pass(`term:${event.from}`);
+      // A server that starts with no hard state sets its highest term to its clock +
+      // OWN_TERM_LEAD_MAX, one PEER_TERM_LEAD_MAX above what we accept: we refuse its max_term
+      // for about a second after every cold start. Normal, so not a warning; and kept apart
+      // from far-ahead terms, so a start-up never holds back a warning that matters.
+      const nearCeiling = event.term <= event.ceiling + (OWN_TERM_LEAD_MAX - PEER_TERM_LEAD_MAX);
+      const held = warnings.pass(`${nearCeiling ? 'term-near' : 'term'}:${event.from}`);
       if (held === null) log.debug('refused a term beyond our clock', fields);
+      else if (nearCeiling)
+        log.info(
+          'refused a term just beyond our clock: normal for a second after that server starts with no saved state; if it goes on, its clock is ahead of ours',
+          { ...fields, ...(held > 0 ? { also_refused_since_last_message: held } : {}) },
+        );
       else
         log.warn("refused a term beyond our clock: is that server's clock far ahead?", {
           ...fields,

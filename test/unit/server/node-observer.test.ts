@@ -37,6 +37,33 @@ describe('far-ahead terms in the log', () => {
     expect(warnings()[2]).toMatch(/also_refused_since_last_warning=5$/m);
   });
 
+  it("a peer's cold-start term (within a second of the ceiling) is information, and holds back no warning", () => {
+    let now = 0;
+    const gate = new WarningGate(10_000, () => now);
+    const { lines, log } = capture();
+    const ceiling = 1_796_205_601_000;
+    const coldStart: NodeEvent = {
+      type: 'termRefused',
+      from: 3,
+      message_type: 'Alive',
+      term: ceiling + 1_000, // its clock + OWN_TERM_LEAD_MAX: our clock + 2 s
+      ceiling,
+    };
+    logNodeEvent(log, coldStart, gate);
+    logNodeEvent(log, coldStart, gate);
+    expect(lines.filter((l) => l.includes(' INFO '))).toHaveLength(1);
+    expect(lines[0]).toMatch(/ INFO .*refused a term just beyond our clock.* from=3 message=Alive/);
+    now = 1_000;
+    logNodeEvent(log, farAhead(3), gate);
+    const warnings = lines.filter((l) => l.includes(' WARN '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/ from=3 message=Coordinator term=9000000000000/);
+    // One term past the cold-start slack is far ahead.
+    now = 20_000;
+    logNodeEvent(log, { ...coldStart, term: ceiling + 1_001 }, gate);
+    expect(lines.filter((l) => l.includes(' WARN '))).toHaveLength(2);
+  });
+
   it('an ordinary rejected message stays at debug level', () => {
     const { lines, log } = capture();
     const event: NodeEvent = {

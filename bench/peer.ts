@@ -16,26 +16,37 @@
  *      by side (BENCH_TRANSFERS pulls each, default 10), raw transfer only (no checks, no disk
  *      write). Target: TLS keeps at least 90% of the plaintext MiB/s (issue 11).
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { PeerAgent } from '../src/peer/agent.js';
 import type { AgentEvent } from '../src/peer/api-types.js';
 import { DataDir } from '../src/peer/data-dir.js';
-import { PeerRefusal, PeerSession } from '../src/peer/p2p-session.js';
-import { p2pTransport, type P2PTransportKind } from '../src/peer/p2p-tls.js';
+import type { P2PTransportKind } from '../src/peer/p2p-tls.js';
+import { toHex } from '../src/protocol/directory-protocol.js';
 import { LocalCluster } from '../src/server/local-cluster.js';
 import { INSECURE_PLAINTEXT } from '../src/transport/tls.js';
 import { createLogger } from '../src/util/log.js';
 import { packagePath } from '../src/util/package-info.js';
 import { quantileSorted } from '../src/util/stats.js';
-import { bareLinks, type BareLink } from './tls-ceiling.js';
+import {
+  alternate,
+  median,
+  transferTimes,
+  type PullerJob,
+  type PullerResult,
+  type PullTarget,
+} from './peer-transfer.js';
+import { bareLinks, bareServers, type BareLink } from './tls-ceiling.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 10);
 const CHUNKS_MIB = [1, 2, 4];
+const execFileAsync = promisify(execFile);
 
 function waitFor(
   agent: PeerAgent,
@@ -110,85 +121,59 @@ interface Pair {
   viewer: PeerAgent;
 }
 
-/** Runs `measure` for each item in turn, `runs` times, the first item alternating (drift hits both). */
-async function alternate<P, T>(
-  items: P[],
-  runs: number,
-  measure: (item: P) => Promise<T>,
-): Promise<Map<P, T[]>> {
-  const results = new Map<P, T[]>(items.map((p) => [p, []]));
-  for (let i = 0; i < runs; i++) {
-    for (const item of i % 2 === 0 ? items : [...items].reverse())
-      results.get(item)?.push(await measure(item));
-  }
-  return results;
-}
-
-/** Pulls the viewer's largest copy from the owner in `chunk`-byte CopyFetch requests; ms. */
-async function transferTimes(
-  pairs: Pair[],
-  chunk: number,
-  transfers: number,
-): Promise<{ times: Map<Pair, number[]>; bytes: number }> {
-  let bytes = 0;
-  const sessions = new Map<Pair, { session: PeerSession; image_id: string }>();
-  for (const pair of pairs) {
-    const { owner, viewer } = pair;
-    const target = viewer.received().sort((a, b) => (b.size_bytes ?? 0) - (a.size_bytes ?? 0))[0];
-    if (!target) throw new Error(`${viewer.username} holds no copy to transfer`);
-    const me = {
+/** The viewer's largest copy, to be pulled from its owner over the pair's transport. */
+function pullTarget(pair: Pair): PullTarget {
+  const { owner, viewer } = pair;
+  const copy = viewer.received().sort((a, b) => (b.size_bytes ?? 0) - (a.size_bytes ?? 0))[0];
+  if (!copy) throw new Error(`${viewer.username} holds no copy to transfer`);
+  const port = owner.p2pAddress?.port;
+  if (port === undefined) throw new Error(`${owner.username} has no P2P listener`);
+  return {
+    label: pair.label,
+    transport: pair.transport,
+    viewer: {
       user_id: viewer.identity.user_id,
       username: viewer.username,
       keys: viewer.identity.keys,
-    };
-    const session = await PeerSession.dial({
-      host: '127.0.0.1',
-      port: owner.p2pAddress?.port as number,
-      me,
-      expected: {
-        user_id: owner.identity.user_id,
-        username: owner.username,
-        public_key: owner.identity.keys.publicKey,
-      },
-      handler: async () => {
-        throw new PeerRefusal('unsupported', 'bench');
-      },
-      transport: await p2pTransport(pair.transport, me),
-    });
-    sessions.set(pair, { session, image_id: target.image_id });
-  }
-  try {
-    const times = await alternate(pairs, transfers, async (pair) => {
-      const { session, image_id } = sessions.get(pair) as {
-        session: PeerSession;
-        image_id: string;
-      };
-      const started = performance.now();
-      let offset = 0;
-      let total = 0;
-      do {
-        const reply = await session.request(
-          { type: 'CopyFetch', image_id, offset, length: chunk },
-          { timeout_ms: 60_000 },
-        );
-        if (reply.message.type !== 'CopyPart') throw new Error('unexpected reply');
-        total = reply.message.total_bytes;
-        offset += reply.binary.length;
-      } while (offset < total);
-      bytes = total;
-      return performance.now() - started;
-    });
-    return { times, bytes };
-  } finally {
-    for (const { session } of sessions.values()) session.close('bench done');
-  }
+    },
+    owner: {
+      user_id: owner.identity.user_id,
+      username: owner.username,
+      public_key: owner.identity.keys.publicKey,
+      port,
+    },
+    image_id: copy.image_id,
+  };
 }
 
-const median = (values: number[]): number =>
-  quantileSorted(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  ) ?? NaN;
+const mibPerSecond = (bytes: number, ms: number): number => bytes / 1024 / 1024 / (ms / 1000);
+
+/** `labels[0]` is TLS, `labels[1]` plaintext. */
+function transferLine(mib: number, bytes: number, labels: string[], ms: number[]): string {
+  const rates = ms.map((m) => mibPerSecond(bytes, m));
+  const parts = labels.map(
+    (l, i) => `${l} ${rates[i]!.toFixed(0)} MiB/s (${ms[i]!.toFixed(1)} ms)`,
+  );
+  return `    ${mib} MiB chunks: ${parts.join(', ')}; TLS / plaintext ${(rates[0]! / rates[1]!).toFixed(2)} (target >= 0.9)`;
+}
+
+/** The same exchange on bare sockets: what node:tls alone allows in the same setup. */
+function bareLine(bytes: number, tls_ms: number, plain_ms: number): string {
+  const tls = mibPerSecond(bytes, tls_ms);
+  const plain = mibPerSecond(bytes, plain_ms);
+  return `      bare sockets, same exchange: TLS ${tls.toFixed(0)} MiB/s, plaintext ${plain.toFixed(0)} MiB/s; TLS / plaintext ${(tls / plain).toFixed(2)} (node:tls's own ceiling)`;
+}
+
+/** Runs bench/peer-puller.ts in a child process and returns what it printed. */
+async function runPuller(job: PullerJob): Promise<PullerResult> {
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ['--import', './scripts/register-ts.mjs', 'bench/peer-puller.ts', JSON.stringify(job)],
+    { cwd: packagePath(), maxBuffer: 1024 * 1024, timeout: 10 * 60_000 },
+  );
+  const last = stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(last) as PullerResult;
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cloudp2p-bench-peer-'));
@@ -200,6 +185,7 @@ async function main(): Promise<void> {
   });
   const agents: PeerAgent[] = [];
   let links: BareLink[] = [];
+  let bareListeners: Awaited<ReturnType<typeof bareServers>> | null = null;
   try {
     await cluster.startAll();
     await cluster.waitForLeader(30_000);
@@ -275,31 +261,57 @@ async function main(): Promise<void> {
     console.log(side(large.times, summary));
     console.log(`    ${ratio(large.times)}`);
 
-    // Raw transfer of the 5 MB copies: each viewer's own authenticated session to its owner.
+    // Raw transfer of the 5 MB copies: each viewer's own authenticated session to its owner,
+    // first with both ends in this process, then from a viewer process of its own.
+    const targets: PullTarget[] = pairs.map((pair) => pullTarget(pair));
+    const label = (target: PullTarget): string => target.label;
+    const [tlsTarget, plainTarget] = targets as [PullTarget, PullTarget];
+    const maxChunk = Math.max(...CHUNKS_MIB) * 1024 * 1024;
     console.log(
-      `P2P transfer of the 5 MB image's copy on loopback (median of ${TRANSFERS} pulls):`,
+      `P2P transfer of the 5 MB image's copy on loopback (median of ${TRANSFERS} pulls), viewer and owner in this process:`,
     );
-    links = await bareLinks(Math.max(...CHUNKS_MIB) * 1024 * 1024);
+    links = await bareLinks(maxChunk);
+    await alternate(links, 2, (link) => link.transfer(maxChunk * 2, maxChunk)); // warm-up
     for (const mib of CHUNKS_MIB) {
-      const { times, bytes } = await transferTimes(pairs, mib * 1024 * 1024, TRANSFERS);
-      const rate = (pair: Pair): number =>
-        bytes / 1024 / 1024 / (median(times.get(pair) ?? []) / 1000);
-      console.log(
-        `  ${mib} MiB chunks: ${pairs.map((p) => `${p.label} ${rate(p).toFixed(0)} MiB/s (${median(times.get(p) ?? []).toFixed(1)} ms)`).join(', ')}; TLS / plaintext ${(rate(tls) / rate(plain)).toFixed(2)} (target >= 0.9)`,
-      );
-      // The same exchange on bare sockets in the same run: what node:tls alone allows.
+      const { times, bytes } = await transferTimes(targets, mib * 1024 * 1024, TRANSFERS);
+      const ms = (target: PullTarget): number => median(times.get(target) ?? []);
       const bare = await alternate(links, TRANSFERS, (link) =>
         link.transfer(bytes, mib * 1024 * 1024),
       );
-      const bareRate = (link: BareLink): number =>
-        bytes / 1024 / 1024 / (median(bare.get(link) ?? []) / 1000);
-      const [bareTls, barePlain] = links as [BareLink, BareLink];
-      console.log(
-        `    bare sockets, same exchange: ${links.map((l) => `${l.label} ${bareRate(l).toFixed(0)} MiB/s`).join(', ')}; TLS / plaintext ${(bareRate(bareTls) / bareRate(barePlain)).toFixed(2)} (node:tls's own ceiling)`,
-      );
+      const bareMs = (link: BareLink): number => median(bare.get(link) ?? []);
+      console.log(transferLine(mib, bytes, targets.map(label), targets.map(ms)));
+      console.log(bareLine(bytes, bareMs(links[0]!), bareMs(links[1]!)));
+    }
+    console.log(
+      `  the viewer in a process of its own (as on another host: the owner encrypts while the viewer decrypts):`,
+    );
+    bareListeners = await bareServers(maxChunk);
+    const job: PullerJob = {
+      chunks_bytes: CHUNKS_MIB.map((mib) => mib * 1024 * 1024),
+      transfers: TRANSFERS,
+      targets: pairs.map((pair, i) => ({
+        label: pair.label,
+        transport: pair.transport,
+        viewer_dir: join(dir, pair.viewer.username),
+        owner: {
+          user_id: pair.owner.identity.user_id,
+          username: pair.owner.username,
+          public_key_hex: toHex(pair.owner.identity.keys.publicKey),
+          port: targets[i]!.owner.port,
+        },
+        image_id: targets[i]!.image_id,
+      })),
+      bare_ports: bareListeners.ports,
+    };
+    for (const row of (await runPuller(job)).per_chunk) {
+      const mib = row.chunk_bytes / 1024 / 1024;
+      const ms = [tlsTarget, plainTarget].map((t) => row.median_ms[t.label] ?? NaN);
+      console.log(transferLine(mib, row.copy_bytes, targets.map(label), ms));
+      console.log(bareLine(row.copy_bytes, row.bare_median_ms.TLS, row.bare_median_ms.plaintext));
     }
   } finally {
     for (const link of links) link.close();
+    bareListeners?.close();
     await Promise.allSettled(agents.map((a) => a.stop('bench over')));
     await cluster.stopAll(5000);
     rmSync(dir, { recursive: true, force: true });

@@ -28,11 +28,11 @@ async function main(): Promise<void> {
       label: t.label,
       transport: t.transport,
       viewer: new DataDir(t.viewer_dir).readIdentity(),
-      owner: { ...t.owner, public_key },
+      owner: { ...t.owner, host: job.host, public_key },
       image_id: t.image_id,
     };
   });
-  const links = await bareClients(job.bare_ports);
+  const links = await bareClients(job.bare_ports, job.host);
   const result: PullerResult = { per_chunk: [] };
   try {
     // Warm-up, untimed: this process's JIT and each link's first transfer.

@@ -15,7 +15,7 @@ export interface PullTarget {
   label: string;
   transport: P2PTransportKind;
   viewer: { user_id: string; username: string; keys: Identity };
-  owner: { user_id: string; username: string; public_key: Uint8Array; port: number };
+  owner: { user_id: string; username: string; public_key: Uint8Array; host: string; port: number };
   image_id: string;
 }
 
@@ -51,7 +51,7 @@ export async function transferTimes(
     for (const target of targets) {
       const { viewer, owner } = target;
       const session = await PeerSession.dial({
-        host: '127.0.0.1',
+        host: owner.host,
         port: owner.port,
         me: viewer,
         expected: {
@@ -94,6 +94,8 @@ export async function transferTimes(
 export interface PullerJob {
   chunks_bytes: number[];
   transfers: number;
+  /** Where the owners' listeners and the bare listeners are. */
+  host: string;
   targets: {
     label: string;
     transport: P2PTransportKind;

@@ -11,10 +11,14 @@
  *      answer, copy sealed and signed, hidden by the cloud, CopyAvailable, the viewer pulls,
  *      checks and stores it); timed from the accept call to the viewer's image-received event.
  *      BENCH_RUNS requests per pair (default 20) for a 108 KB JPEG, and 3 for a 5 MB PNG.
- *   2. P2P transfer rate of the 5 MB image's copy on loopback: the viewer's authenticated
- *      session pulls the whole copy from the owner's listener with CopyFetch, chunk sizes side
- *      by side (BENCH_TRANSFERS pulls each, default 10), raw transfer only (no checks, no disk
- *      write). Target: TLS keeps at least 90% of the plaintext MiB/s (issue 11).
+ *   2. P2P transfer rate of the 5 MB image's copy: the viewer's authenticated session pulls
+ *      the whole copy from the owner's listener with CopyFetch, chunk sizes side by side
+ *      (BENCH_TRANSFERS pulls each, default 10), raw transfer only (no checks, no disk write).
+ *      Three setups, each beside the same exchange on bare sockets (bench/tls-ceiling.ts):
+ *      both ends in this process on loopback; the viewer in a process of its own on loopback
+ *      (bench/peer-puller.ts); the viewer on a second host, a network namespace behind an
+ *      emulated BENCH_LINK_MBIT link (default 1000 Mbit/s; root only, else skipped; see
+ *      bench/emulated-link.ts). Target: TLS keeps at least 90% of the plaintext MiB/s (issue 11).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,12 +45,15 @@ import {
   type PullerResult,
   type PullTarget,
 } from './peer-transfer.js';
+import { emulatedLink } from './emulated-link.js';
 import { bareLinks, bareServers, type BareLink } from './tls-ceiling.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const TRANSFERS = Number(process.env.BENCH_TRANSFERS ?? 10);
 const CHUNKS_MIB = [1, 2, 4];
 const execFileAsync = promisify(execFile);
+/** Speed of the emulated link between owner and viewer hosts (BENCH_LINK_MBIT). */
+const LINK_MBIT = Number(process.env.BENCH_LINK_MBIT ?? 1000);
 
 function waitFor(
   agent: PeerAgent,
@@ -140,6 +147,7 @@ function pullTarget(pair: Pair): PullTarget {
       user_id: owner.identity.user_id,
       username: owner.username,
       public_key: owner.identity.keys.publicKey,
+      host: '127.0.0.1',
       port,
     },
     image_id: copy.image_id,
@@ -165,12 +173,20 @@ function bareLine(bytes: number, tls_ms: number, plain_ms: number): string {
 }
 
 /** Runs bench/peer-puller.ts in a child process and returns what it printed. */
-async function runPuller(job: PullerJob): Promise<PullerResult> {
-  const { stdout } = await execFileAsync(
+async function runPuller(job: PullerJob, launchPrefix: string[] = []): Promise<PullerResult> {
+  const [command, ...args] = [
+    ...launchPrefix,
     process.execPath,
-    ['--import', './scripts/register-ts.mjs', 'bench/peer-puller.ts', JSON.stringify(job)],
-    { cwd: packagePath(), maxBuffer: 1024 * 1024, timeout: 10 * 60_000 },
-  );
+    '--import',
+    './scripts/register-ts.mjs',
+    'bench/peer-puller.ts',
+    JSON.stringify(job),
+  ];
+  const { stdout } = await execFileAsync(command as string, args, {
+    cwd: packagePath(),
+    maxBuffer: 1024 * 1024,
+    timeout: 10 * 60_000,
+  });
   const last = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as PullerResult;
 }
@@ -205,6 +221,9 @@ async function main(): Promise<void> {
         mode: 'running',
         logger: logger(name),
         p2pTransport: transport,
+        // Every address, so a viewer on the emulated second host reaches it too.
+        listenHost: '0.0.0.0',
+        advertiseHost: '127.0.0.1',
       });
       await agent.start();
       agents.push(agent);
@@ -285,10 +304,11 @@ async function main(): Promise<void> {
     console.log(
       `  the viewer in a process of its own (as on another host: the owner encrypts while the viewer decrypts):`,
     );
-    bareListeners = await bareServers(maxChunk);
+    bareListeners = await bareServers(maxChunk, '0.0.0.0');
     const job: PullerJob = {
       chunks_bytes: CHUNKS_MIB.map((mib) => mib * 1024 * 1024),
       transfers: TRANSFERS,
+      host: '127.0.0.1',
       targets: pairs.map((pair, i) => ({
         label: pair.label,
         transport: pair.transport,
@@ -303,11 +323,30 @@ async function main(): Promise<void> {
       })),
       bare_ports: bareListeners.ports,
     };
-    for (const row of (await runPuller(job)).per_chunk) {
-      const mib = row.chunk_bytes / 1024 / 1024;
-      const ms = [tlsTarget, plainTarget].map((t) => row.median_ms[t.label] ?? NaN);
-      console.log(transferLine(mib, row.copy_bytes, targets.map(label), ms));
-      console.log(bareLine(row.copy_bytes, row.bare_median_ms.TLS, row.bare_median_ms.plaintext));
+    const printRows = (result: PullerResult): void => {
+      for (const row of result.per_chunk) {
+        const mib = row.chunk_bytes / 1024 / 1024;
+        const ms = [tlsTarget, plainTarget].map((t) => row.median_ms[t.label] ?? NaN);
+        console.log(transferLine(mib, row.copy_bytes, targets.map(label), ms));
+        console.log(bareLine(row.copy_bytes, row.bare_median_ms.TLS, row.bare_median_ms.plaintext));
+      }
+    };
+    printRows(await runPuller(job));
+    // A viewer on another machine: the same pulls over a link of a real network's speed.
+    const link = await emulatedLink(LINK_MBIT);
+    if ('skipped' in link) {
+      console.log(
+        `  the viewer behind an emulated ${LINK_MBIT} Mbit/s link: skipped (${link.skipped})`,
+      );
+    } else {
+      try {
+        console.log(
+          `  the viewer on a second host (network namespace) behind an emulated ${LINK_MBIT} Mbit/s link (tc tbf):`,
+        );
+        printRows(await runPuller({ ...job, host: link.rootAddress }, link.launchPrefix));
+      } finally {
+        link.close();
+      }
     }
   } finally {
     for (const link of links) link.close();

@@ -67,6 +67,7 @@ export type BareLabel = BareLink['label'];
 /** The two listeners (TLS 1.3 and plain TCP) on loopback, each serving up to `maxChunk` bytes. */
 export async function bareServers(
   maxChunk: number,
+  host = '127.0.0.1',
 ): Promise<{ ports: Record<BareLabel, number>; close(): void }> {
   const payload = Buffer.alloc(maxChunk, 0x5a);
   const { certPem, keyPem } = await selfSignedCertificate({ commonName: 'bench' });
@@ -80,7 +81,7 @@ export async function bareServers(
   const ports = { TLS: 0, plaintext: 0 };
   for (const label of ['TLS', 'plaintext'] as const) {
     const server = servers[label];
-    server.listen(0, '127.0.0.1');
+    server.listen(0, host);
     await once(server, 'listening');
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error('no port');
@@ -96,19 +97,22 @@ export async function bareServers(
 }
 
 /** A client link to each of `bareServers`' listeners (in this process or another). */
-export async function bareClients(ports: Record<BareLabel, number>): Promise<BareLink[]> {
+export async function bareClients(
+  ports: Record<BareLabel, number>,
+  host = '127.0.0.1',
+): Promise<BareLink[]> {
   const links: BareLink[] = [];
   for (const label of ['TLS', 'plaintext'] as const) {
     const socket =
       label === 'TLS'
         ? tlsConnect({
-            host: '127.0.0.1',
+            host,
             port: ports.TLS,
             minVersion: 'TLSv1.3',
             // The certificate is this bench's own, made a moment ago; nothing to verify.
             rejectUnauthorized: false,
           })
-        : tcpConnect(ports.plaintext, '127.0.0.1');
+        : tcpConnect(ports.plaintext, host);
     await once(socket, label === 'TLS' ? 'secureConnect' : 'connect');
     socket.setNoDelay(true);
     links.push({ label, transfer: requester(socket), close: () => socket.destroy() });
